@@ -1,0 +1,3 @@
+from carvoice.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Options and set-up shared by the subcommands that run the agent."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from carvoice import events
+from carvoice.act.can import CanSink, open_bus, parse_bus_spec
+from carvoice.act.serial import SerialSink
+from carvoice.agent import Agent
+from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.profile.model import Profile, ProfileError
+
+# The installed unit's active profile (a symlink switched atomically on install).
+INSTALLED_PROFILE = Path("/etc/carvoice/profile")
+
+
+def profile_dir(explicit: str | None) -> Path:
+    """--profile, then $CARVOICE_PROFILE, then the installed profile, then the demo car."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("CARVOICE_PROFILE"):
+        return Path(os.environ["CARVOICE_PROFILE"])
+    if INSTALLED_PROFILE.exists():
+        return INSTALLED_PROFILE
+    return default_profile_dir()
+
+
+def add_profile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help=f"vehicle profile folder (default: $CARVOICE_PROFILE, {INSTALLED_PROFILE}, else the demo car)",
+    )
+
+
+def add_agent_options(parser: argparse.ArgumentParser) -> None:
+    add_profile_option(parser)
+    parser.add_argument(
+        "--can",
+        metavar="INTERFACE:CHANNEL",
+        help="CAN bus, e.g. socketcan:can0 or virtual:test (default: the profile's [can])",
+    )
+    parser.add_argument(
+        "--events",
+        choices=("text", "json"),
+        default="text",
+        help="print events for people (text) or as JSON lines (json)",
+    )
+    speech = parser.add_mutually_exclusive_group()
+    speech.add_argument("--speech-dir", metavar="DIR", help="write replies as WAV files here instead of playing them")
+    speech.add_argument("--no-speech", action="store_true", help="print replies without synthesising them")
+    parser.add_argument("--output-device", metavar="NAME|INDEX", help="speaker (default: the profile's [audio])")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the recogniser's own log")
+
+
+def load_or_report(path: Path) -> Profile | None:
+    try:
+        return load_profile(path)
+    except ProfileError as error:
+        print(f"carvoice: {path}: {error}", file=sys.stderr)
+        return None
+
+
+def build_agent(args: argparse.Namespace, profile: Profile, default_speech_dir: str = "carvoice-speech") -> Agent:
+    """The agent with the bus, serial ports and speech output the options and profile ask for."""
+    from carvoice.act import ActionFailed
+
+    emit = events.printer(args.events)
+    if args.can:
+        interface, channel = parse_bus_spec(args.can)
+    else:
+        interface, channel = profile.can.interface, profile.can.channel
+    try:
+        bus = open_bus(interface, channel, profile.can.bitrate)
+    except ActionFailed as error:
+        raise SystemExit(f"carvoice: {error}") from None
+    sinks = [CanSink(bus, f"{interface}:{channel}"), SerialSink(profile.serial)]
+    return Agent(profile, emit, sinks, speaker=_speaker(args, profile, default_speech_dir))
+
+
+def _speaker(args: argparse.Namespace, profile: Profile, default_speech_dir: str):
+    from carvoice.audio import AudioSourceError
+    from carvoice.speak.output import SpeakerOutput, WavDirectoryOutput
+    from carvoice.speak.speaker import Speaker
+    from carvoice.speak.tts import Synthesizer
+
+    if args.no_speech:
+        return None
+    if args.speech_dir:
+        return Speaker(Synthesizer(), WavDirectoryOutput(args.speech_dir))
+    try:
+        output = SpeakerOutput(args.output_device if args.output_device is not None else profile.audio.output)
+    except (AudioSourceError, OSError) as error:
+        print(f"carvoice: no speaker ({error}); replies go to {default_speech_dir}/", file=sys.stderr)
+        return Speaker(Synthesizer(), WavDirectoryOutput(default_speech_dir))
+    return Speaker(Synthesizer(), output)

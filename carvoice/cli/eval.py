@@ -1,0 +1,52 @@
+"""carvoice eval MANIFEST: accuracy of a profile on labelled recordings, as the daemon hears them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from carvoice.cli._common import add_profile_option, load_or_report, profile_dir
+from carvoice.evaluation.commands import evaluate
+from carvoice.evaluation.manifest import ManifestError, read_manifest
+from carvoice.evaluation.metrics import command_metrics, is_correct
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("eval", help="measure a profile on labelled recordings")
+    parser.add_argument("manifest", metavar="MANIFEST.jsonl")
+    add_profile_option(parser)
+    parser.add_argument("--jobs", type=int, default=0, help="worker processes (default: one per core)")
+    parser.add_argument("--table", action="store_true", help="print one line per recording")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = profile_dir(args.profile)
+    if load_or_report(path) is None:
+        return 2
+    try:
+        items = read_manifest(args.manifest)
+    except ManifestError as error:
+        print(f"carvoice eval: {error}", file=sys.stderr)
+        return 2
+    outcomes = evaluate(path, items, jobs=args.jobs, progress=_progress if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.table:
+        for outcome in outcomes:
+            item = outcome.item
+            verdict = "ok" if (is_correct(outcome) if item.intent else not outcome.intents) else "WRONG"
+            got = "; ".join(f"{i} {s}" for i, s in outcome.intents) or f"rejected: {'; '.join(outcome.rejections)}"
+            print(
+                f"{verdict:5} {item.audio.name}  want {item.intent} {item.slots}  got {got}  "
+                f'heard "{outcome.heard}" ({outcome.confidence:.2f})'
+            )
+    print(json.dumps(command_metrics(outcomes)))
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    width = 40
+    filled = width * done // total
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr, flush=True)

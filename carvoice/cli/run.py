@@ -1,0 +1,61 @@
+"""carvoice run: listen for the wake phrase and commands, on a microphone or a recording."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+
+from carvoice import events
+from carvoice.audio import AudioSourceError
+from carvoice.cli._common import add_agent_options, build_agent, load_or_report, profile_dir
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="run the voice agent")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--audio", metavar="FILE.wav", help="listen to a recording instead of the microphone")
+    source.add_argument(
+        "--demo", action="store_true", help="listen to the built-in demo recording (wake phrase, commands, small talk)"
+    )
+    parser.add_argument("--realtime", action="store_true", help="pace a recording like a live microphone")
+    parser.add_argument("--input-device", metavar="NAME|INDEX", help="microphone (default: the profile's [audio])")
+    add_agent_options(parser)
+    parser.set_defaults(func=run)
+
+
+def demo_recording() -> str:
+    return str(resources.files("carvoice") / "data" / "demo.wav")
+
+
+def run(args: argparse.Namespace) -> int:
+    profile = load_or_report(profile_dir(args.profile))
+    if profile is None:
+        return 2
+    try:
+        source = _source(args, profile)
+    except AudioSourceError as error:
+        print(f"carvoice: {error}", file=sys.stderr)
+        return 1
+    agent = build_agent(args, profile)
+    try:
+        agent.listen(source)
+    except AudioSourceError as error:
+        agent.emit(events.Error(agent.now, message=str(error), source="audio"))
+        return 1
+    finally:
+        source.close()
+        agent.close()
+    return 0
+
+
+def _source(args: argparse.Namespace, profile):
+    from carvoice.audio.microphone import MicrophoneSource
+    from carvoice.audio.wavfile import FileSource
+
+    if args.demo:
+        return FileSource(demo_recording(), realtime=args.realtime)
+    if args.audio:
+        return FileSource(args.audio, realtime=args.realtime)
+    device = args.input_device if args.input_device is not None else profile.audio.input
+    return MicrophoneSource(device)

@@ -1,0 +1,1 @@
+"""Measuring the agent on labelled recordings, with the daemon's own code path."""

@@ -1,0 +1,104 @@
+"""Running labelled command recordings through the agent, in parallel worker processes.
+
+Each worker loads the profile and one speech engine once (PocketSphinx never
+releases the GIL and a decoder must not be shared, so parallelism is by process).
+Actions are planned and gated exactly as in the daemon, then handed to a
+dry-run sink instead of the bus.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from carvoice import events
+from carvoice.act.dry import DryRunSink
+from carvoice.agent import Agent
+from carvoice.audio import SAMPLE_RATE
+from carvoice.audio.wavfile import read_wav
+from carvoice.evaluation.manifest import Item
+from carvoice.profile.loader import load_profile
+
+
+@dataclass(frozen=True)
+class Outcome:
+    item: Item
+    intents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    rejections: list[str] = field(default_factory=list)
+    heard: str = ""
+    confidence: float = 0.0
+    wakes: int = 0
+    audio_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    error: str = ""
+
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(profile_dir: str) -> None:
+    from carvoice.recognise.engine import engine_for
+
+    profile = load_profile(profile_dir)
+    _worker["profile"] = profile
+    _worker["engine"] = engine_for(profile)
+
+
+def evaluate(profile_dir: Path | str, items: list[Item], jobs: int = 0, progress: Any = None) -> list[Outcome]:
+    """Outcomes in manifest order; `progress(done, total)` is called as items finish."""
+    jobs = jobs or os.cpu_count() or 1
+    outcomes: list[Outcome | None] = [None] * len(items)
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(str(profile_dir),)) as pool:
+        futures = {pool.submit(_run, item): index for index, item in enumerate(items)}
+        for done, future in enumerate(as_completed(futures), 1):
+            outcomes[futures[future]] = future.result()
+            if progress is not None:
+                progress(done, len(items))
+    return [o for o in outcomes if o is not None]
+
+
+class _Samples:
+    realtime = False
+    description = "evaluation item"
+
+    def __init__(self, samples: Any) -> None:
+        self.samples = samples
+
+    def frames(self) -> Any:
+        from carvoice.audio import FRAME_SAMPLES
+
+        for start in range(0, len(self.samples), FRAME_SAMPLES):
+            yield self.samples[start : start + FRAME_SAMPLES]
+
+    def close(self) -> None:
+        pass
+
+
+def _run(item: Item) -> Outcome:
+    profile, engine = _worker["profile"], _worker["engine"]
+    try:
+        samples = read_wav(item.audio)
+    except Exception as error:  # a bad file is one failed item, not a failed evaluation
+        return Outcome(item, error=str(error))
+    heard: list[events.Event] = []
+    agent = Agent(profile, heard.append, [DryRunSink()], speaker=None, engine=engine)
+    started = time.process_time()
+    agent.listen(_Samples(samples), awake=not item.wake_prefixed)
+    cpu = time.process_time() - started
+    intents = [(e.intent, dict(e.slots)) for e in heard if isinstance(e, events.Intent)]
+    decisions = [e for e in heard if isinstance(e, events.Intent | events.Rejected)]
+    last = decisions[-1] if decisions else None
+    return Outcome(
+        item,
+        intents=intents,
+        rejections=[e.reason for e in heard if isinstance(e, events.Rejected)],
+        heard=getattr(last, "text", "") if last else "",
+        confidence=getattr(last, "confidence", 0.0) if last else 0.0,
+        wakes=sum(isinstance(e, events.Wake) for e in heard),
+        audio_seconds=len(samples) / SAMPLE_RATE,
+        cpu_seconds=cpu,
+    )

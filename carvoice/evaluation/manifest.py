@@ -1,0 +1,65 @@
+"""Labelled recordings as JSON lines (the format of ../shared/data):
+
+    {"audio": "clean/0001.wav", "intent": "orderDrink", "slots": {"size": "large"}}
+    {"audio": "talk/0002.wav", "intent": null}               # not a command: must cause no action
+    {"audio": "x.wav", "intent": "lock", "slots": {}, "wake_prefixed": true}   # wake phrase, then the command
+    {"audio": "computer/0003.wav", "wake": "computer"}        # a wake-word clip
+    {"audio": "not-wake/x.wav", "wake": null}
+
+Audio paths are relative to the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ManifestError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Item:
+    audio: Path
+    intent: str | None = None
+    slots: dict[str, Any] = field(default_factory=dict)
+    wake: str | None = None
+    is_wake_item: bool = False
+    text: str = ""
+    wake_prefixed: bool = False  # the recording starts with the wake phrase: run it through the wake detector
+
+
+def read_manifest(path: Path | str) -> list[Item]:
+    path = Path(path)
+    items = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise ManifestError(f"{path}: {error}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            audio = path.parent / data["audio"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ManifestError(f"{path}:{number}: not a manifest line ({error})") from None
+        items.append(
+            Item(
+                audio=audio,
+                intent=data.get("intent"),
+                slots=dict(data.get("slots") or {}),
+                wake=data.get("wake"),
+                is_wake_item="wake" in data,
+                text=str(data.get("text", "")),
+                wake_prefixed=bool(data.get("wake_prefixed", False)),
+            )
+        )
+    return items
+
+
+def write_manifest(path: Path, lines: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")

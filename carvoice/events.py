@@ -1,0 +1,141 @@
+"""The event stream: one small dataclass per thing that happened.
+
+The daemon, the CLI, the evaluator and the tests all speak these. On the wire
+each event is one JSON line, `{"t": <seconds into the audio>, "event": name, ...}`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, TextIO
+
+
+@dataclass(frozen=True)
+class Event:
+    name: ClassVar[str] = "event"
+    t: float
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["t"] = round(self.t, 3)
+        return {"t": data.pop("t"), "event": self.name, **data}
+
+    def describe(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class Ready(Event):
+    name: ClassVar[str] = "ready"
+    profile: str = ""
+    wake_phrase: str = ""
+    source: str = ""
+
+    def describe(self) -> str:
+        return f'profile {self.profile!r}, say "{self.wake_phrase}" ({self.source})'
+
+
+@dataclass(frozen=True)
+class Wake(Event):
+    name: ClassVar[str] = "wake"
+    phrase: str = ""
+
+    def describe(self) -> str:
+        return f'"{self.phrase}"'
+
+
+@dataclass(frozen=True)
+class Intent(Event):
+    name: ClassVar[str] = "intent"
+    intent: str = ""
+    slots: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+    confidence: float = 1.0
+
+    def describe(self) -> str:
+        slots = ", ".join(f"{k}={v}" for k, v in self.slots.items())
+        return f'{self.intent} {{{slots}}} heard "{self.text}" (confidence {self.confidence:.2f})'
+
+
+@dataclass(frozen=True)
+class Rejected(Event):
+    name: ClassVar[str] = "rejected"
+    reason: str = ""
+    text: str = ""
+    confidence: float = 0.0
+
+    def describe(self) -> str:
+        heard = f' heard "{self.text}"' if self.text else ""
+        return f"{self.reason}{heard} (confidence {self.confidence:.2f})"
+
+
+@dataclass(frozen=True)
+class Can(Event):
+    name: ClassVar[str] = "can"
+    frame: str = ""
+    message: str | None = None
+    signals: dict[str, Any] = field(default_factory=dict)
+    channel: str = ""
+
+    def describe(self) -> str:
+        signals = " ".join(f"{k}={v}" for k, v in self.signals.items())
+        return f"{self.frame}  {self.message or 'raw'} {signals}".rstrip()
+
+
+@dataclass(frozen=True)
+class Serial(Event):
+    name: ClassVar[str] = "serial"
+    port: str = ""
+    data: str = ""
+    reply: str | None = None
+
+    def describe(self) -> str:
+        reply = f" -> {self.reply!r}" if self.reply is not None else ""
+        return f"{self.port} <- {self.data!r}{reply}"
+
+
+@dataclass(frozen=True)
+class Say(Event):
+    name: ClassVar[str] = "say"
+    text: str = ""
+    file: str | None = None
+
+    def describe(self) -> str:
+        where = f"  [{self.file}]" if self.file else ""
+        return f'"{self.text}"{where}'
+
+
+@dataclass(frozen=True)
+class Error(Event):
+    name: ClassVar[str] = "error"
+    message: str = ""
+    source: str = ""
+
+    def describe(self) -> str:
+        return f"{self.source}: {self.message}" if self.source else self.message
+
+
+Emit = Callable[[Event], None]
+
+
+def json_line(event: Event) -> str:
+    return json.dumps(event.to_dict(), ensure_ascii=False, default=str)
+
+
+def human_line(event: Event) -> str:
+    return f"{event.t:8.2f}  {event.name:<9}{event.describe()}"
+
+
+def printer(style: str, stream: TextIO | None = None) -> Emit:
+    """An emitter writing each event as it happens, as JSON lines or for a person."""
+    format_event = json_line if style == "json" else human_line
+
+    def emit(event: Event) -> None:
+        out = stream or sys.stdout
+        out.write(format_event(event) + "\n")
+        out.flush()
+
+    return emit

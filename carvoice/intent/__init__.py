@@ -1,0 +1,30 @@
+"""Sentence templates compiled into the recogniser's grammar and the intent parser."""
+
+from carvoice.intent.grammar import (
+    Grammar,
+    GrammarError,
+    GrammarProblem,
+    Parse,
+    Rule,
+    Sentence,
+    SlotType,
+    SlotValue,
+    compile_grammar,
+)
+from carvoice.intent.numbers import number_to_words
+from carvoice.intent.template import TemplateError, parse_template
+
+__all__ = [
+    "Grammar",
+    "GrammarError",
+    "GrammarProblem",
+    "Parse",
+    "Rule",
+    "Sentence",
+    "SlotType",
+    "SlotValue",
+    "TemplateError",
+    "compile_grammar",
+    "number_to_words",
+    "parse_template",
+]

@@ -1,0 +1,1 @@
+"""Vehicle profiles: TOML files an installer writes, loaded into one checked model."""

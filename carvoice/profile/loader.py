@@ -1,0 +1,787 @@
+"""Reads a profile folder of TOML files into a `Profile`, or lists everything wrong with it.
+
+Installers are not programmers: every problem is collected (not just the first)
+and located by file, line and key, and unknown keys are reported because a
+typo in a key would otherwise be silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from carvoice.intent import (
+    GrammarError,
+    Rule,
+    Sentence,
+    SlotType,
+    SlotValue,
+    TemplateError,
+    compile_grammar,
+    number_to_words,
+    parse_template,
+)
+from carvoice.intent.grammar import slot_refs, slot_sets
+from carvoice.intent.template import Choice, Expr, Sequence, SlotRef, Word, template_words
+from carvoice.profile.conditions import Condition, ConditionError, names, parse_condition
+from carvoice.profile.model import (
+    Action,
+    AudioSettings,
+    CanAction,
+    CanSettings,
+    Intent,
+    Problem,
+    Profile,
+    ProfileError,
+    RawFrameAction,
+    RecognitionSettings,
+    Replies,
+    Reply,
+    SerialAction,
+    SerialPortSettings,
+    WakeSettings,
+)
+from carvoice.recognise import dictionary
+
+MAIN_FILE = "profile.toml"
+LEAD_IN_MARK = "~"  # in the names of the wake phrase's word endings (see _wake_tails)
+_SINGLE_TABLES = ("profile", "wake", "audio", "can", "recognition", "replies")
+_MERGED_TABLES = ("serial", "vehicle", "pronunciations", "rules", "slots", "intents")
+_KEYS = {
+    "profile": {"name", "description"},
+    "wake": {"phrase", "threshold"},
+    "audio": {"input", "output"},
+    "can": {"interface", "channel", "bitrate", "dbc"},
+    "recognition": {"min_confidence", "listen_seconds", "max_command_seconds", "trailing_silence"},
+    "replies": {"not_understood", "failed"},
+    "serial_port": {"url", "baudrate"},
+    "slot": {"values", "range", "step"},
+    "intent": {"sentences", "defaults", "examples", "reply", "replies", "actions", "description"},
+    "reply": {"text", "when"},
+    "can_action": {"can", "signals", "when"},
+    "frame_action": {"frame", "when"},
+    "serial_action": {"serial", "write", "expect", "timeout", "when"},
+}
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_FRAME = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
+REPLY_EXAMPLES = "examples"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a template came from, so grammar errors point back into the right file."""
+
+    file: Path
+    key: str
+    text: str
+
+
+class _Source:
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def nth_line(self, text: str, index: int) -> int | None:
+        """The line of the index-th (from 0) [[array.of.tables]] header."""
+        found = [n for n, line in enumerate(self.lines, 1) if line.strip().startswith(text)]
+        return found[index] if index < len(found) else None
+
+    def line_of(self, *needles: str) -> int | None:
+        """The first line holding the most specific needle that occurs at all."""
+        for needle in needles:
+            if not needle:
+                continue
+            for number, line in enumerate(self.lines, 1):
+                if needle in line:
+                    return number
+        return None
+
+
+def load_profile(root: Path | str) -> Profile:
+    """Load and fully check a profile; raises ProfileError listing every problem."""
+    return _Loader(Path(root)).load()
+
+
+def default_profile_dir() -> Path:
+    """The demo car's profile beside the package, for a checkout or an editable install."""
+    return Path(__file__).resolve().parents[2] / "config" / "demo_car"
+
+
+class _Loader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+        self.sources: dict[Path, _Source] = {}
+        self.owner: dict[str, Path] = {}
+
+    # -- reporting ---------------------------------------------------------------
+
+    def problem(self, file: Path | None, key: str, message: str, *needles: str) -> None:
+        line = None
+        if file is not None and file in self.sources:
+            line = self.sources[file].line_of(*needles)
+        self.problems.append(Problem(file, line, key, message))
+
+    def _file_of(self, key: str) -> Path | None:
+        parts = key.split(".")
+        for size in range(len(parts), 0, -1):
+            owner = self.owner.get(".".join(parts[:size]))
+            if owner is not None:
+                return owner
+        return None
+
+    def report(self, key: str, message: str, *needles: str) -> None:
+        file = self._file_of(key)
+        table = re.fullmatch(r"(.+)\[(\d+)\]", key)
+        if table and file is not None and not any(needles):
+            line = self.sources[file].nth_line(f"[[{table.group(1)}]]", int(table.group(2)))
+            self.problems.append(Problem(file, line, key, message))
+            return
+        leaf = key.rsplit(".", 1)[-1].split("[", 1)[0]
+        self.problem(file, key, message, *needles, f"[{key}]", f"[[{key}]]", f"{leaf} =", f"{leaf}=")
+
+    # -- reading -----------------------------------------------------------------
+
+    def load(self) -> Profile:
+        data = self._read_files()
+        if data is None:
+            raise ProfileError(self.problems)
+        profile = self._build(data)
+        if self.problems or profile is None:
+            raise ProfileError(self.problems)
+        return profile
+
+    def _read_files(self) -> dict[str, Any] | None:
+        if not self.root.is_dir():
+            self.problem(self.root, "", "no such profile folder")
+            return None
+        main = self.root / MAIN_FILE
+        if not main.is_file():
+            self.problem(main, "", f"a profile needs {MAIN_FILE} (wake phrase, CAN bus, ...)")
+            return None
+        files = [main, *sorted(p for p in self.root.glob("*.toml") if p.name != MAIN_FILE)]
+        merged: dict[str, Any] = {}
+        for path in files:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                self.problem(path, "", f"cannot read: {error}")
+                continue
+            self.sources[path] = _Source(path, text)
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as error:
+                match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+                line = int(match.group(1)) if match else len(text.splitlines())  # "(at end of document)"
+                message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
+                self.problems.append(Problem(path, line, "", f"not valid TOML: {message}"))
+                continue
+            self._merge(path, data, merged)
+        return merged
+
+    def _merge(self, path: Path, data: dict[str, Any], merged: dict[str, Any]) -> None:
+        for table, value in data.items():
+            if table not in _SINGLE_TABLES and table not in _MERGED_TABLES:
+                known = ", ".join(_SINGLE_TABLES + _MERGED_TABLES)
+                self.problem(path, table, f"unknown section (known: {known})", f"[{table}", f"{table} =")
+                continue
+            if not isinstance(value, dict):
+                self.problem(path, table, "must be a table, written [" + table + "]", f"{table} =")
+                continue
+            if table in _SINGLE_TABLES:
+                if table in merged:
+                    self.problem(path, table, f"already given in {self.owner[table].name}", f"[{table}]")
+                    continue
+                merged[table] = value
+                self.owner[table] = path
+                continue
+            target = merged.setdefault(table, {})
+            for name, entry in value.items():
+                key = f"{table}.{name}"
+                if name in target:
+                    self.problem(path, key, f"already defined in {self.owner[key].name}", f"[{key}]", f"{name} =")
+                    continue
+                target[name] = entry
+                self.owner[key] = path
+
+    # -- building ----------------------------------------------------------------
+
+    def _build(self, data: dict[str, Any]) -> Profile | None:
+        info = self._table(data, "profile")
+        wake = self._wake(self._table(data, "wake"))
+        audio = self._audio(self._table(data, "audio"))
+        can = self._can(self._table(data, "can"))
+        serial = self._serial_ports(data.get("serial", {}))
+        vehicle = self._vehicle(data.get("vehicle", {}))
+        recognition = self._recognition(self._table(data, "recognition"))
+        replies = self._replies(self._table(data, "replies"))
+        pronunciations = self._pronunciations(data.get("pronunciations", {}))
+        rules = self._rules(data.get("rules", {}))
+        slot_types = self._slots(data.get("slots", {}), rules)
+        intents_data = data.get("intents", {})
+        if not intents_data:
+            self.problem(self.root / MAIN_FILE, "intents", "the profile defines no intents (commands)")
+        sentences = self._sentences(intents_data)
+        grammar = None
+        try:
+            grammar = compile_grammar(sentences, slot_types, rules, _wake_tails(wake, pronunciations))
+        except GrammarError as error:
+            for p in error.problems:
+                origin: Origin = p.origin
+                self.problem(origin.file, origin.key, p.message, origin.text)
+        intents = {
+            name: self._intent(name, intent_data, sentences.get(name, []), rules, slot_types, vehicle, serial)
+            for name, intent_data in intents_data.items()
+            if isinstance(intent_data, dict)
+        }
+        dbc = self._dbc(can)
+        if wake is not None:
+            self._check_dictionary(wake, pronunciations, sentences, rules, slot_types)
+        if wake is None or can is None or grammar is None:
+            return None
+        profile = Profile(
+            root=self.root,
+            name=str(info.get("name", self.root.name)),
+            wake=wake,
+            audio=audio,
+            can=can,
+            serial=serial,
+            vehicle=vehicle,
+            recognition=recognition,
+            replies=replies,
+            intents=intents,
+            slot_types=slot_types,
+            pronunciations=pronunciations,
+            grammar=grammar,
+            dbc=dbc,
+            files=tuple(self.sources),
+        )
+        if not self.problems:
+            self._check_behaviour(profile)
+        return profile
+
+    def _table(self, data: dict[str, Any], name: str) -> dict[str, Any]:
+        table = data.get(name, {})
+        self._unknown_keys(name, table, _KEYS[name])
+        return table
+
+    def _unknown_keys(self, key: str, table: dict[str, Any], allowed: set[str]) -> None:
+        for name in table:
+            if name not in allowed:
+                self.report(f"{key}.{name}", f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+    def _typed(self, table: dict[str, Any], key: str, name: str, kind: type | tuple, default: Any) -> Any:
+        value = table.get(name, default)
+        if value is default:
+            return value
+        if isinstance(value, bool) or not isinstance(value, kind):
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            wanted = " or ".join(
+                {"str": "text", "int": "a whole number", "float": "a number"}[k.__name__] for k in kinds
+            )
+            self.report(f"{key}.{name}", f"must be {wanted}, not {value!r}")
+            return default
+        return value
+
+    def _positive(self, table: dict[str, Any], key: str, name: str, default: float) -> float:
+        value = float(self._typed(table, key, name, (int, float), default))
+        if value <= 0:
+            self.report(f"{key}.{name}", f"must be greater than 0, not {value}")
+            return default
+        return value
+
+    def _wake(self, table: dict[str, Any]) -> WakeSettings | None:
+        phrase = self._typed(table, "wake", "phrase", str, None)
+        if not phrase:
+            self.problem(
+                self.owner.get("wake", self.root / MAIN_FILE), "wake.phrase", "a wake phrase is required", "[wake]"
+            )
+            return None
+        words = phrase.lower().split()
+        if not all(re.fullmatch(r"[a-z][a-z']*", w) for w in words):
+            self.report("wake.phrase", f"{phrase!r}: letters and apostrophes only", phrase)
+        threshold = self._typed(table, "wake", "threshold", (int, float), 1e-30)
+        if not 0 < threshold < 1:
+            self.report("wake.threshold", f"must be between 0 and 1 (smaller wakes more easily), not {threshold}")
+            threshold = 1e-30
+        return WakeSettings(" ".join(words), float(threshold))
+
+    def _audio(self, table: dict[str, Any]) -> AudioSettings:
+        return AudioSettings(
+            input=self._typed(table, "audio", "input", (str, int), None),
+            output=self._typed(table, "audio", "output", (str, int), None),
+        )
+
+    def _can(self, table: dict[str, Any]) -> CanSettings | None:
+        interface = self._typed(table, "can", "interface", str, "virtual")
+        channel = self._typed(table, "can", "channel", (str, int), "carvoice")
+        bitrate = self._typed(table, "can", "bitrate", int, None)
+        dbc_name = self._typed(table, "can", "dbc", str, None)
+        dbc = None
+        if dbc_name:
+            dbc = (self.root / dbc_name).resolve()
+            if not dbc.is_relative_to(self.root.resolve()):
+                self.report("can.dbc", f"{dbc_name!r} must be a file inside the profile folder", dbc_name)
+                return None
+            if not dbc.is_file():
+                self.report("can.dbc", f"no such file: {dbc_name}", dbc_name)
+                return None
+        return CanSettings(interface, str(channel), bitrate, dbc)
+
+    def _serial_ports(self, ports: dict[str, Any]) -> dict[str, SerialPortSettings]:
+        result = {}
+        for name, table in ports.items():
+            key = f"serial.{name}"
+            if not isinstance(table, dict):
+                self.report(key, "must be a table with url = ... (a device path, loop://, socket://host:port)")
+                continue
+            self._unknown_keys(key, table, _KEYS["serial_port"])
+            url = self._typed(table, key, "url", str, None)
+            if not url:
+                self.report(key, "needs url = ... (a device path, loop://, socket://host:port)")
+                continue
+            result[name] = SerialPortSettings(name, url, self._typed(table, key, "baudrate", int, 9600))
+        return result
+
+    def _vehicle(self, table: dict[str, Any]) -> dict[str, str | int | float]:
+        result = {}
+        for name, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                self.report(f"vehicle.{name}", "vehicle settings are text or numbers")
+                continue
+            result[name] = value
+        return result
+
+    def _recognition(self, table: dict[str, Any]) -> RecognitionSettings:
+        defaults = RecognitionSettings()
+        confidence = float(self._typed(table, "recognition", "min_confidence", (int, float), defaults.min_confidence))
+        if not 0 <= confidence <= 1:
+            self.report("recognition.min_confidence", f"must be between 0 and 1, not {confidence}")
+            confidence = defaults.min_confidence
+        return RecognitionSettings(
+            min_confidence=confidence,
+            listen_seconds=self._positive(table, "recognition", "listen_seconds", defaults.listen_seconds),
+            max_command_seconds=self._positive(
+                table, "recognition", "max_command_seconds", defaults.max_command_seconds
+            ),
+            trailing_silence=self._positive(table, "recognition", "trailing_silence", defaults.trailing_silence),
+        )
+
+    def _replies(self, table: dict[str, Any]) -> Replies:
+        defaults = Replies()
+        return Replies(
+            not_understood=self._typed(table, "replies", "not_understood", str, defaults.not_understood),
+            failed=self._typed(table, "replies", "failed", str, defaults.failed),
+        )
+
+    def _pronunciations(self, table: dict[str, Any]) -> dict[str, list[str]]:
+        result = {}
+        for word, value in table.items():
+            key = f"pronunciations.{word}"
+            options = [value] if isinstance(value, str) else value
+            if not isinstance(options, list) or not options or not all(isinstance(o, str) for o in options):
+                self.report(key, 'must be phones like "L AY T B AA R", or a list of them')
+                continue
+            cleaned = []
+            for option in options:
+                phones = option.upper().split()
+                bad = dictionary.bad_phones(" ".join(phones))
+                if bad or not phones:
+                    self.report(
+                        key,
+                        f"unknown phone(s) {', '.join(bad) or '(none given)'}; use CMU ARPAbet phones: "
+                        + " ".join(sorted(dictionary.PHONES)),
+                        option,
+                    )
+                    continue
+                cleaned.append(" ".join(phones))
+            if cleaned:
+                result[word.lower()] = cleaned
+        return result
+
+    def _template(self, key: str, text: Any, *, allow_slots: bool = True) -> Expr | None:
+        if not isinstance(text, str):
+            self.report(key, f"a sentence template must be text, not {text!r}")
+            return None
+        try:
+            expr = parse_template(text)
+        except TemplateError as error:
+            self.report(key, f"{error} (column {error.column + 1} of {text!r})", text)
+            return None
+        if not allow_slots and _has_slot(expr):
+            self.report(key, "slot values cannot contain other slots", text)
+            return None
+        if isinstance(expr, Sequence) and not expr.items:
+            self.report(key, "empty template", text)
+            return None
+        return expr
+
+    def _rules(self, table: dict[str, Any]) -> dict[str, Rule]:
+        rules = {}
+        for name, text in table.items():
+            key = f"rules.{name}"
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+                self.report(key, "rule names are lowercase letters, digits and _")
+                continue
+            expr = self._template(key, text)
+            if expr is not None:
+                rules[name] = Rule(expr, Origin(self._file_of(key) or self.root, key, str(text)))
+        return rules
+
+    def _slots(self, table: dict[str, Any], rules: dict[str, Rule]) -> dict[str, SlotType]:
+        slot_types = {}
+        for name, definition in table.items():
+            key = f"slots.{name}"
+            if not isinstance(definition, dict):
+                self.report(key, "must be a table with values = [...] and/or range = [low, high]")
+                continue
+            self._unknown_keys(key, definition, _KEYS["slot"])
+            values = self._slot_values(key, definition.get("values")) + self._slot_range(key, definition)
+            if not values:
+                self.report(key, "a slot needs values = [...] or range = [low, high]", f"[{key}]")
+                continue
+            seen = [v.value for v in values]
+            duplicates = sorted({str(v) for v in seen if seen.count(v) > 1})
+            if duplicates:
+                self.report(key, f"value(s) given twice: {', '.join(duplicates)}")
+            slot_types[name] = SlotType(name, tuple(values))
+        return slot_types
+
+    def _slot_values(self, key: str, values: Any) -> list[SlotValue]:
+        if values is None:
+            return []
+        if isinstance(values, list):
+            if not all(isinstance(v, str) for v in values):
+                self.report(f"{key}.values", "a list of values must hold only text")
+                return []
+            values = {v: v for v in values}
+        if not isinstance(values, dict):
+            self.report(f"{key}.values", "must be a list of words, or a table of value = [spoken forms]")
+            return []
+        result = []
+        for value, spoken in values.items():
+            vkey = f"{key}.values.{value}"
+            forms = [spoken] if isinstance(spoken, str) else spoken
+            if not isinstance(forms, list) or not forms or not all(isinstance(f, str) for f in forms):
+                self.report(vkey, "spoken forms must be text or a list of text")
+                continue
+            exprs = [self._template(vkey, form, allow_slots=False) for form in forms]
+            if any(e is None for e in exprs):
+                continue
+            spoken_expr = exprs[0] if len(exprs) == 1 else Choice(tuple(e for e in exprs if e is not None))
+            result.append(SlotValue(value, spoken_expr))
+        return result
+
+    def _slot_range(self, key: str, definition: dict[str, Any]) -> list[SlotValue]:
+        bounds = definition.get("range")
+        if bounds is None:
+            return []
+        step = definition.get("step", 1)
+        valid = (
+            isinstance(bounds, list)
+            and len(bounds) == 2
+            and all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)
+            and isinstance(step, int)
+            and step > 0
+            and 0 <= bounds[0] <= bounds[1] < 1_000_000
+        )
+        if not valid:
+            self.report(f"{key}.range", "must be [low, high]: whole numbers from 0, low <= high, with step >= 1")
+            return []
+        return [SlotValue(n, _words_expr(number_to_words(n))) for n in range(bounds[0], bounds[1] + 1, step)]
+
+    def _sentences(self, intents: dict[str, Any]) -> dict[str, list[Sentence]]:
+        result: dict[str, list[Sentence]] = {}
+        for name, data in intents.items():
+            key = f"intents.{name}"
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+                self.report(key, "intent names are lowercase letters, digits and _")
+                continue
+            if not isinstance(data, dict):
+                self.report(key, "must be a table with sentences = [...]")
+                continue
+            texts = data.get("sentences")
+            if not isinstance(texts, list) or not texts:
+                self.report(f"{key}.sentences", 'an intent needs sentences = ["...", ...]', f"[{key}]")
+                continue
+            file = self._file_of(key) or self.root
+            sentences = []
+            for index, text in enumerate(texts):
+                expr = self._template(f"{key}.sentences[{index}]", text)
+                if expr is not None:
+                    sentences.append(Sentence(expr, Origin(file, f"{key}.sentences[{index}]", str(text))))
+            result[name] = sentences
+        return result
+
+    def _intent(
+        self,
+        name: str,
+        data: dict[str, Any],
+        sentences: list[Sentence],
+        rules: dict[str, Rule],
+        slot_types: dict[str, SlotType],
+        vehicle: dict[str, Any],
+        serial: dict[str, SerialPortSettings],
+    ) -> Intent:
+        key = f"intents.{name}"
+        self._unknown_keys(key, data, _KEYS["intent"])
+        sets: set[frozenset[str]] = set()
+        slot_values: dict[str, list[Any]] = {}
+        for sentence in sentences:
+            sets |= slot_sets(sentence.template, rules)
+            for ref in slot_refs(sentence.template, rules):
+                values = slot_values.setdefault(ref.name, [])
+                slot_type = slot_types.get(ref.type_name)
+                values += [v.value for v in slot_type.values if v.value not in values] if slot_type else []
+        defaults = self._defaults(key, data.get("defaults", {}), slot_values)
+        slot_names = set(slot_values) | set(defaults)
+        known = slot_names | set(vehicle)
+        replies = self._intent_replies(key, data, slot_names, set(vehicle))
+        actions = tuple(
+            action
+            for index, spec in enumerate(self._list_of_tables(f"{key}.actions", data.get("actions", [])))
+            if (action := self._action(f"{key}.actions[{index}]", spec, known, serial)) is not None
+        )
+        examples = data.get("examples", [])
+        if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+            self.report(f"{key}.examples", "must be a list of sentences")
+            examples = []
+        return Intent(
+            name=name,
+            sentences=tuple(s.origin.text for s in sentences),
+            actions=actions,
+            replies=replies,
+            defaults=defaults,
+            examples=tuple(examples),
+            slot_values={name: tuple(values) for name, values in slot_values.items()},
+            slot_sets=tuple(sorted(sets, key=sorted)),
+        )
+
+    def _defaults(self, key: str, table: Any, slot_values: dict[str, list[Any]]) -> dict[str, Any]:
+        """Slot values a sentence implies without saying them ("roll up the windows": all)."""
+        if not isinstance(table, dict):
+            self.report(f"{key}.defaults", "must be a table of slot = value")
+            return {}
+        result = {}
+        for slot, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                self.report(f"{key}.defaults.{slot}", "a default is a slot value (text or a whole number)")
+                continue
+            if slot in slot_values and value not in slot_values[slot]:
+                self.report(f"{key}.defaults.{slot}", f"{value!r} is not a value of slot {{{slot}}}")
+                continue
+            result[slot] = value
+            slot_values.setdefault(slot, [])
+            if value not in slot_values[slot]:
+                slot_values[slot].append(value)
+        return result
+
+    def _list_of_tables(self, key: str, value: Any) -> list[dict[str, Any]]:
+        if isinstance(value, dict):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.report(key, f"write each one as a [[{key}]] table")
+            return []
+        return value
+
+    def _condition(self, key: str, text: Any, known: set[str]) -> Condition | None:
+        if text is None:
+            return None
+        if not isinstance(text, str):
+            self.report(key, f'a condition is text such as "window is driver", not {text!r}')
+            return None
+        try:
+            condition = parse_condition(text)
+        except ConditionError as error:
+            self.report(key, f"{error} (column {error.column + 1} of {text!r})", text)
+            return None
+        unknown = sorted(names(condition) - known)
+        if unknown:
+            self.report(key, f"unknown name(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})", text)
+            return None
+        return condition
+
+    def _intent_replies(self, key: str, data: dict[str, Any], slots: set[str], vehicle: set[str]) -> tuple[Reply, ...]:
+        if "reply" in data and "replies" in data:
+            self.report(key, 'give either reply = "..." or [[...replies]] tables, not both')
+        specs: list[dict[str, Any]]
+        if "reply" in data:
+            specs = [{"text": data["reply"]}]
+        else:
+            specs = self._list_of_tables(f"{key}.replies", data.get("replies", []))
+        replies = []
+        for index, spec in enumerate(specs):
+            rkey = f"{key}.replies[{index}]" if "replies" in data else f"{key}.reply"
+            self._unknown_keys(rkey, spec, _KEYS["reply"])
+            text = spec.get("text")
+            if not isinstance(text, str):
+                self.report(rkey, 'a reply needs text = "..."')
+                continue
+            bad = [p for p in _PLACEHOLDER.findall(text) if p not in slots and p != REPLY_EXAMPLES]
+            if bad:
+                self.report(
+                    rkey,
+                    f"{{{bad[0]}}} is not a slot of this intent (slots: {', '.join(sorted(slots)) or 'none'})",
+                    text,
+                )
+                continue
+            replies.append(Reply(text, self._condition(f"{rkey}.when", spec.get("when"), slots | vehicle)))
+        return tuple(replies)
+
+    def _action(
+        self, key: str, spec: dict[str, Any], known: set[str], serial: dict[str, SerialPortSettings]
+    ) -> Action | None:
+        when = self._condition(f"{key}.when", spec.get("when"), known)
+        kinds = [k for k in ("can", "frame", "serial") if k in spec]
+        if len(kinds) != 1:
+            self.report(key, 'an action is one of: can = "MESSAGE" (with signals), frame = "ID#DATA", serial = "port"')
+            return None
+        kind = kinds[0]
+        if kind == "can":
+            self._unknown_keys(key, spec, _KEYS["can_action"])
+            signals = spec.get("signals", {})
+            if not isinstance(spec["can"], str) or not isinstance(signals, dict) or not signals:
+                self.report(key, 'write can = "MESSAGE_NAME" and signals = { Signal = value, ... }')
+                return None
+            for signal, value in signals.items():
+                if isinstance(value, bool) or not isinstance(value, str | int | float):
+                    self.report(f"{key}.signals.{signal}", 'a signal value is a number, a value name or "{slot}"')
+                    return None
+                placeholder = _PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
+                if placeholder and placeholder.group(1) not in known:
+                    self.report(f"{key}.signals.{signal}", f"{value} is not a slot of this intent", value)
+                    return None
+            return CanAction(spec["can"], dict(signals), when, key)
+        if kind == "frame":
+            self._unknown_keys(key, spec, _KEYS["frame_action"])
+            match = _FRAME.fullmatch(str(spec["frame"]))
+            if match is None:
+                self.report(
+                    f"{key}.frame",
+                    f"{spec['frame']!r} is not a frame like 123#0102 (3 or 8 hex digits, # and up to 8 bytes)",
+                )
+                return None
+            ident, payload = match.groups()
+            return RawFrameAction(int(ident, 16), bytes.fromhex(payload), len(ident) == 8, when, key)
+        self._unknown_keys(key, spec, _KEYS["serial_action"])
+        port, write = spec["serial"], spec.get("write")
+        if port not in serial:
+            self.report(
+                f"{key}.serial",
+                f"no serial port {port!r} (defined: {', '.join(serial) or 'none'}; add [serial.{port}])",
+                str(port),
+            )
+            return None
+        if not isinstance(write, str) or not write:
+            self.report(key, 'a serial action needs write = "..." (the bytes to send)')
+            return None
+        bad = [p for p in _PLACEHOLDER.findall(write) if p not in known]
+        if bad:
+            self.report(f"{key}.write", f"{{{bad[0]}}} is not a slot of this intent", write)
+            return None
+        expect = spec.get("expect")
+        timeout = spec.get("timeout", 1.0)
+        if expect is not None and not isinstance(expect, str):
+            self.report(f"{key}.expect", "must be text")
+            return None
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            self.report(f"{key}.timeout", "must be a number of seconds greater than 0")
+            return None
+        return SerialAction(port, write, expect, float(timeout), when, key)
+
+    def _dbc(self, can: CanSettings | None) -> Any:
+        if can is None or can.dbc is None:
+            return None
+        import cantools
+
+        try:
+            return cantools.database.load_file(str(can.dbc), database_format="dbc")
+        except Exception as error:  # cantools raises many kinds; all mean "not a usable DBC"
+            self.report("can.dbc", f"{can.dbc.name} does not load as a DBC: {error}", can.dbc.name)
+            return None
+
+    def _check_dictionary(
+        self,
+        wake: WakeSettings,
+        pronunciations: dict[str, list[str]],
+        sentences: dict[str, list[Sentence]],
+        rules: dict[str, Rule],
+        slot_types: dict[str, SlotType],
+    ) -> None:
+        """Every word written anywhere must be one the recogniser can hear."""
+        places: list[tuple[str, str, list[str]]] = [("wake.phrase", wake.phrase, wake.phrase.split())]
+        for intent_sentences in sentences.values():
+            places += [(s.origin.key, s.origin.text, template_words(s.template)) for s in intent_sentences]
+        places += [(r.origin.key, r.origin.text, template_words(r.expr)) for r in rules.values()]
+        for slot in slot_types.values():
+            for value in slot.values:
+                places.append((f"slots.{slot.name}.values.{value.value}", "", template_words(value.spoken)))
+        words = {word for _, _, place_words in places for word in place_words}
+        known = set(dictionary.lookup(words - set(pronunciations))) | set(pronunciations)
+        for word in sorted(words - known):
+            key, text = next(((k, t) for k, t, ws in places if word in ws), ("", ""))
+            self.report(
+                key,
+                f"the recogniser's dictionary has no word {word!r}: add it under [pronunciations] "
+                f'({word} = "PHONES") or use another word',
+                text,
+                word,
+            )
+
+    def _check_behaviour(self, profile: Profile) -> None:
+        from carvoice.act.plan import PlanError, plan_actions, slot_combinations
+
+        for intent in profile.intents.values():
+            for example in intent.examples:
+                readings = profile.readings(example.lower().split())
+                if [name for name, _ in readings] != [intent.name]:
+                    got = " or ".join(f"{name} ({_describe(slots)})" for name, slots in readings) or "nothing"
+                    self.report(f"intents.{intent.name}.examples", f"{example!r} is understood as {got}", example)
+            reported: set[str] = set()
+            for slots in slot_combinations(profile, intent):
+                try:
+                    plan_actions(profile, intent, slots)
+                except PlanError as error:
+                    if error.key not in reported:
+                        reported.add(error.key)
+                        self.report(error.key or f"intents.{intent.name}", f"{error} (when {_describe(slots)})")
+
+
+def _wake_tails(wake: WakeSettings | None, pronunciations: dict[str, list[str]]) -> Expr | None:
+    """Whatever may be left of the wake phrase when a command starts.
+
+    The spotter can fire before the phrase has ended (by half a second for slow
+    speakers), so a command may begin with "copilot", "hey copilot" or only the end
+    of the last word ("...pilot"). The word endings are pseudo-words marked with
+    LEAD_IN_MARK whose pronunciations (the last phones of the word) are added to
+    `pronunciations`; the recogniser drops them from what it heard.
+    """
+    if wake is None:
+        return None
+    words = wake.phrase.split()
+    tails: list[Expr] = [Sequence(tuple(Word(w) for w in words[i:])) for i in range(len(words))]
+    last = words[-1]
+    phones = (pronunciations.get(last) or dictionary.lookup([last]).get(last) or [""])[0].split()
+    for start in range(1, len(phones)):
+        ending = f"{last}{LEAD_IN_MARK}{start}"
+        pronunciations[ending] = [" ".join(phones[start:])]
+        tails.append(Word(ending))
+    return Choice(tuple(tails))
+
+
+def _describe(slots: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(slots.items())) or "no slots"
+
+
+def _words_expr(text: str) -> Expr:
+    words = tuple(Word(w) for w in text.split())
+    return words[0] if len(words) == 1 else Sequence(words)
+
+
+def _has_slot(expr: Expr) -> bool:
+    if isinstance(expr, SlotRef):
+        return True
+    return any(_has_slot(e) for e in getattr(expr, "items", getattr(expr, "options", ())))

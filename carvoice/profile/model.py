@@ -1,0 +1,156 @@
+"""What a vehicle profile says, independent of the TOML files it was written in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from carvoice.intent import Grammar, SlotType
+from carvoice.intent.grammar import SlotValueType
+from carvoice.profile.conditions import Condition
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a profile, located so an installer can go straight to it."""
+
+    file: Path | None
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = str(self.file) if self.file else "profile"
+        if self.line:
+            where += f":{self.line}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class ProfileError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        count = len(problems)
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"the profile has {count} problem{'s' if count != 1 else ''}:\n{lines}")
+
+
+@dataclass(frozen=True)
+class WakeSettings:
+    phrase: str
+    threshold: float = 1e-30
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    input: str | int | None = None
+    output: str | int | None = None
+
+
+@dataclass(frozen=True)
+class CanSettings:
+    interface: str = "virtual"
+    channel: str = "carvoice"
+    bitrate: int | None = None
+    dbc: Path | None = None
+
+
+@dataclass(frozen=True)
+class SerialPortSettings:
+    name: str
+    url: str
+    baudrate: int = 9600
+
+
+@dataclass(frozen=True)
+class RecognitionSettings:
+    min_confidence: float = 0.5
+    listen_seconds: float = 5.0
+    max_command_seconds: float = 7.0
+    trailing_silence: float = 0.6
+
+
+@dataclass(frozen=True)
+class Replies:
+    not_understood: str = "Sorry?"
+    failed: str = "Sorry, that did not work."
+
+
+@dataclass(frozen=True)
+class CanAction:
+    message: str
+    signals: dict[str, str | float]
+    when: Condition | None = None
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class RawFrameAction:
+    arbitration_id: int
+    data: bytes
+    extended: bool
+    when: Condition | None = None
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class SerialAction:
+    port: str
+    write: str
+    expect: str | None = None
+    timeout: float = 1.0
+    when: Condition | None = None
+    key: str = ""
+
+
+Action = CanAction | RawFrameAction | SerialAction
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    when: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    sentences: tuple[str, ...]
+    actions: tuple[Action, ...] = ()
+    replies: tuple[Reply, ...] = ()
+    defaults: dict[str, SlotValueType] = field(default_factory=dict)
+    examples: tuple[str, ...] = ()
+    slot_values: dict[str, tuple[SlotValueType, ...]] = field(default_factory=dict)
+    slot_sets: tuple[frozenset[str], ...] = ()
+
+
+@dataclass
+class Profile:
+    root: Path
+    name: str
+    wake: WakeSettings
+    audio: AudioSettings
+    can: CanSettings
+    serial: dict[str, SerialPortSettings]
+    vehicle: dict[str, str | int | float]
+    recognition: RecognitionSettings
+    replies: Replies
+    intents: dict[str, Intent]
+    slot_types: dict[str, SlotType]
+    pronunciations: dict[str, list[str]]
+    grammar: Grammar
+    dbc: Any = None
+    files: tuple[Path, ...] = ()
+
+    def readings(self, words: list[str]) -> list[tuple[str, dict[str, SlotValueType]]]:
+        """Each distinct (intent, slots) the words can mean, with the intent's defaults filled in."""
+        result: list[tuple[str, dict[str, SlotValueType]]] = []
+        for parse in self.grammar.parse(words):
+            reading = (parse.intent, {**self.intents[parse.intent].defaults, **parse.slot_dict})
+            if reading not in result:
+                result.append(reading)
+        return result
+
+    @property
+    def dictionary_words(self) -> frozenset[str]:
+        return self.grammar.words | frozenset(self.wake.phrase.split())

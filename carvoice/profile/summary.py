@@ -1,0 +1,45 @@
+"""What a profile understands, in the form tools and the `help` reply use."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from carvoice.profile.model import Profile
+
+NOT_FOR_HELP = ("help", "cancel")
+
+
+def examples_of(profile: Profile, intent_name: str, count: int = 3) -> list[str]:
+    """The profile's own examples first, then sentences sampled from the grammar."""
+    intent = profile.intents[intent_name]
+    examples = list(intent.examples)
+    rng = random.Random(intent_name)
+    for _ in range(20 * count):
+        if len(examples) >= count:
+            break
+        sentence = profile.grammar.sample(intent_name, rng)
+        if sentence not in examples:
+            examples.append(sentence)
+    return examples
+
+
+def help_examples(profile: Profile, limit: int = 6) -> str:
+    names = [n for n in profile.intents if n not in NOT_FOR_HELP][:limit]
+    return ", ".join(examples_of(profile, n, 1)[0] for n in names)
+
+
+def describe(profile: Profile) -> dict[str, Any]:
+    return {
+        "profile": profile.name,
+        "root": str(profile.root),
+        "wake_phrase": profile.wake.phrase,
+        "intents": [
+            {
+                "name": intent.name,
+                "slots": {name: list(values) for name, values in intent.slot_values.items()},
+                "examples": examples_of(profile, intent.name),
+            }
+            for intent in profile.intents.values()
+        ],
+    }

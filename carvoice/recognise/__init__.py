@@ -1,0 +1,1 @@
+"""Turns the audio of one command into words, with a confidence worth trusting."""

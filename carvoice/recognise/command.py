@@ -1,0 +1,115 @@
+"""Decoding one command with the profile's grammar, and judging how far to trust it.
+
+A grammar decoder always answers with *some* sentence of the grammar, even for
+speech that is not a command at all, so two checks follow every decode:
+
+- fit: the grammar path's score against a phone loop with no language model over
+  the same audio, per frame of recognised words. Speech the grammar explains
+  about as well as free phones is likely a command; speech the phone loop
+  explains much better is not. (Path scores are relative to the best senone of
+  each frame, so the two searches are comparable once the phone loop carries no
+  language-model weight.)
+- rivals: the same sentence with one slot's words swapped for another value of
+  that slot ("turn off" for "turn on", "lock" for "unlock"), re-scored on the same
+  audio. If a rival fits at least as well, the slot was not really heard.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from carvoice.intent.grammar import expansions
+from carvoice.profile.loader import LEAD_IN_MARK
+from carvoice.profile.model import Profile
+from carvoice.recognise.engine import COMMAND, PHONES, SpeechEngine
+
+# Logistic mapping of the fit (log units per word frame) onto 0..1: CENTRE maps to 0.5.
+CONFIDENCE_CENTRE = -21.4
+CONFIDENCE_SCALE = 4.0
+_FILLERS = ("<", "[", "+")
+_RIVALS_PER_VALUE = 3
+
+
+@dataclass(frozen=True)
+class Recognition:
+    words: tuple[str, ...]
+    confidence: float
+    fit: float  # grammar minus phone-loop score per frame of recognised words
+    rival: str | None = None  # a different command that fits the audio as well or better
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+def confidence_of(fit: float) -> float:
+    if math.isinf(fit):
+        return 0.0 if fit < 0 else 1.0
+    return 1.0 / (1.0 + math.exp(-(fit - CONFIDENCE_CENTRE) / CONFIDENCE_SCALE))
+
+
+def rivals(profile: Profile, words: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The sentence with one slot value replaced by another, where that changes the meaning."""
+    readings = profile.grammar.parse(list(words))
+    if not readings:
+        return []
+    meaning = profile.readings(list(words))
+    found: list[tuple[str, ...]] = []
+    for _, type_name, start, end in readings[0].spans:
+        for value in profile.slot_types[type_name].values:
+            for form in expansions(value.spoken, {})[:_RIVALS_PER_VALUE]:
+                rival = words[:start] + form + words[end:]
+                if rival != words and rival not in found and profile.readings(list(rival)) not in ([], meaning):
+                    found.append(rival)
+    return found
+
+
+class CommandRecogniser:
+    """Collects the frames of one command as they arrive, then decodes them whole."""
+
+    def __init__(self, engine: SpeechEngine, profile: Profile) -> None:
+        self.engine = engine
+        self.profile = profile
+        self._frames: list[np.ndarray] = []
+
+    def begin(self) -> None:
+        self._frames = []
+
+    def feed(self, frame: np.ndarray) -> None:
+        self._frames.append(frame)
+
+    def finish(self) -> Recognition:
+        audio = np.concatenate(self._frames) if self._frames else np.zeros(0, dtype=np.int16)
+        self._frames = []
+        grammar = self.engine.decode(COMMAND, audio)
+        if grammar is None:
+            return Recognition((), 0.0, -math.inf)
+        words = tuple(w for w in grammar.text.split() if not w.startswith(_FILLERS) and LEAD_IN_MARK not in w)
+        word_frames = sum(
+            s.end_frame - s.start_frame + 1 for s in self.engine.segments() if not s.word.startswith(_FILLERS)
+        )
+        if not words or word_frames == 0 or not self.profile.grammar.parse(list(words)):
+            return Recognition(words, 0.0, -math.inf)
+        phones = self.engine.decode(PHONES, audio)
+        fit = (grammar.log_score - phones.log_score) / word_frames if phones is not None else -math.inf
+        rival = self._best_rival(words, audio)
+        return Recognition(words, confidence_of(fit), fit, " ".join(rival) if rival else None)
+
+    def _best_rival(self, words: tuple[str, ...], audio: np.ndarray) -> tuple[str, ...] | None:
+        candidates = rivals(self.profile, words)
+        if not candidates:
+            return None
+        own = self.engine.decode_sentences([words], audio)
+        best = self.engine.decode_sentences(candidates, audio)
+        if best is None or (own is not None and own.log_score > best.log_score):
+            return None
+        return tuple(best.text.split())
+
+    def recognise(self, audio: np.ndarray) -> Recognition:
+        """A whole recording of one command, for evaluation and tests."""
+        self.begin()
+        self.feed(audio)
+        return self.finish()

@@ -1,0 +1,178 @@
+"""One PocketSphinx decoder holding every search the agent needs.
+
+One decoder with several searches (wake phrase, command grammar, phone loop)
+costs about half the memory of one decoder per search, and loading only the
+profile's words keeps it small. The binding crashes rather than raising on
+misuse, so this class is the only code that touches the decoder and it keeps
+track of whether an utterance is open.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from carvoice.intent import Grammar
+from carvoice.recognise import dictionary
+
+if TYPE_CHECKING:
+    from carvoice.profile.model import Profile
+
+WAKE = "wake"
+COMMAND = "command"
+PHONES = "phones"  # a phone loop with no language model: the yardstick for "how well could any speech fit"
+SENTENCES = "sentences"  # a few given sentences, re-scored on demand
+
+# Phone-loop penalty of the keyphrase search: far below PocketSphinx's default 0.1, which
+# lets the phone loop outscore the phrase on clear speech (measured: most synthetic voices
+# never woke at 0.1 and all did at 1e-10).
+KWS_PHONE_LOOP_PENALTY = 1e-10
+# Measured on 360 synthetic recordings of the demo car's examples (espeak-ng, 5 voices x 2
+# speeds), raw grammar accuracy 0.79 with PocketSphinx's defaults: more Gaussians per senone
+# (topn 4 -> 32) and no lattice rescoring pass (bestpath, slower and worse) gave 0.90, and
+# decoding each command whole with its own cepstral mean (batch CMN) 0.96.
+DECODER_SETTINGS = {"topn": 32, "bestpath": False}
+_LOG_BASE = math.log(1.0001)  # the decoder's logmath base
+
+
+@dataclass(frozen=True)
+class Segment:
+    word: str
+    start_frame: int
+    end_frame: int
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    text: str
+    log_score: float  # in the decoder's log units; only differences between searches mean anything
+    frames: int
+
+
+class SpeechEngine:
+    def __init__(
+        self,
+        pronunciations: dict[str, list[str]],
+        wake_phrase: str,
+        wake_threshold: float,
+        grammars: dict[str, Grammar],
+        verbose: bool = False,
+    ) -> None:
+        import pocketsphinx
+
+        with tempfile.NamedTemporaryFile("w", suffix=".dict", delete=False) as dict_file:
+            for word, options in sorted(pronunciations.items()):
+                for index, phones in enumerate(options):
+                    suffix = f"({index + 1})" if index else ""
+                    dict_file.write(f"{word}{suffix} {phones}\n")
+        try:
+            config = pocketsphinx.Config(
+                hmm=str(dictionary.model_dir() / "en-us"),
+                dict=dict_file.name,
+                lm=None,
+                loglevel="ERROR" if verbose else "FATAL",
+                kws_threshold=wake_threshold,
+                kws_plp=KWS_PHONE_LOOP_PENALTY,
+                **DECODER_SETTINGS,
+            )
+            self.decoder = pocketsphinx.Decoder(config)
+        finally:
+            os.unlink(dict_file.name)
+        self.decoder.add_keyphrase(WAKE, wake_phrase)
+        self.decoder.add_allphone_file(PHONES, None)
+        for name, grammar in grammars.items():
+            fsg = self.decoder.create_fsg(name, grammar.start, grammar.final, grammar.fsg_transitions())
+            self.decoder.add_fsg(name, fsg)
+        self.search: str | None = None
+        self.frames_fed = 0
+        self._live_cmn: str | None = None  # the stream's cepstral mean, kept across whole-buffer decodes
+
+    def start(self, search: str) -> None:
+        """Open an utterance for streaming audio (the wake phrase search)."""
+        self.stop()
+        if self._live_cmn is not None:
+            self.decoder.set_cmn(self._live_cmn)
+            self._live_cmn = None
+        self.decoder.activate_search(search)
+        self.decoder.start_utt()
+        self.search = search
+        self.frames_fed = 0
+
+    def feed(self, samples: np.ndarray) -> None:
+        if self.search is None:
+            raise RuntimeError("feed() before start()")
+        if len(samples):
+            self.decoder.process_raw(np.ascontiguousarray(samples, dtype=np.int16).tobytes())
+            self.frames_fed += len(samples)
+
+    def partial(self) -> str | None:
+        hyp = self.decoder.hyp()
+        return hyp.hypstr if hyp is not None and hyp.hypstr else None
+
+    def stop(self) -> Hypothesis | None:
+        """Close the utterance; the final hypothesis of the active search, if any."""
+        if self.search is None:
+            return None
+        self.decoder.end_utt()
+        self.search = None
+        hyp = self.decoder.hyp()
+        if hyp is None:
+            return None
+        log_score = math.log(hyp.score) / _LOG_BASE if hyp.score > 0 else -math.inf
+        return Hypothesis(hyp.hypstr, log_score, self.decoder.n_frames())
+
+    def segments(self) -> list[Segment]:
+        return [Segment(s.word, s.start_frame, s.end_frame) for s in (self.decoder.seg() or [])]
+
+    def decode(self, search: str, samples: np.ndarray) -> Hypothesis | None:
+        """A whole recording through one search, normalised by its own cepstral mean.
+
+        Batch CMN made grammar decoding markedly more accurate than the stream's running
+        mean, and makes every decode of the same audio start alike. The stream's mean is
+        kept for the next streaming search.
+        """
+        self.stop()
+        if self._live_cmn is None:
+            self._live_cmn = self.decoder.get_cmn()
+        self.decoder.reinit_feat()  # back to batch CMN; streaming switched the front end to live
+        self.decoder.activate_search(search)
+        self.decoder.start_utt()
+        self.search = search
+        if len(samples):
+            self.decoder.process_raw(np.ascontiguousarray(samples, dtype=np.int16).tobytes(), full_utt=True)
+        self.frames_fed = len(samples)
+        return self.stop()
+
+    def decode_sentences(self, sentences: list[tuple[str, ...]], samples: np.ndarray) -> Hypothesis | None:
+        """The best of a few word sequences for this audio (all words must be in the dictionary)."""
+        transitions: list[tuple[int, int, float, str]] = []
+        next_state = 2
+        for words in sentences:
+            state = 0
+            for index, word in enumerate(words):
+                target = 1 if index == len(words) - 1 else next_state
+                next_state += target != 1
+                transitions.append((state, target, 1.0, word))
+                state = target
+        self.stop()
+        self.decoder.add_fsg(SENTENCES, self.decoder.create_fsg(SENTENCES, 0, 1, transitions))
+        return self.decode(SENTENCES, samples)
+
+
+def engine_for(profile: Profile, verbose: bool = False) -> SpeechEngine:
+    """The engine for a profile: its words, its wake phrase and its command grammar."""
+    words = set(profile.dictionary_words)
+    pronunciations = dictionary.lookup(words - set(profile.pronunciations))
+    pronunciations.update({w: p for w, p in profile.pronunciations.items() if w in words})
+    return SpeechEngine(
+        pronunciations,
+        profile.wake.phrase,
+        profile.wake.threshold,
+        {COMMAND: profile.grammar},
+        verbose=verbose,
+    )

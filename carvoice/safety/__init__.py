@@ -1,0 +1,1 @@
+"""Deciding whether a recognised command may move the car at all."""

@@ -1,0 +1,1 @@
+"""Listening for the wake phrase in the continuous audio stream."""

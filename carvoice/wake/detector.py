@@ -1,0 +1,52 @@
+"""Keyphrase spotting on the streaming audio."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from carvoice.audio import SAMPLE_RATE
+from carvoice.recognise.engine import WAKE, SpeechEngine
+
+SAMPLES_PER_DECODER_FRAME = SAMPLE_RATE // 100
+# Hits accumulate inside one utterance and a very long one slows the search, so the
+# utterance is restarted this often, replaying a little audio so that a phrase spanning
+# the restart is not lost.
+RESTART_SECONDS = 30.0
+REPLAY_SECONDS = 1.5
+
+
+class WakeDetector:
+    """Feeds audio to the keyphrase search; reports where each spotted phrase ended."""
+
+    def __init__(self, engine: SpeechEngine) -> None:
+        self.engine = engine
+        self._utterance_start = 0  # absolute sample where the current utterance began
+        self._position = 0  # absolute sample after the last fed frame
+        self._recent = np.zeros(0, dtype=np.int16)
+
+    def restart(self, position: int) -> None:
+        """Listen afresh from `position` (absolute samples), forgetting earlier audio."""
+        self.engine.start(WAKE)
+        self._utterance_start = self._position = position
+        self._recent = np.zeros(0, dtype=np.int16)
+
+    def feed(self, frame: np.ndarray) -> int | None:
+        """The absolute sample where the wake phrase ended, when this frame completes one."""
+        if self.engine.search != WAKE:
+            self.restart(self._position)
+        self.engine.feed(frame)
+        self._position += len(frame)
+        self._recent = np.concatenate([self._recent, frame])[-int(REPLAY_SECONDS * SAMPLE_RATE) :]
+        if self.engine.partial() is not None:
+            segments = self.engine.segments()
+            end_frame = segments[-1].end_frame + 1 if segments else self.engine.frames_fed // SAMPLES_PER_DECODER_FRAME
+            end = self._utterance_start + end_frame * SAMPLES_PER_DECODER_FRAME
+            self.engine.stop()
+            return min(end, self._position)
+        if self._position - self._utterance_start > RESTART_SECONDS * SAMPLE_RATE:
+            replay = self._recent
+            self.restart(self._position - len(replay))
+            self.engine.feed(replay)
+            self._position += len(replay)
+            self._recent = replay
+        return None

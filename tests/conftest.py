@@ -1,0 +1,57 @@
+"""Shared fixtures: the demo profile, one speech engine per test session, synthetic speech."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from carvoice.profile.loader import default_profile_dir, load_profile
+
+FILES = Path(__file__).parent / "files"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def demo_profile():
+    return load_profile(default_profile_dir())
+
+
+@pytest.fixture(scope="session")
+def engine(demo_profile):
+    from carvoice.recognise.engine import engine_for
+
+    return engine_for(demo_profile)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    data = SHARED / "data"
+    if not data.is_dir():
+        pytest.skip(f"the shared recordings are not at {data} (they sit beside the checkout in CI)")
+    return data
+
+
+def needs(*programs: str) -> pytest.MarkDecorator:
+    missing = [p for p in programs if shutil.which(p) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)} (scripts/setup --test)")
+
+
+class ArraySource:
+    """An audio source over samples already in memory (what FileSource does after reading)."""
+
+    realtime = False
+    description = "test audio"
+
+    def __init__(self, samples: np.ndarray, frame_samples: int = 480) -> None:
+        self.samples = samples
+        self.frame_samples = frame_samples
+
+    def frames(self):
+        for start in range(0, len(self.samples), self.frame_samples):
+            yield self.samples[start : start + self.frame_samples]
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,140 @@
+"""`carvoice text` sends exactly the frames the demo car's table asks for, and nothing else."""
+
+import json
+import uuid
+
+import can
+import cantools
+import pytest
+
+from carvoice.cli import main
+from carvoice.profile.loader import default_profile_dir
+from carvoice.safety.gate import every_frame
+
+DBC = cantools.database.load_file(str(default_profile_dir() / "demo_car.dbc"))
+
+# sentence -> (message, the signals it must change); every other signal of the message must be NoChange.
+TABLE = {
+    "open the driver window": ("BODY_WINDOW_CMD", {"WindowFL_Cmd": "Open"}),
+    "close the passenger window": ("BODY_WINDOW_CMD", {"WindowFR_Cmd": "Close"}),
+    "open the rear left window": ("BODY_WINDOW_CMD", {"WindowRL_Cmd": "Open"}),
+    "close all the windows": (
+        "BODY_WINDOW_CMD",
+        dict.fromkeys(["WindowFL_Cmd", "WindowFR_Cmd", "WindowRL_Cmd", "WindowRR_Cmd"], "Close"),
+    ),
+    "roll down the driver window": ("BODY_WINDOW_CMD", {"WindowFL_Cmd": "Open"}),
+    "roll up the windows": (
+        "BODY_WINDOW_CMD",
+        dict.fromkeys(["WindowFL_Cmd", "WindowFR_Cmd", "WindowRL_Cmd", "WindowRR_Cmd"], "Close"),
+    ),
+    "open the sunroof": ("BODY_WINDOW_CMD", {"Sunroof_Cmd": "Open"}),
+    "close the sunroof": ("BODY_WINDOW_CMD", {"Sunroof_Cmd": "Close"}),
+    "lock the doors": ("BODY_ACCESS_CMD", {"Lock_Cmd": "Lock"}),
+    "unlock the car": ("BODY_ACCESS_CMD", {"Lock_Cmd": "Unlock"}),
+    "open the trunk": ("BODY_ACCESS_CMD", {"Trunk_Cmd": "Open"}),
+    "close the trunk": ("BODY_ACCESS_CMD", {"Trunk_Cmd": "Close"}),
+    "turn on the headlights": ("LIGHTS_CMD", {"Headlights_Cmd": "On"}),
+    "switch off the hazard lights": ("LIGHTS_CMD", {"Hazard_Cmd": "Off"}),
+    "turn the interior lights on": ("LIGHTS_CMD", {"Interior_Cmd": "On"}),
+    "turn on the fog lights": ("LIGHTS_CMD", {"FogLights_Cmd": "On"}),
+    "turn on the wipers": ("LIGHTS_CMD", {"Wiper_Cmd": "Low"}),
+    "turn off the wipers": ("LIGHTS_CMD", {"Wiper_Cmd": "Off"}),
+    "set the wipers to high": ("LIGHTS_CMD", {"Wiper_Cmd": "High"}),
+    "set the wipers to intermittent": ("LIGHTS_CMD", {"Wiper_Cmd": "Intermittent"}),
+    "turn on the rear defroster": ("LIGHTS_CMD", {"RearDefrost_Cmd": "On"}),
+    "set the temperature to twenty two degrees": ("CLIMATE_CMD", {"TempSetpoint_Cmd": 22}),
+    "set temperature to eighteen": ("CLIMATE_CMD", {"TempSetpoint_Cmd": 18}),
+    "set the fan to three": ("CLIMATE_CMD", {"FanLevel_Cmd": 3}),
+    "fan speed five": ("CLIMATE_CMD", {"FanLevel_Cmd": 5}),
+    "turn off the fan": ("CLIMATE_CMD", {"FanLevel_Cmd": "Off"}),
+    "turn on the air conditioning": ("CLIMATE_CMD", {"AC_Cmd": "On"}),
+    "turn off the A C": ("CLIMATE_CMD", {"AC_Cmd": "Off"}),
+    "turn on recirculation": ("CLIMATE_CMD", {"Recirc_Cmd": "On"}),
+    "turn on the driver seat heater": ("CLIMATE_CMD", {"SeatHeatDriver_Cmd": "On"}),
+    "turn off the passenger seat heater": ("CLIMATE_CMD", {"SeatHeatPassenger_Cmd": "Off"}),
+}
+NOTHING = [
+    "cancel",
+    "never mind",
+    "what can I say",
+    "turn on the radio",
+    "open the garage door",
+    "set the temperature to forty degrees",
+    "close the window please now",
+    "hello",
+]
+
+
+def run_text(sentence: str, capsys, *extra: str) -> tuple[list[dict], list[can.Message]]:
+    channel = f"test-{uuid.uuid4().hex}"
+    with can.Bus(interface="virtual", channel=channel) as reader:
+        status = main(["text", "--can", f"virtual:{channel}", "--events", "json", "--no-speech", *extra, sentence])
+        frames = []
+        while (message := reader.recv(timeout=0.05)) is not None:
+            frames.append(message)
+    assert status == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()], frames
+
+
+def physical(message, signal):
+    value = message[signal]
+    return str(value) if not isinstance(value, int | float) else value
+
+
+@pytest.mark.parametrize("sentence", TABLE)
+def test_each_table_sentence_sends_exactly_its_frame(sentence, capsys):
+    events, frames = run_text(sentence, capsys)
+    name, changed = TABLE[sentence]
+    assert len(frames) == 1, f"{sentence!r} sent {len(frames)} frames"
+    definition = DBC.get_message_by_name(name)
+    assert frames[0].arbitration_id == definition.frame_id
+    decoded = definition.decode(frames[0].data)
+    for signal in definition.signals:
+        want = changed.get(signal.name, "NoChange")
+        assert physical(decoded, signal.name) == want, f"{sentence!r}: {signal.name}"
+    [can_event] = [e for e in events if e["event"] == "can"]
+    assert can_event["frame"] == f"{definition.frame_id:03X}#{frames[0].data.hex().upper()}"
+    assert can_event["message"] == name
+    assert [e["event"] for e in events] == ["intent", "can", "say"]
+
+
+@pytest.mark.parametrize("sentence", NOTHING)
+def test_sentences_outside_the_table_send_nothing(sentence, capsys):
+    events, frames = run_text(sentence, capsys)
+    assert frames == []
+    assert not [e for e in events if e["event"] in ("can", "serial")]
+
+
+def test_right_hand_drive_moves_the_right_window(capsys, tmp_path):
+    import shutil
+
+    shutil.copytree(default_profile_dir(), tmp_path / "rhd")
+    profile = tmp_path / "rhd" / "profile.toml"
+    profile.write_text(profile.read_text().replace('driver_side = "left"', 'driver_side = "right"'))
+    _, frames = run_text("open the driver window", capsys, "--profile", str(tmp_path / "rhd"))
+    decoded = DBC.decode_message("BODY_WINDOW_CMD", frames[0].data)
+    assert (str(decoded["WindowFL_Cmd"]), str(decoded["WindowFR_Cmd"])) == ("NoChange", "Open")
+
+
+def test_serial_action_writes_the_line_and_reads_the_board_answer(capsys):
+    events, frames = run_text("turn on the light bar", capsys)
+    assert frames == []
+    [serial_event] = [e for e in events if e["event"] == "serial"]
+    assert serial_event == {"t": 0.0, "event": "serial", "port": "relay", "data": "LIGHTBAR on\r\n", "reply": "OK"}
+    assert events[-1] == {"t": 0.0, "event": "say", "text": "Light bar on.", "file": None}
+
+
+def test_help_lists_examples_and_cancel_does_nothing(capsys):
+    events, frames = run_text("what can I say", capsys)
+    assert frames == []
+    assert events[-1]["text"].startswith("You can say, for example: open the driver window, ")
+    events, frames = run_text("never mind", capsys)
+    assert [e["event"] for e in events] == ["intent", "say"] and frames == []
+
+
+def test_the_profile_frames_are_a_closed_set(demo_profile):
+    """Every frame any intent can send with any slot values uses an identifier the profile defines."""
+    frames = every_frame(demo_profile)
+    ids = {frame_id for frame_id, _ in frames}
+    assert ids == {0x2F1, 0x2F2, 0x2F3, 0x3A0}
+    assert len(frames) > 40

@@ -1,0 +1,169 @@
+"""From audio to frames: recordings and a (virtual) microphone through the whole agent."""
+
+import json
+import os
+import uuid
+
+import can
+import numpy as np
+
+from carvoice.audio.synth import silence, speech, with_noise_floor
+from carvoice.audio.wavfile import write_wav
+from carvoice.cli import main
+from tests.conftest import needs
+
+pytestmark = needs("espeak-ng", "flite")
+
+
+def drive(parts: list[tuple[str, str]], pause: float = 2.0) -> np.ndarray:
+    audio = [silence(1.0)]
+    for text, voice in parts:
+        audio += [speech(text, voice, 150), silence(pause)]
+    return with_noise_floor(np.concatenate(audio), seed=5)
+
+
+def run_recording(path, capsys, tmp_path, *extra):
+    channel = f"test-{uuid.uuid4().hex}"
+    with can.Bus(interface="virtual", channel=channel) as reader:
+        status = main(
+            [
+                "run",
+                "--audio",
+                str(path),
+                "--can",
+                f"virtual:{channel}",
+                "--events",
+                "json",
+                "--speech-dir",
+                str(tmp_path / "speech"),
+                *extra,
+            ]
+        )
+        frames = []
+        while (message := reader.recv(timeout=0.05)) is not None:
+            frames.append(message)
+    assert status == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()], frames
+
+
+def test_a_recorded_drive_gives_wakes_intents_frames_and_replies(tmp_path, capsys):
+    recording = tmp_path / "drive.wav"
+    write_wav(
+        recording,
+        drive(
+            [
+                ("hey copilot, open the driver window", "flite:slt"),
+                ("I think we should stop for lunch soon", "flite:kal16"),
+                ("hey copilot, set the fan to three", "flite:rms"),
+                ("hey copilot, play some jazz on the radio", "flite:awb"),
+                ("hey copilot, turn on the light bar", "flite:slt"),
+            ]
+        ),
+    )
+    events, frames = run_recording(recording, capsys, tmp_path)
+    names = [e["event"] for e in events]
+    assert names[0] == "ready"
+    assert names.count("wake") == 4, names
+    intents = [(e["intent"], e["slots"]) for e in events if e["event"] == "intent"]
+    assert intents == [
+        ("window", {"window": "driver", "action": "open"}),
+        ("fan", {"level": 3}),
+        ("light_bar", {"state": "on"}),
+    ]
+    assert [e["frame"] for e in events if e["event"] == "can"] == ["2F1#0100", "3A0#000300"]
+    assert [(f.arbitration_id, f.data.hex()) for f in frames] == [(0x2F1, "0100"), (0x3A0, "000300")]
+    assert [e["data"] for e in events if e["event"] == "serial"] == ["LIGHTBAR on\r\n"]
+    [rejected] = [e for e in events if e["event"] == "rejected"]
+    assert rejected["t"] > 9.0  # the radio request, not the small talk (which had no wake phrase)
+    says = [e for e in events if e["event"] == "say"]
+    assert [s["text"] for s in says] == ["Opening the driver window.", "Fan speed 3.", "Sorry?", "Light bar on."]
+    assert all(os.path.getsize(s["file"]) > 10000 for s in says)
+    times = [e["t"] for e in events]
+    assert times == sorted(times)
+
+
+def test_the_built_in_demo_sends_no_frame_for_out_of_grammar_speech(tmp_path, capsys):
+    channel = f"test-{uuid.uuid4().hex}"
+    with can.Bus(interface="virtual", channel=channel) as reader:
+        assert main(["run", "--demo", "--can", f"virtual:{channel}", "--events", "json", "--no-speech"]) == 0
+        frames = []
+        while (message := reader.recv(timeout=0.05)) is not None:
+            frames.append(message)
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    can_events = [e for e in events if e["event"] == "can"]
+    assert len(frames) == len(can_events)
+    # the demo's radio request and small talk must never reach the bus
+    heard = [e for e in events if e["event"] == "intent"]
+    assert all(e["intent"] != "light_bar" or e["slots"] == {"state": "on"} for e in heard)
+    assert all(f.arbitration_id in (0x2F1, 0x2F2, 0x2F3, 0x3A0) for f in frames)
+    assert sum(e["event"] == "wake" for e in events) == 5
+
+
+def test_garbage_audio_is_heard_as_nothing(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    recording = tmp_path / "noise.wav"
+    write_wav(recording, np.clip(rng.normal(0, 8000, 16000 * 10), -32768, 32767).astype(np.int16))
+    events, frames = run_recording(recording, capsys, tmp_path)
+    assert frames == []
+    assert not [e for e in events if e["event"] in ("intent", "can")]
+
+
+def test_a_missing_recording_is_named(capsys):
+    assert main(["run", "--audio", "/nonexistent/drive.wav", "--no-speech"]) == 1
+    assert "/nonexistent/drive.wav: no such file" in capsys.readouterr().err
+
+
+@needs("pulseaudio", "pactl")
+def test_the_microphone_path_through_pyaudio(tmp_path, monkeypatch):
+    """PyAudio reads a virtual PulseAudio microphone fed in real time; the agent acts on what it hears."""
+    from carvoice.act.can import CanSink
+    from carvoice.agent import Agent
+    from carvoice.audio.microphone import MicrophoneSource
+    from carvoice.profile.loader import default_profile_dir, load_profile
+    from tests.pulse import VirtualCabin
+
+    cabin = VirtualCabin(tmp_path)
+    for key, value in cabin.environment.items():
+        monkeypatch.setenv(key, value)
+    microphone = None
+    try:
+        microphone = MicrophoneSource("pulse")
+        assert "microphone" in microphone.description
+        command = speech("hey copilot, lock the doors", "flite:slt")
+        cabin.say(with_noise_floor(np.concatenate([silence(0.5), command, silence(1.5)])))
+        channel = f"test-{uuid.uuid4().hex}"
+        heard = []
+        with can.Bus(interface="virtual", channel=channel) as reader:
+            sink = CanSink(can.Bus(interface="virtual", channel=channel))
+            agent = Agent(load_profile(default_profile_dir()), heard.append, [sink])
+            agent.listen(FirstSeconds(microphone, 5.5))
+            sink.close()
+            message = reader.recv(timeout=0.5)
+        assert [e.name for e in heard if e.name in ("wake", "intent", "can")] == ["wake", "intent", "can"]
+        assert message is not None and (message.arbitration_id, message.data.hex()) == (0x2F2, "01")
+    finally:
+        if microphone is not None:
+            microphone.close()
+        cabin.close()
+
+
+class FirstSeconds:
+    """The first seconds of another source (a microphone never ends by itself)."""
+
+    realtime = True
+
+    def __init__(self, source, seconds: float) -> None:
+        self.source = source
+        self.description = source.description
+        self.samples = int(seconds * 16000)
+
+    def frames(self):
+        heard = 0
+        for frame in self.source.frames():
+            if heard >= self.samples:
+                return
+            heard += len(frame)
+            yield frame
+
+    def close(self) -> None:
+        self.source.close()

@@ -1,0 +1,73 @@
+"""The evaluator's figures on hand-made manifests whose right answers are known."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from carvoice.audio.synth import utterance
+from carvoice.audio.wavfile import write_wav
+from carvoice.cli import main
+from carvoice.evaluation.commands import Outcome
+from carvoice.evaluation.manifest import Item, ManifestError, read_manifest
+from carvoice.evaluation.metrics import command_metrics
+from tests.conftest import needs
+
+
+def outcome(intent, slots, got=(), cpu=0.1, seconds=2.0):
+    return Outcome(Item(Path("x.wav"), intent, slots), intents=list(got), audio_seconds=seconds, cpu_seconds=cpu)
+
+
+def test_metrics_count_right_wrong_rejected_and_false_actions():
+    outcomes = [
+        outcome("lock", {"action": "lock"}, [("lock", {"action": "lock"})]),  # right
+        outcome("lock", {"action": "unlock"}, [("lock", {"action": "lock"})]),  # wrong slot: a wrong action
+        outcome("fan", {"level": 3}, [("fan", {"level": "3"})]),  # numbers compare as spoken values
+        outcome("fan", {"level": 3}, []),  # rejected
+        outcome(None, {}, []),  # talk, ignored: right
+        outcome(None, {}, [("trunk", {"action": "open"})]),  # talk that moved the car
+    ]
+    metrics = command_metrics(outcomes)
+    assert metrics["n"] == 6 and metrics["commands"] == 4 and metrics["non_commands"] == 2
+    assert metrics["command_accuracy"] == 0.5
+    assert metrics["wrong_action_rate"] == 0.25
+    assert metrics["rejection_rate"] == 0.25
+    assert metrics["false_action_rate"] == 0.5
+    assert metrics["slot_accuracy"] == 0.5  # 2 of 4 labelled slots
+    assert metrics["rtf"] == pytest.approx(0.05)
+
+
+def test_two_actions_for_one_command_is_not_right():
+    metrics = command_metrics([outcome("lock", {"action": "lock"}, [("lock", {"action": "lock"})] * 2)])
+    assert metrics["command_accuracy"] == 0.0 and metrics["wrong_action_rate"] == 1.0
+
+
+def test_manifest_errors_name_the_line(tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"audio": "a.wav", "intent": null}\n{"intent": "x"}\n')
+    with pytest.raises(ManifestError, match=r"m.jsonl:2: not a manifest line"):
+        read_manifest(manifest)
+    manifest.write_text('{"audio": "a.wav", "wake": null}\n')
+    [item] = read_manifest(manifest)
+    assert item.is_wake_item and item.wake is None and item.audio == tmp_path / "a.wav"
+
+
+@needs("flite")
+def test_eval_runs_the_daemon_path_on_a_tiny_set(tmp_path, capsys):
+    lines = [
+        ("lock the doors", {"intent": "lock", "slots": {"action": "lock"}}),
+        ("set the fan to three", {"intent": "fan", "slots": {"level": 3}}),
+        ("set the fan to three", {"intent": "fan", "slots": {"level": 5}}),  # mislabelled on purpose
+    ]
+    with open(tmp_path / "manifest.jsonl", "w") as manifest:
+        for index, (text, label) in enumerate(lines):
+            write_wav(tmp_path / f"{index}.wav", utterance(text, "flite:slt", seed=index))
+            manifest.write(json.dumps({"audio": f"{index}.wav", **label}) + "\n")
+    assert main(["eval", str(tmp_path / "manifest.jsonl"), "--jobs", "1", "--table"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    summary = json.loads(out[-1])
+    assert summary["n"] == 3
+    assert summary["command_accuracy"] == pytest.approx(2 / 3, abs=1e-3)
+    assert summary["wrong_action_rate"] == pytest.approx(1 / 3, abs=1e-3)
+    assert out[2].startswith("WRONG 2.wav")
+    assert 0 < summary["rtf"] < 1

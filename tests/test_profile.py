@@ -1,0 +1,103 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from carvoice.cli import main
+from carvoice.profile.loader import load_profile
+from carvoice.profile.model import ProfileError
+from tests.conftest import FILES
+
+BROKEN = FILES / "profiles" / "broken"
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_demo_profile_understands_the_table(demo_profile):
+    assert demo_profile.wake.phrase == "hey copilot"
+    assert set(demo_profile.intents) >= {
+        "window",
+        "sunroof",
+        "lock",
+        "trunk",
+        "lights",
+        "wipers",
+        "defrost",
+        "temperature",
+        "fan",
+        "ac",
+        "recirculation",
+        "seat_heater",
+        "cancel",
+        "help",
+        "light_bar",
+    }
+    assert demo_profile.dbc.get_message_by_name("BODY_WINDOW_CMD").frame_id == 0x2F1
+
+
+def test_every_problem_is_listed_with_file_and_line():
+    problems = problems_of(BROKEN)
+    text = "\n".join(problems)
+    expected = [
+        ("profile.toml:4: profile.colour: unknown key", "colour"),
+        ("profile.toml:11: can.dbc: no such file: missing.dbc", "dbc"),
+        ("body.toml:3: intents.window.sentences[0]: slot type 'windoww' is not defined", "slot"),
+        ("body.toml:4: intents.window.sentences[1]: missing ')'", "paren"),
+        ("body.toml:5: intents.window.sentences[2]: '3': write numbers as words", "digits"),
+        ("profile.toml:18: rules.loop_b: rule <loop_a> refers to itself: loop_a -> loop_b -> loop_a", "cycle"),
+        ("profile.toml:7: wake.phrase: the recogniser's dictionary has no word 'zorbotron'", "dictionary"),
+        ("body.toml:10: intents.lights.reply: {colour} is not a slot of this intent", "reply"),
+        ("body.toml:12: intents.lights.actions[0].frame: '12345#00' is not a frame like 123#0102", "frame"),
+        ("body.toml:14: intents.lights.actions[1].serial: no serial port 'nowhere'", "serial"),
+        ("body.toml:18: intents.lights.actions[2].when: expected a value (column 24", "condition"),
+    ]
+    for fragment, what in expected:
+        assert any(fragment in p for p in problems), f"{what}: {fragment!r} not in\n{text}"
+    assert len(problems) == len(expected)
+
+
+def test_toml_syntax_error_has_its_line(tmp_path):
+    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
+    (tmp_path / "p" / "extra.toml").write_text('[intents.x]\nsentences = ["a"\n')
+    [problem] = problems_of(tmp_path / "p")
+    assert problem.startswith(f"{tmp_path / 'p' / 'extra.toml'}:2: not valid TOML")
+
+
+def test_duplicate_definitions_across_files_name_both(tmp_path):
+    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
+    (tmp_path / "p" / "more.toml").write_text('[intents.horn]\nsentences = ["honk"]\n')
+    [problem] = problems_of(tmp_path / "p")
+    assert "more.toml:1: intents.horn: already defined in profile.toml" in problem
+
+
+def test_plan_errors_surface_at_check_time(tmp_path):
+    """A slot value the DBC signal does not know is found before any driver says it."""
+    shutil.copytree(FILES.parents[1] / "config" / "demo_car", tmp_path / "p")
+    lights = tmp_path / "p" / "lights.toml"
+    lights.write_text(lights.read_text().replace('high = ["high", "fast"]', 'high = ["high"]\nturbo = ["turbo"]'))
+    [problem] = problems_of(tmp_path / "p")
+    assert problem.startswith(f"{lights}:62: intents.wipers.actions[0]: 'turbo' is not a value of Wiper_Cmd")
+    assert "(when mode=turbo)" in problem
+
+
+def test_check_command_exit_codes_and_messages(capsys):
+    assert main(["check", str(FILES / "profiles" / "minimal")]) == 0
+    assert "OK: 'Minimal'" in capsys.readouterr().out
+    assert main(["check", str(BROKEN)]) == 1
+    err = capsys.readouterr().err
+    assert "problems:" in err and "body.toml:3:" in err
+
+
+def test_check_json_describes_what_the_profile_understands(capsys):
+    assert main(["check", "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["wake_phrase"] == "hey copilot"
+    intents = {i["name"]: i for i in described["intents"]}
+    assert intents["window"]["slots"]["window"] == ["driver", "passenger", "rear_left", "rear_right", "all"]
+    assert "open the driver window" in intents["window"]["examples"]
+    assert intents["temperature"]["slots"]["degrees"] == list(range(16, 31))

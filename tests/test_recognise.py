@@ -1,0 +1,77 @@
+"""PocketSphinx on real (synthesised) speech: the wake spotter, the command decoder and its doubts."""
+
+import numpy as np
+import pytest
+
+from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
+from carvoice.recognise.command import CommandRecogniser, rivals
+from carvoice.wake.detector import WakeDetector
+from tests.conftest import needs
+
+pytestmark = needs("espeak-ng", "flite")
+
+
+@pytest.fixture(scope="module")
+def recogniser(engine, demo_profile):
+    return CommandRecogniser(engine, demo_profile)
+
+
+def spotted(engine, audio):
+    detector = WakeDetector(engine)
+    detector.restart(0)
+    ends = []
+    for start in range(0, len(audio), 480):
+        end = detector.feed(audio[start : start + 480])
+        if end is not None:
+            ends.append(end)
+            detector.restart(start + 480)
+    return ends
+
+
+@pytest.mark.parametrize("voice", ["en-us", "en-gb", "en-us+f3", "flite:slt", "flite:kal16"])
+def test_the_wake_phrase_is_spotted_and_ends_where_it_ends(engine, voice):
+    phrase = speech("hey copilot", voice)
+    audio = with_noise_floor(np.concatenate([silence(1.0), speech("hey copilot, open the trunk", voice), silence(1)]))
+    end = spotted(engine, audio)[0]  # what follows is the command: the agent stops spotting there
+    phrase_end = 1.0 + np.nonzero(np.abs(phrase) > 0.01)[0][-1] / 16000
+    assert abs(end / 16000 - phrase_end) < 0.6
+
+
+def test_ordinary_talk_does_not_wake(engine):
+    talk = "we should stop for lunch soon, the traffic is terrible and did you remember to bring the keys"
+    audio = with_noise_floor(np.concatenate([silence(0.5), speech(talk, "en-us"), speech(talk, "flite:slt")]))
+    assert spotted(engine, audio) == []
+
+
+def test_a_command_is_heard_confidently(recogniser):
+    result = recogniser.recognise(utterance("set the fan to three", "flite:slt"))
+    assert result.words == ("set", "the", "fan", "to", "three")
+    assert result.confidence > 0.5 and result.rival is None
+
+
+def test_the_rest_of_the_wake_phrase_is_not_part_of_the_command(recogniser):
+    result = recogniser.recognise(utterance("pilot open the driver window", "flite:awb"))
+    assert result.words == ("open", "the", "driver", "window")
+
+
+def test_talk_that_is_not_a_command_is_doubted(recogniser, demo_profile):
+    for text, voice in [("what a lovely day it is today", "flite:slt"), ("play some jazz on the radio", "en-us+m3"),
+                        ("i would like a large cappuccino", "flite:kal16")]:
+        result = recogniser.recognise(utterance(text, voice))
+        assert not demo_profile.readings(list(result.words)) or result.confidence < 0.5, (text, result)
+
+
+def test_rivals_swap_one_slot_value_for_another(demo_profile):
+    found = rivals(demo_profile, ("turn", "on", "the", "light", "bar"))
+    assert ("turn", "off", "the", "light", "bar") in found
+    found = rivals(demo_profile, ("unlock", "the", "car"))
+    assert found == [("lock", "the", "car")]
+    assert all(demo_profile.readings(list(r)) for r in rivals(demo_profile, ("open", "the", "driver", "window")))
+    assert rivals(demo_profile, ("cancel",)) == []
+
+
+def test_silence_and_noise_give_nothing(recogniser):
+    assert recogniser.recognise(with_noise_floor(silence(2.0))).words == ()
+    noise = np.random.default_rng(1).normal(0, 3000, 32000).astype(np.int16)
+    result = recogniser.recognise(noise)
+    assert result.confidence < 0.5

@@ -1,0 +1,96 @@
+"""Serial actions against real peers: a pty with a board on the other end, loop://, relayboard://."""
+
+import os
+import threading
+
+import pytest
+
+from carvoice.act import ActionFailed
+from carvoice.act.plan import SerialWrite
+from carvoice.act.serial import SerialSink
+from carvoice.profile.model import SerialPortSettings
+
+
+class PtyBoard:
+    """A relay board on the master side of a pty: answers each line after `delay`, or never."""
+
+    def __init__(self, answer: bytes | None) -> None:
+        self.master, slave = os.openpty()
+        self.path = os.ttyname(slave)
+        self.slave = slave
+        self.answer = answer
+        self.received = b""
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 256)
+            except OSError:
+                return
+            self.received += chunk
+            if b"\n" in chunk and self.answer is not None:
+                os.write(self.master, self.answer)
+
+    def close(self) -> None:
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def board_ok():
+    board = PtyBoard(b"noise\r\nOK relay 1\r\n")
+    yield board
+    board.close()
+
+
+def test_writes_to_a_pty_and_waits_for_the_expected_line(board_ok):
+    sink = SerialSink({"relay": SerialPortSettings("relay", board_ok.path, 9600)})
+    event = sink.perform(SerialWrite("relay", b"LIGHTBAR on\r\n", expect="OK", timeout=1.0), 1.5)
+    assert event.to_dict() == {
+        "t": 1.5,
+        "event": "serial",
+        "port": "relay",
+        "data": "LIGHTBAR on\r\n",
+        "reply": "OK relay 1",
+    }
+    assert board_ok.received == b"LIGHTBAR on\r\n"
+    sink.close()
+
+
+def test_silence_from_the_device_is_a_failure_with_a_reason():
+    board = PtyBoard(None)
+    sink = SerialSink({"relay": SerialPortSettings("relay", board.path, 9600)})
+    with pytest.raises(ActionFailed, match=r"expected 'OK' within 0.3 s, no answer"):
+        sink.perform(SerialWrite("relay", b"X ON\n", expect="OK", timeout=0.3), 0.0)
+    board.close()
+
+
+def test_wrong_answer_is_quoted_in_the_failure():
+    board = PtyBoard(b"ERR\r\n")
+    sink = SerialSink({"relay": SerialPortSettings("relay", board.path, 9600)})
+    with pytest.raises(ActionFailed, match=r"it answered 'ERR'"):
+        sink.perform(SerialWrite("relay", b"X ON\n", expect="OK", timeout=0.3), 0.0)
+    board.close()
+
+
+def test_a_missing_device_is_named_and_a_later_one_works(tmp_path):
+    path = tmp_path / "ttyRELAY"
+    sink = SerialSink({"relay": SerialPortSettings("relay", str(path), 9600)})
+    with pytest.raises(ActionFailed, match=r"serial port relay \(.*ttyRELAY\)"):
+        sink.perform(SerialWrite("relay", b"A ON\n"), 0.0)
+    board = PtyBoard(b"OK\r\n")
+    os.symlink(board.path, path)  # the device comes back (udev would make this link)
+    assert sink.perform(SerialWrite("relay", b"A ON\n", expect="OK"), 0.0).reply == "OK"
+    board.close()
+
+
+def test_loop_and_relayboard_urls():
+    sink = SerialSink(
+        {"loop": SerialPortSettings("loop", "loop://"), "board": SerialPortSettings("board", "relayboard://")}
+    )
+    assert sink.perform(SerialWrite("loop", b"PING\n", expect="PING"), 0.0).reply == "PING"
+    assert sink.perform(SerialWrite("board", b"BEACON off\n", expect="OK"), 0.0).reply == "OK"
+    with pytest.raises(ActionFailed, match="ERR"):
+        sink.perform(SerialWrite("board", b"nonsense\n", expect="OK", timeout=0.2), 0.0)
