@@ -23,7 +23,10 @@ CHUNK = 320  # 20 ms
 
 
 class VirtualCabin:
-    def __init__(self, directory: Path) -> None:
+    """`echo=True` plays the microphone into the speaker and records the speaker's monitor, so the
+    agent hears the driver and its own voice together, as a cabin microphone does."""
+
+    def __init__(self, directory: Path, echo: bool = False) -> None:
         self.directory = directory
         self.fifo = directory / "mic.fifo"
         self.socket = directory / "native"
@@ -58,7 +61,12 @@ class VirtualCabin:
                 self.close()
                 raise RuntimeError("PulseAudio did not start")
             time.sleep(0.05)
-        subprocess.run(["pactl", "set-default-source", "mic"], env={**environment, **self.environment}, check=True)
+        pactl = {**environment, **self.environment}
+        if echo:
+            subprocess.run(["pactl", "load-module", "module-loopback", "source=mic", "sink=speaker",
+                            "latency_msec=20"], env=pactl, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["pactl", "set-default-source", "speaker.monitor" if echo else "mic"], env=pactl, check=True)
+        subprocess.run(["pactl", "set-default-sink", "speaker"], env=pactl, check=True)
         self._writer = threading.Thread(target=self._write, daemon=True)
         self._writer.start()
 

@@ -6,6 +6,7 @@ import uuid
 
 import can
 import numpy as np
+import pytest
 
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
@@ -147,6 +148,58 @@ def test_the_microphone_path_through_pyaudio(tmp_path, monkeypatch):
         cabin.close()
 
 
+@needs("pulseaudio", "pactl")
+@pytest.mark.parametrize("guarded", [True, False])
+def test_the_agent_does_not_hear_itself(tmp_path, monkeypatch, guarded):
+    """A reply that contains the wake phrase and a command comes back through the cabin microphone.
+
+    With the guard the agent acts once; without it (the control) it wakes on its own voice.
+    """
+    import shutil
+
+    from carvoice.act.can import CanSink
+    from carvoice.agent import Agent
+    from carvoice.audio.microphone import MicrophoneSource
+    from carvoice.profile.loader import default_profile_dir, load_profile
+    from carvoice.speak.output import SpeakerOutput
+    from carvoice.speak.speaker import Speaker
+    from carvoice.speak.tts import Synthesizer
+    from tests.pulse import VirtualCabin
+
+    shutil.copytree(default_profile_dir(), tmp_path / "p")
+    body = tmp_path / "p" / "body.toml"
+    body.write_text(body.read_text().replace('reply = "Doors {action}ed."', 'reply = "hey copilot, unlock the car."'))
+    (tmp_path / "cabin").mkdir()
+    cabin = VirtualCabin(tmp_path / "cabin", echo=True)
+    for key, value in cabin.environment.items():
+        monkeypatch.setenv(key, value)
+    if not guarded:
+        monkeypatch.setattr(Agent, "_hearing_itself", lambda self: False)
+    microphone = speaker = None
+    try:
+        microphone = MicrophoneSource("pulse")
+        speaker = Speaker(Synthesizer(), SpeakerOutput("pulse"))
+        heard = []
+        channel = f"test-{uuid.uuid4().hex}"
+        agent = Agent(load_profile(tmp_path / "p"), heard.append, [CanSink(can.Bus(interface="virtual",
+                                                                                    channel=channel))], speaker)
+        command = speech("hey copilot, lock the doors", "flite:slt")
+        cabin.say(with_noise_floor(np.concatenate([silence(0.5), command, silence(6.0)])))
+        agent.listen(FirstSeconds(microphone, 9.0))
+        wakes = [e for e in heard if e.name == "wake"]
+        if guarded:
+            assert len(wakes) == 1, [(e.name, e.t) for e in heard]
+            assert [e.frame for e in heard if e.name == "can"] == ["2F2#01"]
+        else:
+            assert len(wakes) >= 2, "control: without the guard the agent should wake on its own reply"
+    finally:
+        if speaker is not None:
+            speaker.close()
+        if microphone is not None:
+            microphone.close()
+        cabin.close()
+
+
 class FirstSeconds:
     """The first seconds of another source (a microphone never ends by itself)."""
 
@@ -167,3 +220,14 @@ class FirstSeconds:
 
     def close(self) -> None:
         self.source.close()
+
+
+def test_realtime_paces_a_recording_like_a_microphone(tmp_path, capsys):
+    import time
+
+    recording = tmp_path / "short.wav"
+    write_wav(recording, with_noise_floor(silence(1.5)))
+    started = time.monotonic()
+    events, _ = run_recording(recording, capsys, tmp_path, "--realtime")
+    assert time.monotonic() - started >= 1.4
+    assert [e["event"] for e in events] == ["ready"]

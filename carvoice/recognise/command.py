@@ -29,7 +29,7 @@ from carvoice.recognise.engine import COMMAND, PHONES, SpeechEngine
 # Logistic mapping of the fit (log units per word frame) onto 0..1: CENTRE maps to 0.5.
 CONFIDENCE_CENTRE = -21.4
 CONFIDENCE_SCALE = 4.0
-_FILLERS = ("<", "[", "+")
+_FILLERS = ("<", "[", "+", "(")  # silence, noise and the null transitions of the grammar
 _RIVALS_PER_VALUE = 3
 
 
