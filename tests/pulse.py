@@ -63,8 +63,12 @@ class VirtualCabin:
             time.sleep(0.05)
         pactl = {**environment, **self.environment}
         if echo:
-            subprocess.run(["pactl", "load-module", "module-loopback", "source=mic", "sink=speaker",
-                            "latency_msec=20"], env=pactl, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                ["pactl", "load-module", "module-loopback", "source=mic", "sink=speaker", "latency_msec=20"],
+                env=pactl,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         subprocess.run(["pactl", "set-default-source", "speaker.monitor" if echo else "mic"], env=pactl, check=True)
         subprocess.run(["pactl", "set-default-sink", "speaker"], env=pactl, check=True)
         self._writer = threading.Thread(target=self._write, daemon=True)

@@ -181,8 +181,12 @@ def test_the_agent_does_not_hear_itself(tmp_path, monkeypatch, guarded):
         speaker = Speaker(Synthesizer(), SpeakerOutput("pulse"))
         heard = []
         channel = f"test-{uuid.uuid4().hex}"
-        agent = Agent(load_profile(tmp_path / "p"), heard.append, [CanSink(can.Bus(interface="virtual",
-                                                                                    channel=channel))], speaker)
+        agent = Agent(
+            load_profile(tmp_path / "p"),
+            heard.append,
+            [CanSink(can.Bus(interface="virtual", channel=channel))],
+            speaker,
+        )
         command = speech("hey copilot, lock the doors", "flite:slt")
         cabin.say(with_noise_floor(np.concatenate([silence(0.5), command, silence(6.0)])))
         agent.listen(FirstSeconds(microphone, 9.0))

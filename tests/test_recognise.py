@@ -55,8 +55,11 @@ def test_the_rest_of_the_wake_phrase_is_not_part_of_the_command(recogniser):
 
 
 def test_talk_that_is_not_a_command_is_doubted(recogniser, demo_profile):
-    for text, voice in [("what a lovely day it is today", "flite:slt"), ("play some jazz on the radio", "en-us+m3"),
-                        ("i would like a large cappuccino", "flite:kal16")]:
+    for text, voice in [
+        ("what a lovely day it is today", "flite:slt"),
+        ("play some jazz on the radio", "en-us+m3"),
+        ("i would like a large cappuccino", "flite:kal16"),
+    ]:
         result = recogniser.recognise(utterance(text, voice))
         assert not demo_profile.readings(list(result.words)) or result.confidence < 0.5, (text, result)
 
