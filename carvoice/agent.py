@@ -8,7 +8,7 @@ everything after recognition, shared by spoken and typed commands so that
 from __future__ import annotations
 
 import collections
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -51,6 +51,14 @@ class Agent:
         self.gate = SafetyGate(profile)
         self.position = 0  # samples of audio heard so far
         self._deaf_until = 0
+        self._generation = 0  # bumped when the profile is replaced while listening
+        self.tick: Callable[[], None] | None = None  # called once per frame (watchdog, reload)
+
+    def replace_profile(self, profile: Profile, engine: SpeechEngine | None = None) -> None:
+        """Switch to another profile; a command being heard is dropped, listening starts afresh."""
+        engine = engine or engine_for(profile)
+        self.profile, self.engine, self.gate = profile, engine, SafetyGate(profile)
+        self._generation += 1
 
     @property
     def now(self) -> float:
@@ -148,6 +156,7 @@ class Agent:
         """
         if self.engine is None:
             self.engine = engine_for(self.profile)
+        generation = self._generation
         wake = WakeDetector(self.engine)
         recogniser = CommandRecogniser(self.engine, self.profile)
         floor = NoiseFloor()
@@ -162,6 +171,12 @@ class Agent:
             )
         )
         for frame in source.frames():
+            if self.tick is not None:
+                self.tick()
+            if generation != self._generation:
+                generation = self._generation
+                wake, recogniser, endpointer = WakeDetector(self.engine), CommandRecogniser(self.engine, self.profile), None
+                wake.restart(self.position)
             start = self.position
             self.position += len(frame)
             level = frame_level_db(frame)

@@ -9,6 +9,8 @@ from importlib import resources
 from carvoice import events
 from carvoice.audio import AudioSourceError
 from carvoice.cli._common import add_agent_options, build_agent, load_or_report, profile_dir
+from carvoice.recognise.engine import engine_for
+from carvoice.service import Service, Stop
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +31,8 @@ def demo_recording() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    profile = load_or_report(profile_dir(args.profile))
+    path = profile_dir(args.profile)
+    profile = load_or_report(path)
     if profile is None:
         return 2
     try:
@@ -38,8 +41,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"carvoice: {error}", file=sys.stderr)
         return 1
     agent = build_agent(args, profile)
+    agent.engine = engine_for(profile)
+    service = Service(agent, path)
+    service.install()
+    service.ready()  # microphone, bus, profile and recogniser are all up
     try:
         agent.listen(source)
+    except Stop:
+        pass
     except AudioSourceError as error:
         agent.emit(events.Error(agent.now, message=str(error), source="audio"))
         return 1

@@ -7,6 +7,7 @@ typo in a key would otherwise be silently ignored.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
@@ -103,6 +104,15 @@ class _Source:
 def load_profile(root: Path | str) -> Profile:
     """Load and fully check a profile; raises ProfileError listing every problem."""
     return _Loader(Path(root)).load()
+
+
+def profile_digest(root: Path | str) -> str:
+    """One hash over every file of a profile folder: which profile is running, exactly."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def default_profile_dir() -> Path:
