@@ -175,7 +175,8 @@ class Agent:
                 self.tick()
             if generation != self._generation:
                 generation = self._generation
-                wake, recogniser, endpointer = WakeDetector(self.engine), CommandRecogniser(self.engine, self.profile), None
+                wake, endpointer = WakeDetector(self.engine), None
+                recogniser = CommandRecogniser(self.engine, self.profile)
                 wake.restart(self.position)
             start = self.position
             self.position += len(frame)
