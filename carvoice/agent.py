@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from carvoice import events
 from carvoice.act import ActionFailed, ActionSink
-from carvoice.act.plan import PlanError, fill_placeholders, plan_actions
+from carvoice.act.plan import PlanError, StateReader, UnknownValue, lookup_in, plan_actions
 from carvoice.audio import SAMPLE_RATE, AudioSource
 from carvoice.audio.endpoint import Endpointer, NoiseFloor, Status, frame_level_db
 from carvoice.intent.grammar import SlotValueType
+from carvoice.profile import placeholders
 from carvoice.profile.conditions import Unknown
 from carvoice.profile.model import Profile
 from carvoice.profile.summary import help_examples
-from carvoice.recognise.command import CommandRecogniser, Recognition
+from carvoice.recognise.command import AnswerRecogniser, CommandRecogniser, Recognition
 from carvoice.recognise.engine import SpeechEngine, engine_for
+from carvoice.safety.confirm import NO, answer_of
 from carvoice.safety.gate import SafetyGate
 from carvoice.speak.speaker import Speaker
 from carvoice.speak.tts import SpeechFailed
@@ -30,8 +34,18 @@ from carvoice.wake.detector import WakeDetector
 
 # After the agent's own voice stops, it stays deaf this long more (room echo, buffering).
 ECHO_TAIL_SECONDS = 0.3
+# How long the agent waits for a yes or no after asking.
+ANSWER_SECONDS = 5.0
 # Audio kept so that a command spoken straight after the wake phrase is not clipped.
 RECENT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A risky command waiting for the driver's yes."""
+
+    intent: str
+    slots: dict[str, SlotValueType]
 
 
 class Agent:
@@ -42,23 +56,33 @@ class Agent:
         sinks: Sequence[ActionSink],
         speaker: Speaker | None = None,
         engine: SpeechEngine | None = None,
+        state: StateReader | None = None,
     ) -> None:
         self.profile = profile
         self.emit = emit
         self.sinks = list(sinks)
         self.speaker = speaker
         self.engine = engine
+        self.state = state
         self.gate = SafetyGate(profile)
         self.position = 0  # samples of audio heard so far
         self._deaf_until = 0
         self._generation = 0  # bumped when the profile is replaced while listening
+        self._pending: _Pending | None = None
         self.tick: Callable[[], None] | None = None  # called once per frame (watchdog, reload)
+        # Without a microphone (`carvoice text`), how to get the answer to a question: words or None.
+        self.ask: Callable[[str], Sequence[str] | None] | None = None
+        self.on_close: list[Callable[[], None]] = []
+        self.on_profile: list[Callable[[Profile], None]] = []  # told of a reloaded profile
 
     def replace_profile(self, profile: Profile, engine: SpeechEngine | None = None) -> None:
         """Switch to another profile; a command being heard is dropped, listening starts afresh."""
         engine = engine or engine_for(profile)
         self.profile, self.engine, self.gate = profile, engine, SafetyGate(profile)
+        self._pending = None
         self._generation += 1
+        for tell in self.on_profile:
+            tell(profile)
 
     @property
     def now(self) -> float:
@@ -78,15 +102,57 @@ class Agent:
                 self.now, intent=verdict.intent, slots=verdict.slots, text=text, confidence=round(confidence, 3)
             )
         )
-        self.execute(verdict.intent, verdict.slots)
+        self.decide(verdict.intent, verdict.slots)
 
     def handle_recognition(self, recognition: Recognition) -> None:
         self.handle_words(recognition.words, recognition.confidence, recognition.rival)
 
+    def decide(self, intent_name: str, slots: dict[str, SlotValueType]) -> None:
+        """The profile's safety rules first: refuse, ask, or go ahead."""
+        decision = self.gate.check_rules(self.profile.intents[intent_name], slots, self.state)
+        if decision.kind == "refuse":
+            self.emit(events.Refused(self.now, intent=intent_name, reason=decision.reason))
+            self.say(decision.spoken)
+            return
+        if decision.kind == "confirm":
+            self.emit(events.Confirm(self.now, intent=intent_name, question=decision.spoken))
+            self.say(decision.spoken)
+            self._pending = _Pending(intent_name, slots)
+            if self.ask is not None:
+                answer = self.ask(decision.spoken)
+                self.handle_answer(tuple(answer) if answer else (), 1.0)
+            return
+        self.execute(intent_name, slots)
+
+    def handle_answer(self, words: Sequence[str], confidence: float, rival: str | None = None) -> None:
+        """Only a clear yes carries out the waiting command; anything else leaves the car alone."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        answer = answer_of(tuple(words)) if words else None
+        clear = answer is not None and confidence >= self.profile.recognition.min_confidence and rival is None
+        self.emit(events.Answer(self.now, answer=answer if clear else "none", text=" ".join(words),
+                                confidence=round(confidence, 3)))
+        if not clear:
+            self.say(self.profile.replies.no_answer)
+        elif answer == NO:
+            self.say(self.profile.replies.cancelled)
+        else:
+            decision = self.gate.check_rules(self.profile.intents[pending.intent], pending.slots, self.state)
+            if decision.kind == "refuse":  # the car changed while we asked
+                self.emit(events.Refused(self.now, intent=pending.intent, reason=decision.reason))
+                self.say(decision.spoken)
+            else:
+                self.execute(pending.intent, pending.slots)
+
     def execute(self, intent_name: str, slots: dict[str, SlotValueType]) -> None:
         intent = self.profile.intents[intent_name]
         try:
-            actions = plan_actions(self.profile, intent, slots)
+            actions = plan_actions(self.profile, intent, slots, self.state)
+        except UnknownValue as unknown:
+            self.emit(events.Refused(self.now, intent=intent_name, reason=str(unknown)))
+            self.say(self.gate.unknown_state_reply(unknown.name))
+            return
         except PlanError as error:
             self._fail(f"cannot plan {intent_name}: {error}", "plan")
             return
@@ -116,20 +182,18 @@ class Agent:
         self.say(self.profile.replies.failed)
 
     def _reply_text(self, intent_name: str, slots: dict[str, SlotValueType]) -> str | None:
-        intent = self.profile.intents[intent_name]
-        values = dict(slots)
-        lookup = values.get
-        for reply in intent.replies:
+        """The first reply whose condition holds and whose values are all known."""
+        known = lookup_in(self.profile, slots, self.state)
+
+        def lookup(name: str) -> Any:
+            return help_examples(self.profile) if name == "examples" else known(name)
+
+        for reply in self.profile.intents[intent_name].replies:
             try:
-                if reply.when is not None and not reply.when.evaluate(lambda n: lookup(n, self.profile.vehicle.get(n))):
+                if reply.when is not None and not reply.when.evaluate(lookup):
                     continue
-            except Unknown:
-                continue
-            if "{examples}" in reply.text:
-                values["examples"] = help_examples(self.profile)
-            try:
-                return fill_placeholders(reply.text, values)
-            except KeyError:
+                return placeholders.fill(reply.text, lookup)
+            except (Unknown, placeholders.Missing):
                 continue
         return None
 
@@ -158,11 +222,14 @@ class Agent:
             self.engine = engine_for(self.profile)
         generation = self._generation
         wake = WakeDetector(self.engine)
-        recogniser = CommandRecogniser(self.engine, self.profile)
+        commands, answers = CommandRecogniser(self.engine, self.profile), AnswerRecogniser(self.engine, self.profile)
         floor = NoiseFloor()
         recent: collections.deque[tuple[int, np.ndarray]] = collections.deque()
-        endpointer = self._begin_command(recogniser, floor) if awake else None
-        if not awake:
+        capture: CommandRecogniser | None = None  # the recogniser hearing a command or an answer now
+        endpointer: Endpointer | None = None
+        if awake:
+            capture, endpointer = commands, self._begin(commands, floor)
+        else:
             wake.restart(self.position)
         deaf = False
         self.emit(
@@ -175,8 +242,9 @@ class Agent:
                 self.tick()
             if generation != self._generation:
                 generation = self._generation
-                wake, endpointer = WakeDetector(self.engine), None
-                recogniser = CommandRecogniser(self.engine, self.profile)
+                wake, capture, endpointer = WakeDetector(self.engine), None, None
+                commands = CommandRecogniser(self.engine, self.profile)
+                answers = AnswerRecogniser(self.engine, self.profile)
                 wake.restart(self.position)
             start = self.position
             self.position += len(frame)
@@ -186,60 +254,70 @@ class Agent:
             while recent and recent[0][0] < self.position - RECENT_SECONDS * SAMPLE_RATE:
                 recent.popleft()
             if self._hearing_itself():
-                if endpointer is not None:
-                    recogniser.finish()
-                    endpointer = None
+                if capture is not None and capture is commands:
+                    capture.finish()
+                    capture = endpointer = None
                 deaf = True
                 continue
             if deaf:
                 deaf = False
                 wake.restart(start)
-            if endpointer is None:
+            if capture is None and self._pending is not None:
+                capture, endpointer = answers, self._begin(answers, floor, ANSWER_SECONDS)
+            if capture is None:
                 wake_end = wake.feed(frame)
                 if wake_end is None:
                     continue
                 self.emit(events.Wake(wake_end / SAMPLE_RATE, phrase=self.profile.wake.phrase))
-                endpointer = self._begin_command(recogniser, floor)
+                capture, endpointer = commands, self._begin(commands, floor)
                 status = Status.WAITING
                 for piece_start, piece in recent:  # what was said since the phrase ended
                     tail = piece[max(0, wake_end - piece_start) :]
                     if len(tail):
-                        recogniser.feed(tail)
+                        capture.feed(tail)
                         status = endpointer.feed(frame_level_db(tail))
             else:
-                recogniser.feed(frame)
+                capture.feed(frame)
                 status = endpointer.feed(level)
             if status in (Status.END, Status.TOO_LONG, Status.NO_SPEECH):
-                self._finish_command(recogniser, status)
-                endpointer = None
+                self._finish(capture, status)
+                capture = endpointer = None
                 wake.restart(self.position)
-        if endpointer is not None:
-            self._finish_command(recogniser, Status.END if endpointer.speech_start is not None else Status.NO_SPEECH)
+        if capture is not None and endpointer is not None:
+            self._finish(capture, Status.END if endpointer.speech_start is not None else Status.NO_SPEECH)
         self.engine.stop()
 
-    def _begin_command(self, recogniser: CommandRecogniser, floor: NoiseFloor) -> Endpointer:
+    def _begin(self, recogniser: CommandRecogniser, floor: NoiseFloor, listen: float | None = None) -> Endpointer:
         settings = self.profile.recognition
         recogniser.begin()
         return Endpointer(
             floor,
             trailing_silence=settings.trailing_silence,
-            listen_seconds=settings.listen_seconds,
+            listen_seconds=listen or settings.listen_seconds,
             max_seconds=settings.max_command_seconds,
         )
+
+    def _finish(self, recogniser: CommandRecogniser, status: Status) -> None:
+        recognition = recogniser.finish()
+        if isinstance(recogniser, AnswerRecogniser):
+            if status is Status.NO_SPEECH:
+                self.handle_answer((), 0.0)
+            else:
+                self.handle_answer(recognition.words, recognition.confidence, recognition.rival)
+            return
+        if status is Status.NO_SPEECH:
+            self.emit(events.Rejected(self.now, reason="no command followed the wake phrase"))
+            return
+        self.handle_recognition(recognition)
 
     def _hearing_itself(self) -> bool:
         if self.position <= self._deaf_until:
             return True
         return self.speaker is not None and self.speaker.live and self.speaker.busy()
 
-    def _finish_command(self, recogniser: CommandRecogniser, status: Status) -> None:
-        recognition = recogniser.finish()
-        if status is Status.NO_SPEECH:
-            self.emit(events.Rejected(self.now, reason="no command followed the wake phrase"))
-            return
-        self.handle_recognition(recognition)
-
     def close(self) -> None:
+        for close in self.on_close:
+            close()
         for sink in self.sinks:
             sink.close()
         if self.speaker is not None:

@@ -73,6 +73,38 @@ class Rejected(Event):
 
 
 @dataclass(frozen=True)
+class Refused(Event):
+    name: ClassVar[str] = "refused"
+    intent: str = ""
+    reason: str = ""
+
+    def describe(self) -> str:
+        return f"{self.intent}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Confirm(Event):
+    name: ClassVar[str] = "confirm"
+    intent: str = ""
+    question: str = ""
+
+    def describe(self) -> str:
+        return f'{self.intent}: "{self.question}"'
+
+
+@dataclass(frozen=True)
+class Answer(Event):
+    name: ClassVar[str] = "answer"
+    answer: str = ""  # yes, no, or none (nothing clear within the time)
+    text: str = ""
+    confidence: float = 0.0
+
+    def describe(self) -> str:
+        heard = f' heard "{self.text}"' if self.text else ""
+        return f"{self.answer}{heard} (confidence {self.confidence:.2f})"
+
+
+@dataclass(frozen=True)
 class Can(Event):
     name: ClassVar[str] = "can"
     frame: str = ""

@@ -31,8 +31,6 @@ TABLE = {
     "close the sunroof": ("BODY_WINDOW_CMD", {"Sunroof_Cmd": "Close"}),
     "lock the doors": ("BODY_ACCESS_CMD", {"Lock_Cmd": "Lock"}),
     "unlock the car": ("BODY_ACCESS_CMD", {"Lock_Cmd": "Unlock"}),
-    "open the trunk": ("BODY_ACCESS_CMD", {"Trunk_Cmd": "Open"}),
-    "close the trunk": ("BODY_ACCESS_CMD", {"Trunk_Cmd": "Close"}),
     "turn on the headlights": ("LIGHTS_CMD", {"Headlights_Cmd": "On"}),
     "switch off the hazard lights": ("LIGHTS_CMD", {"Hazard_Cmd": "Off"}),
     "turn the interior lights on": ("LIGHTS_CMD", {"Interior_Cmd": "On"}),

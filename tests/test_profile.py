@@ -51,7 +51,7 @@ def test_every_problem_is_listed_with_file_and_line():
         ("body.toml:5: intents.window.sentences[2]: '3': write numbers as words", "digits"),
         ("profile.toml:18: rules.loop_b: rule <loop_a> refers to itself: loop_a -> loop_b -> loop_a", "cycle"),
         ("profile.toml:7: wake.phrase: the recogniser's dictionary has no word 'zorbotron'", "dictionary"),
-        ("body.toml:10: intents.lights.reply: {colour} is not a slot of this intent", "reply"),
+        ("body.toml:10: intents.lights.reply: {colour} is not a slot, setting or state value here", "reply"),
         ("body.toml:12: intents.lights.actions[0].frame: '12345#00' is not a frame like 123#0102", "frame"),
         ("body.toml:14: intents.lights.actions[1].serial: no serial port 'nowhere'", "serial"),
         ("body.toml:18: intents.lights.actions[2].when: expected a value (column 24", "condition"),

@@ -9,23 +9,30 @@ from __future__ import annotations
 
 import itertools
 import random
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from carvoice.intent.grammar import SlotValueType
+from carvoice.profile import placeholders
 from carvoice.profile.conditions import Unknown
 from carvoice.profile.model import CanAction, Intent, Profile, RawFrameAction, SerialAction
 
 _MAX_COMBINATIONS = 5000
-_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
 class PlanError(ValueError):
     def __init__(self, message: str, key: str = "") -> None:
         super().__init__(message)
         self.key = key
+
+
+class UnknownValue(PlanError):
+    """The command needs a vehicle value that is unknown or stale right now ("make it warmer")."""
+
+    def __init__(self, name: str, key: str = "") -> None:
+        super().__init__(f"{name} is not known right now", key)
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -54,30 +61,34 @@ class SerialWrite:
 PlannedAction = CanFrame | SerialWrite
 
 
-def slot_display(value: SlotValueType) -> str:
-    """How a slot value reads in a reply or a serial line: rear_left -> rear left."""
-    return str(value).replace("_", " ")
+class StateReader(Protocol):
+    """What planning needs of the vehicle state: a current value, or None when unknown or stale."""
+
+    def value(self, name: str) -> Any: ...
 
 
-def fill_placeholders(text: str, values: Mapping[str, Any]) -> str:
-    """Replace each {name} with its value as spoken; KeyError names a missing one."""
-    return _PLACEHOLDER.sub(lambda m: slot_display(values[m.group(1)]), text)
-
-
-def lookup_in(profile: Profile, slots: Mapping[str, SlotValueType]) -> Any:
-    """A condition lookup over this command's slots, then the vehicle settings."""
+def lookup_in(
+    profile: Profile, slots: Mapping[str, SlotValueType], state: StateReader | None = None
+) -> Callable[[str], Any]:
+    """Names in conditions and placeholders: this command's slots, the vehicle settings, the vehicle state."""
 
     def lookup(name: str) -> Any:
         if name in slots:
             return slots[name]
-        return profile.vehicle.get(name)
+        if name in profile.vehicle:
+            return profile.vehicle[name]
+        if state is not None and name in profile.state:
+            return state.value(name)
+        return None
 
     return lookup
 
 
-def plan_actions(profile: Profile, intent: Intent, slots: Mapping[str, SlotValueType]) -> list[PlannedAction]:
+def plan_actions(
+    profile: Profile, intent: Intent, slots: Mapping[str, SlotValueType], state: StateReader | None = None
+) -> list[PlannedAction]:
     """Every frame and write this command means; raises PlanError rather than guess."""
-    lookup = lookup_in(profile, slots)
+    lookup = lookup_in(profile, slots, state)
     can_signals: dict[str, dict[str, tuple[Any, str]]] = {}
     planned: list[PlannedAction] = []
     for action in intent.actions:
@@ -89,7 +100,7 @@ def plan_actions(profile: Profile, intent: Intent, slots: Mapping[str, SlotValue
         if isinstance(action, CanAction):
             merged = can_signals.setdefault(action.message, {})
             for signal, spec in action.signals.items():
-                value = _resolve(spec, slots, action.key, signal)
+                value = _resolve(spec, lookup, action, signal)
                 if signal in merged and merged[signal][0] != value:
                     raise PlanError(
                         f"{action.message}.{signal} is set to both {merged[signal][0]!r} and {value!r}", action.key
@@ -99,11 +110,9 @@ def plan_actions(profile: Profile, intent: Intent, slots: Mapping[str, SlotValue
             planned.append(CanFrame(action.arbitration_id, action.data, action.extended))
         elif isinstance(action, SerialAction):
             try:
-                text = fill_placeholders(action.write, slots)
-            except KeyError as missing:
-                raise PlanError(
-                    f"write needs slot {{{missing.args[0]}}}, which this sentence did not fill", action.key
-                ) from None
+                text = placeholders.fill(action.write, lookup)
+            except placeholders.Missing as missing:
+                raise UnknownValue(missing.args[0], action.key) from None
             planned.append(SerialWrite(action.port, text.encode("utf-8"), action.expect, action.timeout))
     frames = [_encode(profile, message, signals) for message, signals in can_signals.items()]
     return frames + planned
@@ -131,13 +140,15 @@ def slot_combinations(profile: Profile, intent: Intent) -> Iterator[dict[str, Sl
                 yield slots
 
 
-def _resolve(spec: str | float, slots: Mapping[str, SlotValueType], key: str, signal: str) -> Any:
-    if isinstance(spec, str) and spec.startswith("{") and spec.endswith("}"):
-        name = spec[1:-1]
-        if name not in slots:
-            raise PlanError(f"{signal} needs slot {{{name}}}, which this sentence did not fill", key)
-        return slots[name]
-    return spec
+def _resolve(spec: str | float, lookup: Callable[[str], Any], action: CanAction, signal: str) -> Any:
+    try:
+        value = placeholders.value_of(spec, lookup)
+    except placeholders.Missing as missing:
+        raise UnknownValue(missing.args[0], action.key) from None
+    if action.clamp is not None and isinstance(value, int | float):
+        low, high = action.clamp
+        value = min(max(value, low), high)
+    return value
 
 
 def _encode(profile: Profile, message_name: str, signals: dict[str, tuple[Any, str]]) -> CanFrame:
@@ -194,3 +205,26 @@ def _raw_value(signal: Any, value: Any, key: str) -> int:
 
 def _normal(name: str) -> str:
     return name.lower().replace("_", "").replace(" ", "")
+
+
+class FixedState:
+    """A car that reports the same values for ever: for checks and audits."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def value(self, name: str) -> Any:
+        return self.values.get(name)
+
+
+def extreme_states(profile: Profile) -> list[FixedState]:
+    """The car at both ends of every value's range: a plan that encodes at both encodes between."""
+    ends: list[dict[str, Any]] = [{}, {}]
+    for name, source in profile.state.items():
+        low, high = 0, 100  # OBD-II percentages and temperatures
+        if source.message is not None and profile.dbc is not None:
+            signal = profile.dbc.get_message_by_name(source.message).get_signal_by_name(source.signal)
+            low = signal.minimum if signal.minimum is not None else 0
+            high = signal.maximum if signal.maximum is not None else low
+        ends[0][name], ends[1][name] = low, high
+    return [FixedState(values) for values in ends]

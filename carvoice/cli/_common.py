@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from carvoice import events
-from carvoice.act.can import CanSink, open_bus, parse_bus_spec
+from carvoice.act.can import CanSink, parse_bus_spec
 from carvoice.act.serial import SerialSink
 from carvoice.agent import Agent
 from carvoice.profile.loader import default_profile_dir, load_profile
@@ -45,6 +45,11 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
         help="CAN bus, e.g. socketcan:can0 or virtual:test (default: the profile's [can])",
     )
     parser.add_argument(
+        "--can-log",
+        metavar="FILE",
+        help="write every frame on the bus, sent and heard, in candump's log format (replay with canplayer)",
+    )
+    parser.add_argument(
         "--events",
         choices=("text", "json"),
         default="text",
@@ -68,18 +73,19 @@ def load_or_report(path: Path) -> Profile | None:
 def build_agent(args: argparse.Namespace, profile: Profile, default_speech_dir: str = "carvoice-speech") -> Agent:
     """The agent with the bus, serial ports and speech output the options and profile ask for."""
     from carvoice.act import ActionFailed
+    from carvoice.vehicle.link import VehicleLink
 
     emit = events.printer(args.events)
-    if args.can:
-        interface, channel = parse_bus_spec(args.can)
-    else:
-        interface, channel = profile.can.interface, profile.can.channel
     try:
-        bus = open_bus(interface, channel, profile.can.bitrate)
-    except ActionFailed as error:
+        interface, channel = parse_bus_spec(args.can) if args.can else (profile.can.interface, profile.can.channel)
+        link = VehicleLink(profile, interface, channel, args.can_log)
+    except (ValueError, ActionFailed, OSError) as error:
         raise SystemExit(f"carvoice: {error}") from None
-    sinks = [CanSink(bus, f"{interface}:{channel}"), SerialSink(profile.serial)]
-    return Agent(profile, emit, sinks, speaker=_speaker(args, profile, default_speech_dir))
+    sinks = [CanSink(link.bus, link.name), SerialSink(profile.serial)]
+    agent = Agent(profile, emit, sinks, speaker=_speaker(args, profile, default_speech_dir), state=link.state)
+    agent.on_close.append(link.close)
+    agent.on_profile.append(link.replace_profile)
+    return agent
 
 
 def _speaker(args: argparse.Namespace, profile: Profile, default_speech_dir: str):

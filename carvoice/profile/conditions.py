@@ -4,6 +4,7 @@
     window in [driver, all]
     speed < 3 and gear is P
     not (state is off)
+    window_fl is unknown or window_fl > 0
 
 Names are looked up at evaluation time (slots, vehicle settings, vehicle state).
 A name with no value raises `Unknown`, so every caller decides explicitly what
@@ -38,6 +39,8 @@ class Comparison:
 
     def evaluate(self, lookup: Callable[[str], Value | None]) -> bool:
         actual = lookup(self.name)
+        if self.op in ("known", "unknown"):
+            return (actual is None) == (self.op == "unknown")
         if actual is None:
             raise Unknown(self.name)
         if self.op in ("is", "==", "in"):
@@ -180,7 +183,11 @@ class _Parser:
         name = token[1]
         op_token = self._peek()
         if self._keyword("is"):
-            op = "is not" if self._keyword("not") else "is"
+            negated = self._keyword("not")
+            for word in ("known", "unknown"):
+                if self._keyword(word):
+                    return Comparison(name, {"known": "unknown", "unknown": "known"}[word] if negated else word, ())
+            op = "is not" if negated else "is"
         elif self._keyword("not"):
             if not self._keyword("in"):
                 raise ConditionError("expected 'in' after 'not'", op_token[2] if op_token else self.length)

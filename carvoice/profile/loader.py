@@ -27,6 +27,7 @@ from carvoice.intent import (
 )
 from carvoice.intent.grammar import slot_refs, slot_sets
 from carvoice.intent.template import Choice, Expr, Sequence, SlotRef, Word, template_words
+from carvoice.profile import placeholders
 from carvoice.profile.conditions import Condition, ConditionError, names, parse_condition
 from carvoice.profile.model import (
     Action,
@@ -34,6 +35,7 @@ from carvoice.profile.model import (
     CanAction,
     CanSettings,
     Intent,
+    ObdSettings,
     Problem,
     Profile,
     ProfileError,
@@ -43,30 +45,35 @@ from carvoice.profile.model import (
     Reply,
     SerialAction,
     SerialPortSettings,
+    StateSource,
     WakeSettings,
 )
 from carvoice.recognise import dictionary
 
 MAIN_FILE = "profile.toml"
 LEAD_IN_MARK = "~"  # in the names of the wake phrase's word endings (see _wake_tails)
-_SINGLE_TABLES = ("profile", "wake", "audio", "can", "recognition", "replies")
-_MERGED_TABLES = ("serial", "vehicle", "pronunciations", "rules", "slots", "intents")
+_SINGLE_TABLES = ("profile", "wake", "audio", "can", "obd", "recognition", "replies")
+_MERGED_TABLES = ("serial", "vehicle", "state", "pronunciations", "rules", "slots", "intents")
 _KEYS = {
     "profile": {"name", "description"},
     "wake": {"phrase", "threshold"},
     "audio": {"input", "output"},
     "can": {"interface", "channel", "bitrate", "dbc"},
+    "obd": {"source", "poll_seconds", "baudrate"},
+    "state_source": {"signal", "obd", "max_age"},
     "recognition": {"min_confidence", "listen_seconds", "max_command_seconds", "trailing_silence"},
-    "replies": {"not_understood", "failed"},
+    "replies": {"not_understood", "failed", "refused", "unknown_state", "confirm", "cancelled", "no_answer"},
     "serial_port": {"url", "baudrate"},
     "slot": {"values", "range", "step"},
-    "intent": {"sentences", "defaults", "examples", "reply", "replies", "actions", "description"},
+    "intent": {
+        "sentences", "defaults", "examples", "reply", "replies", "actions", "description",
+        "allow_when", "refusal", "confirm_when", "question",
+    },
     "reply": {"text", "when"},
-    "can_action": {"can", "signals", "when"},
+    "can_action": {"can", "signals", "when", "clamp"},
     "frame_action": {"frame", "when"},
     "serial_action": {"serial", "write", "expect", "timeout", "when"},
 }
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _FRAME = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
 REPLY_EXAMPLES = "examples"
 
@@ -242,12 +249,15 @@ class _Loader:
             for p in error.problems:
                 origin: Origin = p.origin
                 self.problem(origin.file, origin.key, p.message, origin.text)
+        dbc = self._dbc(can)
+        obd = self._obd(data.get("obd"))
+        state = self._state(data.get("state", {}), dbc, obd)
+        names = set(vehicle) | set(state)  # what conditions and replies may name besides slots
         intents = {
-            name: self._intent(name, intent_data, sentences.get(name, []), rules, slot_types, vehicle, serial)
+            name: self._intent(name, intent_data, sentences.get(name, []), rules, slot_types, names, serial)
             for name, intent_data in intents_data.items()
             if isinstance(intent_data, dict)
         }
-        dbc = self._dbc(can)
         if wake is not None:
             self._check_dictionary(wake, pronunciations, sentences, rules, slot_types)
         if wake is None or can is None or grammar is None:
@@ -268,6 +278,8 @@ class _Loader:
             grammar=grammar,
             dbc=dbc,
             files=tuple(self.sources),
+            state=state,
+            obd=obd,
         )
         if not self.problems:
             self._check_behaviour(profile)
@@ -382,10 +394,8 @@ class _Loader:
 
     def _replies(self, table: dict[str, Any]) -> Replies:
         defaults = Replies()
-        return Replies(
-            not_understood=self._typed(table, "replies", "not_understood", str, defaults.not_understood),
-            failed=self._typed(table, "replies", "failed", str, defaults.failed),
-        )
+        texts = {name: self._typed(table, "replies", name, str, getattr(defaults, name)) for name in _KEYS["replies"]}
+        return Replies(**texts)
 
     def _pronunciations(self, table: dict[str, Any]) -> dict[str, list[str]]:
         result = {}
@@ -533,7 +543,7 @@ class _Loader:
         sentences: list[Sentence],
         rules: dict[str, Rule],
         slot_types: dict[str, SlotType],
-        vehicle: dict[str, Any],
+        names: set[str],
         serial: dict[str, SerialPortSettings],
     ) -> Intent:
         key = f"intents.{name}"
@@ -548,8 +558,8 @@ class _Loader:
                 values += [v.value for v in slot_type.values if v.value not in values] if slot_type else []
         defaults = self._defaults(key, data.get("defaults", {}), slot_values)
         slot_names = set(slot_values) | set(defaults)
-        known = slot_names | set(vehicle)
-        replies = self._intent_replies(key, data, slot_names, set(vehicle))
+        known = slot_names | names
+        replies = self._intent_replies(key, data, known)
         actions = tuple(
             action
             for index, spec in enumerate(self._list_of_tables(f"{key}.actions", data.get("actions", [])))
@@ -566,6 +576,11 @@ class _Loader:
             replies=replies,
             defaults=defaults,
             examples=tuple(examples),
+            allow_when=self._condition(f"{key}.allow_when", data.get("allow_when"), known),
+            allow_when_text=str(data.get("allow_when", "")),
+            refusal=self._text(data, key, "refusal"),
+            confirm_when=self._condition(f"{key}.confirm_when", data.get("confirm_when"), known),
+            question=self._text(data, key, "question"),
             slot_values={name: tuple(values) for name, values in slot_values.items()},
             slot_sets=tuple(sorted(sets, key=sorted)),
         )
@@ -614,7 +629,28 @@ class _Loader:
             return None
         return condition
 
-    def _intent_replies(self, key: str, data: dict[str, Any], slots: set[str], vehicle: set[str]) -> tuple[Reply, ...]:
+    def _text(self, data: dict[str, Any], key: str, name: str) -> str:
+        text = data.get(name, "")
+        if not isinstance(text, str):
+            self.report(f"{key}.{name}", "must be text")
+            return ""
+        self._check_placeholders(f"{key}.{name}", text, set())
+        return text
+
+    def _check_placeholders(self, key: str, text: str, known: set[str]) -> bool:
+        """Placeholders must be well formed, and name something known (when `known` is given)."""
+        malformed = placeholders.malformed_in(text)
+        if malformed:
+            self.report(key, f"{malformed[0]} is not a placeholder like {{name}}, {{name:.1f}} or {{name + 1}}", text)
+            return False
+        unknown = [n for n in placeholders.names_in(text) if known and n not in known]
+        if unknown:
+            choices = ", ".join(sorted(known - {REPLY_EXAMPLES})) or "none"
+            self.report(key, f"{{{unknown[0]}}} is not a slot, setting or state value here (known: {choices})", text)
+            return False
+        return True
+
+    def _intent_replies(self, key: str, data: dict[str, Any], known: set[str]) -> tuple[Reply, ...]:
         if "reply" in data and "replies" in data:
             self.report(key, 'give either reply = "..." or [[...replies]] tables, not both')
         specs: list[dict[str, Any]]
@@ -630,15 +666,8 @@ class _Loader:
             if not isinstance(text, str):
                 self.report(rkey, 'a reply needs text = "..."')
                 continue
-            bad = [p for p in _PLACEHOLDER.findall(text) if p not in slots and p != REPLY_EXAMPLES]
-            if bad:
-                self.report(
-                    rkey,
-                    f"{{{bad[0]}}} is not a slot of this intent (slots: {', '.join(sorted(slots)) or 'none'})",
-                    text,
-                )
-                continue
-            replies.append(Reply(text, self._condition(f"{rkey}.when", spec.get("when"), slots | vehicle)))
+            if self._check_placeholders(rkey, text, known | {REPLY_EXAMPLES}):
+                replies.append(Reply(text, self._condition(f"{rkey}.when", spec.get("when"), known)))
         return tuple(replies)
 
     def _action(
@@ -660,11 +689,16 @@ class _Loader:
                 if isinstance(value, bool) or not isinstance(value, str | int | float):
                     self.report(f"{key}.signals.{signal}", 'a signal value is a number, a value name or "{slot}"')
                     return None
-                placeholder = _PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
-                if placeholder and placeholder.group(1) not in known:
-                    self.report(f"{key}.signals.{signal}", f"{value} is not a slot of this intent", value)
+                if isinstance(value, str) and not self._check_placeholders(f"{key}.signals.{signal}", value, known):
                     return None
-            return CanAction(spec["can"], dict(signals), when, key)
+            clamp = spec.get("clamp")
+            if clamp is not None and not (
+                isinstance(clamp, list) and len(clamp) == 2 and all(isinstance(c, int | float) for c in clamp)
+                and clamp[0] <= clamp[1]
+            ):
+                self.report(f"{key}.clamp", "must be [lowest, highest]")
+                return None
+            return CanAction(spec["can"], dict(signals), when, key, tuple(clamp) if clamp else None)
         if kind == "frame":
             self._unknown_keys(key, spec, _KEYS["frame_action"])
             match = _FRAME.fullmatch(str(spec["frame"]))
@@ -688,9 +722,7 @@ class _Loader:
         if not isinstance(write, str) or not write:
             self.report(key, 'a serial action needs write = "..." (the bytes to send)')
             return None
-        bad = [p for p in _PLACEHOLDER.findall(write) if p not in known]
-        if bad:
-            self.report(f"{key}.write", f"{{{bad[0]}}} is not a slot of this intent", write)
+        if not self._check_placeholders(f"{key}.write", write, known):
             return None
         expect = spec.get("expect")
         timeout = spec.get("timeout", 1.0)
@@ -701,6 +733,62 @@ class _Loader:
             self.report(f"{key}.timeout", "must be a number of seconds greater than 0")
             return None
         return SerialAction(port, write, expect, float(timeout), when, key)
+
+    def _obd(self, table: Any) -> ObdSettings | None:
+        if table is None:
+            return None
+        self._unknown_keys("obd", table, _KEYS["obd"])
+        defaults = ObdSettings()
+        return ObdSettings(
+            source=self._typed(table, "obd", "source", str, defaults.source),
+            poll_seconds=self._positive(table, "obd", "poll_seconds", defaults.poll_seconds),
+            baudrate=self._typed(table, "obd", "baudrate", int, defaults.baudrate),
+        )
+
+    def _state(self, table: dict[str, Any], dbc: Any, obd: ObdSettings | None) -> dict[str, StateSource]:
+        """Named vehicle values: `signal = "MESSAGE.Signal"` from the bus, or `obd = "0D"` by polling."""
+        sources = {}
+        for name, spec in table.items():
+            key = f"state.{name}"
+            if not isinstance(spec, dict):
+                self.report(key, 'must be a table with signal = "MESSAGE.Signal" or obd = "PID"')
+                continue
+            self._unknown_keys(key, spec, _KEYS["state_source"])
+            max_age = spec.get("max_age")
+            if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int | float)
+                                        or max_age <= 0):
+                self.report(f"{key}.max_age", "must be a number of seconds greater than 0")
+                continue
+            if ("signal" in spec) == ("obd" in spec):
+                self.report(key, 'give exactly one of signal = "MESSAGE.Signal" or obd = "PID"')
+                continue
+            if "obd" in spec:
+                pid = str(spec["obd"])
+                if not re.fullmatch(r"[0-9A-Fa-f]{2}", pid):
+                    self.report(f"{key}.obd", f"{pid!r} is not a mode 01 PID such as 0D", pid)
+                    continue
+                if obd is None:
+                    self.report(f"{key}.obd", "OBD-II values need an [obd] section (source = \"can\" or a serial URL)")
+                    continue
+                sources[name] = StateSource(name, float(max_age or 3 * obd.poll_seconds), obd_pid=int(pid, 16))
+                continue
+            message_name, _, signal_name = str(spec["signal"]).partition(".")
+            if dbc is None:
+                self.report(f"{key}.signal", "bus signals need a DBC file (dbc = \"...\" under [can])")
+                continue
+            try:
+                message = dbc.get_message_by_name(message_name)
+                message.get_signal_by_name(signal_name)
+            except KeyError:
+                self.report(f"{key}.signal", f"the DBC has no signal {spec['signal']!r} (write MESSAGE.Signal)",
+                            str(spec["signal"]))
+                continue
+            cycle = (message.cycle_time or 0) / 1000
+            if max_age is None and not cycle:
+                self.report(f"{key}.max_age", f"{message_name} has no cycle time in the DBC: give max_age")
+                continue
+            sources[name] = StateSource(name, float(max_age or 3 * cycle), message_name, signal_name)
+        return sources
 
     def _dbc(self, can: CanSettings | None) -> Any:
         if can is None or can.dbc is None:
@@ -742,7 +830,7 @@ class _Loader:
             )
 
     def _check_behaviour(self, profile: Profile) -> None:
-        from carvoice.act.plan import PlanError, plan_actions, slot_combinations
+        from carvoice.act.plan import PlanError, extreme_states, plan_actions, slot_combinations
 
         for intent in profile.intents.values():
             for example in intent.examples:
@@ -753,7 +841,8 @@ class _Loader:
             reported: set[str] = set()
             for slots in slot_combinations(profile, intent):
                 try:
-                    plan_actions(profile, intent, slots)
+                    for state in extreme_states(profile):
+                        plan_actions(profile, intent, slots, state)
                 except PlanError as error:
                     if error.key not in reported:
                         reported.add(error.key)

@@ -74,6 +74,11 @@ class RecognitionSettings:
 class Replies:
     not_understood: str = "Sorry?"
     failed: str = "Sorry, that did not work."
+    refused: str = "I can't do that right now."
+    unknown_state: str = "I can't tell the {name} right now, so I won't do that."
+    confirm: str = "Are you sure? Say yes or no."
+    cancelled: str = "OK, I won't."
+    no_answer: str = "I didn't hear a yes, so I won't."
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class CanAction:
     signals: dict[str, str | float]
     when: Condition | None = None
     key: str = ""
+    clamp: tuple[float, float] | None = None  # numeric values are held inside these limits
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,26 @@ Action = CanAction | RawFrameAction | SerialAction
 
 
 @dataclass(frozen=True)
+class StateSource:
+    """Where a named vehicle value comes from: a DBC signal on the bus, or an OBD-II PID."""
+
+    name: str
+    max_age: float  # seconds; older values are unknown, not stale-but-trusted
+    message: str | None = None
+    signal: str | None = None
+    obd_pid: int | None = None
+
+
+@dataclass(frozen=True)
+class ObdSettings:
+    """OBD-II polling: over the CAN bus (ISO-TP) or an ELM327 adapter at a pyserial URL."""
+
+    source: str = "can"
+    poll_seconds: float = 1.0
+    baudrate: int = 38400
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     when: Condition | None = None
@@ -120,6 +146,11 @@ class Intent:
     replies: tuple[Reply, ...] = ()
     defaults: dict[str, SlotValueType] = field(default_factory=dict)
     examples: tuple[str, ...] = ()
+    allow_when: Condition | None = None  # otherwise refused, also when a value it needs is unknown
+    allow_when_text: str = ""
+    refusal: str = ""
+    confirm_when: Condition | None = None  # ask first; unknown values ask too
+    question: str = ""
     slot_values: dict[str, tuple[SlotValueType, ...]] = field(default_factory=dict)
     slot_sets: tuple[frozenset[str], ...] = ()
 
@@ -141,6 +172,8 @@ class Profile:
     grammar: Grammar
     dbc: Any = None
     files: tuple[Path, ...] = ()
+    state: dict[str, StateSource] = field(default_factory=dict)
+    obd: ObdSettings | None = None
 
     def readings(self, words: list[str]) -> list[tuple[str, dict[str, SlotValueType]]]:
         """Each distinct (intent, slots) the words can mean, with the intent's defaults filled in."""

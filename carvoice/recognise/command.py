@@ -21,10 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from carvoice.intent import Grammar
 from carvoice.intent.grammar import expansions
 from carvoice.profile.loader import LEAD_IN_MARK
 from carvoice.profile.model import Profile
-from carvoice.recognise.engine import COMMAND, PHONES, SpeechEngine
+from carvoice.recognise.engine import ANSWER, COMMAND, PHONES, SpeechEngine
+from carvoice.safety.confirm import ANSWER_GRAMMAR, NO, YES, answer_of, ways_to_say
 
 # Logistic mapping of the fit (log units per word frame) onto 0..1: CENTRE maps to 0.5.
 CONFIDENCE_CENTRE = -21.4
@@ -70,6 +72,8 @@ def rivals(profile: Profile, words: tuple[str, ...]) -> list[tuple[str, ...]]:
 class CommandRecogniser:
     """Collects the frames of one command as they arrive, then decodes them whole."""
 
+    search = COMMAND
+
     def __init__(self, engine: SpeechEngine, profile: Profile) -> None:
         self.engine = engine
         self.profile = profile
@@ -84,22 +88,28 @@ class CommandRecogniser:
     def finish(self) -> Recognition:
         audio = np.concatenate(self._frames) if self._frames else np.zeros(0, dtype=np.int16)
         self._frames = []
-        grammar = self.engine.decode(COMMAND, audio)
+        grammar = self.engine.decode(self.search, audio)
         if grammar is None:
             return Recognition((), 0.0, -math.inf)
         words = tuple(w for w in grammar.text.split() if not w.startswith(_FILLERS) and LEAD_IN_MARK not in w)
         word_frames = sum(
             s.end_frame - s.start_frame + 1 for s in self.engine.segments() if not s.word.startswith(_FILLERS)
         )
-        if not words or word_frames == 0 or not self.profile.grammar.parse(list(words)):
+        if not words or word_frames == 0 or not self._grammar().parse(list(words)):
             return Recognition(words, 0.0, -math.inf)
         phones = self.engine.decode(PHONES, audio)
         fit = (grammar.log_score - phones.log_score) / word_frames if phones is not None else -math.inf
         rival = self._best_rival(words, audio)
         return Recognition(words, confidence_of(fit), fit, " ".join(rival) if rival else None)
 
+    def _grammar(self) -> Grammar:
+        return self.profile.grammar
+
+    def _rivals(self, words: tuple[str, ...]) -> list[tuple[str, ...]]:
+        return rivals(self.profile, words)
+
     def _best_rival(self, words: tuple[str, ...], audio: np.ndarray) -> tuple[str, ...] | None:
-        candidates = rivals(self.profile, words)
+        candidates = self._rivals(words)
         if not candidates:
             return None
         own = self.engine.decode_sentences([words], audio)
@@ -113,3 +123,16 @@ class CommandRecogniser:
         self.begin()
         self.feed(audio)
         return self.finish()
+
+
+class AnswerRecogniser(CommandRecogniser):
+    """Yes or no after a question: the same checks, a two-word world."""
+
+    search = ANSWER
+
+    def _grammar(self) -> Grammar:
+        return ANSWER_GRAMMAR
+
+    def _rivals(self, words: tuple[str, ...]) -> list[tuple[str, ...]]:
+        answer = answer_of(words)
+        return ways_to_say(NO if answer == YES else YES) if answer else []

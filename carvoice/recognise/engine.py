@@ -27,6 +27,7 @@ WAKE = "wake"
 COMMAND = "command"
 PHONES = "phones"  # a phone loop with no language model: the yardstick for "how well could any speech fit"
 SENTENCES = "sentences"  # a few given sentences, re-scored on demand
+ANSWER = "answer"  # yes or no, after the agent asked
 
 # Phone-loop penalty of the keyphrase search: far below PocketSphinx's default 0.1, which
 # lets the phone loop outscore the phrase on clear speech (measured: most synthetic voices
@@ -166,13 +167,15 @@ class SpeechEngine:
 
 def engine_for(profile: Profile, verbose: bool = False) -> SpeechEngine:
     """The engine for a profile: its words, its wake phrase and its command grammar."""
-    words = set(profile.dictionary_words)
+    from carvoice.safety.confirm import ANSWER_GRAMMAR
+
+    words = set(profile.dictionary_words) | ANSWER_GRAMMAR.words
     pronunciations = dictionary.lookup(words - set(profile.pronunciations))
     pronunciations.update({w: p for w, p in profile.pronunciations.items() if w in words})
     return SpeechEngine(
         pronunciations,
         profile.wake.phrase,
         profile.wake.threshold,
-        {COMMAND: profile.grammar},
+        {COMMAND: profile.grammar, ANSWER: ANSWER_GRAMMAR},
         verbose=verbose,
     )

@@ -1,0 +1,63 @@
+"""`{name}` in replies, serial lines and signal values, filled from slots, settings and vehicle state.
+
+    "Opening the {window} window."        a slot value as spoken: rear_left -> "rear left"
+    "The battery is at {battery:.1f} volts."   a number with a format
+    TempSetpoint_Cmd = "{setpoint + 1}"   a little arithmetic on a number
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\s*([+-])\s*(\d+(?:\.\d+)?))?(?::([^{}]*))?\}")
+_ANY_BRACES = re.compile(r"\{[^{}]*\}")
+
+Lookup = Callable[[str], Any]
+
+
+class Missing(LookupError):
+    """A placeholder's name has no value (a slot not said, a state not known)."""
+
+
+def names_in(text: str) -> list[str]:
+    return [match.group(1) for match in PLACEHOLDER.finditer(text)]
+
+
+def malformed_in(text: str) -> list[str]:
+    """Braces that are not a placeholder this module understands."""
+    return [m.group(0) for m in _ANY_BRACES.finditer(text) if not PLACEHOLDER.fullmatch(m.group(0))]
+
+
+def display(value: Any, spec: str = "") -> str:
+    """How a value reads aloud: rear_left -> "rear left", 22.0 -> "22"."""
+    if spec and isinstance(value, int | float):
+        return format(value, spec)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).replace("_", " ")
+
+
+def _value(match: re.Match[str], lookup: Lookup) -> Any:
+    name, sign, amount, _ = match.groups()
+    value = lookup(name)
+    if value is None:
+        raise Missing(name)
+    if sign:
+        if not isinstance(value, int | float):
+            raise Missing(f"{name} (a number was needed, not {value!r})")
+        value = value + float(amount) if sign == "+" else value - float(amount)
+    return value
+
+
+def fill(text: str, lookup: Lookup) -> str:
+    """Every placeholder replaced by its value as spoken; raises Missing."""
+    return PLACEHOLDER.sub(lambda m: display(_value(m, lookup), m.group(4) or ""), text)
+
+
+def value_of(spec: Any, lookup: Lookup) -> Any:
+    """A signal value: a whole-string placeholder gives the value itself (a number stays a number)."""
+    if isinstance(spec, str) and (match := PLACEHOLDER.fullmatch(spec)):
+        return _value(match, lookup)
+    return spec

@@ -1,0 +1,55 @@
+"""The agent's connection to the car: one bus for sending and for hearing state, and a log of both."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import can
+
+from carvoice.act.can import open_bus
+from carvoice.profile.model import Profile
+from carvoice.vehicle.state import StateListener, VehicleState
+
+
+class SessionLog(can.Listener):
+    """Every frame on the bus, both directions, in candump's log format (replay with canplayer)."""
+
+    def __init__(self, path: str | Path, channel: str) -> None:
+        self._writer = can.CanutilsLogWriter(path, channel=channel)
+        self._lock = threading.Lock()
+
+    def on_message_received(self, msg: can.Message) -> None:
+        with self._lock:
+            self._writer.on_message_received(msg)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._writer.stop()
+
+
+class VehicleLink:
+    """Opens the bus and listens to it on a Notifier thread, so that the audio loop never waits for CAN."""
+
+    def __init__(
+        self, profile: Profile, interface: str, channel: str, log_path: str | Path | None = None
+    ) -> None:
+        # Our own frames come back to us only when they are to be logged (SocketCAN echoes them once sent).
+        self.bus = open_bus(interface, channel, profile.can.bitrate, receive_own_messages=log_path is not None)
+        self.name = f"{interface}:{channel}"
+        self.state = VehicleState(profile)
+        self.log = SessionLog(log_path, channel) if log_path is not None else None
+        listeners: list[can.Listener] = [StateListener(self.state)]
+        if self.log is not None:
+            listeners.append(self.log)
+        self.notifier = can.Notifier(self.bus, listeners, timeout=0.1)
+
+    def replace_profile(self, profile: Profile) -> None:
+        """A reloaded profile may watch other signals; values heard so far are kept where they still apply."""
+        self.state.replace_profile(profile)
+
+    def close(self) -> None:
+        """The Notifier stops before the bus shuts down, so that it never reads a closed socket."""
+        self.notifier.stop()
+        if self.log is not None:
+            self.log.stop()
