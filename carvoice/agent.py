@@ -131,8 +131,11 @@ class Agent:
             return
         answer = answer_of(tuple(words)) if words else None
         clear = answer is not None and confidence >= self.profile.recognition.min_confidence and rival is None
-        self.emit(events.Answer(self.now, answer=answer if clear else "none", text=" ".join(words),
-                                confidence=round(confidence, 3)))
+        self.emit(
+            events.Answer(
+                self.now, answer=answer if clear else "none", text=" ".join(words), confidence=round(confidence, 3)
+            )
+        )
         if not clear:
             self.say(self.profile.replies.no_answer)
         elif answer == NO:

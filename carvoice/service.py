@@ -107,16 +107,19 @@ class Service:
             self.running, self.digest = resolved, digest
             self._reload_error = None
             message = f"profile reloaded: {profile.name} ({resolved})"
-            self.agent.emit(events.Ready(self.agent.now, profile=profile.name, wake_phrase=profile.wake.phrase,
-                                         source=message))
+            self.agent.emit(
+                events.Ready(self.agent.now, profile=profile.name, wake_phrase=profile.wake.phrase, source=message)
+            )
         except ProfileError as error:
             self._reload_error = str(error)
-            self.agent.emit(events.Error(self.agent.now, message=f"reload refused, old profile kept: {error}",
-                                         source="profile"))
+            self.agent.emit(
+                events.Error(self.agent.now, message=f"reload refused, old profile kept: {error}", source="profile")
+            )
         except Exception as error:  # the old profile must keep running whatever went wrong
             self._reload_error = f"{type(error).__name__}: {error}"
-            self.agent.emit(events.Error(self.agent.now, message=f"reload failed, old profile kept: {error}",
-                                         source="profile"))
+            self.agent.emit(
+                events.Error(self.agent.now, message=f"reload failed, old profile kept: {error}", source="profile")
+            )
         self.write_status()
         sd_notify("READY=1")
 

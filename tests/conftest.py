@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,28 @@ def shared_data() -> Path:
     if not data.is_dir():
         pytest.skip(f"the shared recordings are not at {data} (they sit beside the checkout in CI)")
     return data
+
+
+# The bus the CAN tests run on: python-can's in-process virtual bus, or a real one such as
+# socketcan:vcan0 (scripts/vcan-test runs the same tests again inside user-mode Linux).
+TEST_CAN = os.environ.get("CARVOICE_TEST_CAN")
+
+
+def new_bus_spec() -> str:
+    """INTERFACE:CHANNEL for one test; a fresh virtual channel unless a real bus is asked for."""
+    return TEST_CAN or f"virtual:test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def bus_spec() -> str:
+    return new_bus_spec()
+
+
+def open_test_bus(spec: str):
+    import can
+
+    interface, _, channel = spec.partition(":")
+    return can.Bus(interface=interface, channel=channel)
 
 
 def needs(*programs: str) -> pytest.MarkDecorator:

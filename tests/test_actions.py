@@ -1,7 +1,6 @@
 """`carvoice text` sends exactly the frames the demo car's table asks for, and nothing else."""
 
 import json
-import uuid
 
 import can
 import cantools
@@ -10,6 +9,7 @@ import pytest
 from carvoice.cli import main
 from carvoice.profile.loader import default_profile_dir
 from carvoice.safety.gate import every_frame
+from tests.conftest import new_bus_spec, open_test_bus
 
 DBC = cantools.database.load_file(str(default_profile_dir() / "demo_car.dbc"))
 
@@ -64,9 +64,9 @@ NOTHING = [
 
 
 def run_text(sentence: str, capsys, *extra: str) -> tuple[list[dict], list[can.Message]]:
-    channel = f"test-{uuid.uuid4().hex}"
-    with can.Bus(interface="virtual", channel=channel) as reader:
-        status = main(["text", "--can", f"virtual:{channel}", "--events", "json", "--no-speech", *extra, sentence])
+    spec = new_bus_spec()
+    with open_test_bus(spec) as reader:
+        status = main(["text", "--can", spec, "--events", "json", "--no-speech", *extra, sentence])
         frames = []
         while (message := reader.recv(timeout=0.05)) is not None:
             frames.append(message)

@@ -40,17 +40,35 @@ def test_ready_watchdog_reload_and_stop(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
     shutil.copytree(default_profile_dir(), old)
     shutil.copytree(default_profile_dir(), new)
-    (new / "profile.toml").write_text((new / "profile.toml").read_text().replace('name = "Demo car"',
-                                                                                  'name = "Demo car, new"'))
+    (new / "profile.toml").write_text(
+        (new / "profile.toml").read_text().replace('name = "Demo car"', 'name = "Demo car, new"')
+    )
     active = tmp_path / "active"
     active.symlink_to(old)
     write_wav(tmp_path / "quiet.wav", with_noise_floor(np.zeros(16000 * 30)))
     runtime = tmp_path / "run"
-    env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify"), WATCHDOG_USEC="1000000",
-               CARVOICE_RUNTIME_DIR=str(runtime))
-    daemon = subprocess.Popen([sys.executable, "-m", "carvoice", "run", "--profile", str(active), "--audio",
-                               str(tmp_path / "quiet.wav"), "--realtime", "--no-speech", "--events", "json"],
-                              env=env, stdout=subprocess.PIPE, text=True)
+    env = dict(
+        os.environ, NOTIFY_SOCKET=str(tmp_path / "notify"), WATCHDOG_USEC="1000000", CARVOICE_RUNTIME_DIR=str(runtime)
+    )
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "carvoice",
+            "run",
+            "--profile",
+            str(active),
+            "--audio",
+            str(tmp_path / "quiet.wav"),
+            "--realtime",
+            "--no-speech",
+            "--events",
+            "json",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         messages = []
         while not any(m.startswith("READY=1") for m in messages):

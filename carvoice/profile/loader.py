@@ -66,8 +66,17 @@ _KEYS = {
     "serial_port": {"url", "baudrate"},
     "slot": {"values", "range", "step"},
     "intent": {
-        "sentences", "defaults", "examples", "reply", "replies", "actions", "description",
-        "allow_when", "refusal", "confirm_when", "question",
+        "sentences",
+        "defaults",
+        "examples",
+        "reply",
+        "replies",
+        "actions",
+        "description",
+        "allow_when",
+        "refusal",
+        "confirm_when",
+        "question",
     },
     "reply": {"text", "when"},
     "can_action": {"can", "signals", "when", "clamp"},
@@ -693,7 +702,9 @@ class _Loader:
                     return None
             clamp = spec.get("clamp")
             if clamp is not None and not (
-                isinstance(clamp, list) and len(clamp) == 2 and all(isinstance(c, int | float) for c in clamp)
+                isinstance(clamp, list)
+                and len(clamp) == 2
+                and all(isinstance(c, int | float) for c in clamp)
                 and clamp[0] <= clamp[1]
             ):
                 self.report(f"{key}.clamp", "must be [lowest, highest]")
@@ -755,8 +766,9 @@ class _Loader:
                 continue
             self._unknown_keys(key, spec, _KEYS["state_source"])
             max_age = spec.get("max_age")
-            if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int | float)
-                                        or max_age <= 0):
+            if max_age is not None and (
+                isinstance(max_age, bool) or not isinstance(max_age, int | float) or max_age <= 0
+            ):
                 self.report(f"{key}.max_age", "must be a number of seconds greater than 0")
                 continue
             if ("signal" in spec) == ("obd" in spec):
@@ -768,20 +780,23 @@ class _Loader:
                     self.report(f"{key}.obd", f"{pid!r} is not a mode 01 PID such as 0D", pid)
                     continue
                 if obd is None:
-                    self.report(f"{key}.obd", "OBD-II values need an [obd] section (source = \"can\" or a serial URL)")
+                    self.report(f"{key}.obd", 'OBD-II values need an [obd] section (source = "can" or a serial URL)')
                     continue
                 sources[name] = StateSource(name, float(max_age or 3 * obd.poll_seconds), obd_pid=int(pid, 16))
                 continue
             message_name, _, signal_name = str(spec["signal"]).partition(".")
             if dbc is None:
-                self.report(f"{key}.signal", "bus signals need a DBC file (dbc = \"...\" under [can])")
+                self.report(f"{key}.signal", 'bus signals need a DBC file (dbc = "..." under [can])')
                 continue
             try:
                 message = dbc.get_message_by_name(message_name)
                 message.get_signal_by_name(signal_name)
             except KeyError:
-                self.report(f"{key}.signal", f"the DBC has no signal {spec['signal']!r} (write MESSAGE.Signal)",
-                            str(spec["signal"]))
+                self.report(
+                    f"{key}.signal",
+                    f"the DBC has no signal {spec['signal']!r} (write MESSAGE.Signal)",
+                    str(spec["signal"]),
+                )
                 continue
             cycle = (message.cycle_time or 0) / 1000
             if max_age is None and not cycle:

@@ -1,8 +1,8 @@
 """`{name}` in replies, serial lines and signal values, filled from slots, settings and vehicle state.
 
-    "Opening the {window} window."        a slot value as spoken: rear_left -> "rear left"
-    "The battery is at {battery:.1f} volts."   a number with a format
-    TempSetpoint_Cmd = "{setpoint + 1}"   a little arithmetic on a number
+"Opening the {window} window."        a slot value as spoken: rear_left -> "rear left"
+"The battery is at {battery:.1f} volts."   a number with a format
+TempSetpoint_Cmd = "{setpoint + 1}"   a little arithmetic on a number
 """
 
 from __future__ import annotations

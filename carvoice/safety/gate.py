@@ -76,8 +76,11 @@ class SafetyGate:
                 name = unknown.args[0]
                 return RuleDecision("refuse", f"{name} is not known right now", self.unknown_state_reply(name))
             if not allowed:
-                return RuleDecision("refuse", f"not allowed now: {intent.name} needs {_condition_text(intent)}",
-                                    self._say(intent.refusal, lookup) or self.profile.replies.refused)
+                return RuleDecision(
+                    "refuse",
+                    f"not allowed now: {intent.name} needs {_condition_text(intent)}",
+                    self._say(intent.refusal, lookup) or self.profile.replies.refused,
+                )
         if intent.confirm_when is not None:
             try:
                 ask = intent.confirm_when.evaluate(lookup)

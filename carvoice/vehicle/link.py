@@ -31,9 +31,7 @@ class SessionLog(can.Listener):
 class VehicleLink:
     """Opens the bus and listens to it on a Notifier thread, so that the audio loop never waits for CAN."""
 
-    def __init__(
-        self, profile: Profile, interface: str, channel: str, log_path: str | Path | None = None
-    ) -> None:
+    def __init__(self, profile: Profile, interface: str, channel: str, log_path: str | Path | None = None) -> None:
         # Our own frames come back to us only when they are to be logged (SocketCAN echoes them once sent).
         self.bus = open_bus(interface, channel, profile.can.bitrate, receive_own_messages=log_path is not None)
         self.name = f"{interface}:{channel}"

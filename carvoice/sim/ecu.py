@@ -1,0 +1,104 @@
+"""The simulated car's ECUs on a python-can bus: status broadcasts at the DBC's cycle times, commands applied."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import can
+import cantools
+
+from carvoice.sim.car import Change, SimCar
+
+# The head unit's node name in the DBC: messages it sends are commands to us.
+HEAD_UNIT = "HEAD_UNIT"
+TICK_SECONDS = 0.005
+
+
+class SimEcu:
+    """Everything on the bus that is not the head unit."""
+
+    def __init__(
+        self,
+        bus: can.BusABC,
+        dbc: cantools.database.can.Database,
+        car: SimCar | None = None,
+        on_change: Callable[[list[Change]], None] | None = None,
+    ) -> None:
+        self.bus, self.dbc = bus, dbc
+        self.car = car or SimCar()
+        self.on_change = on_change
+        self.commands = {m.frame_id: m for m in dbc.messages if HEAD_UNIT in m.senders}
+        self.statuses = [m for m in dbc.messages if HEAD_UNIT not in m.senders and m.cycle_time]
+        self.broadcasting = True  # False makes the bus go quiet: the head unit's values age out
+        self.malformed = 0  # command frames that did not decode (wrong length, bad values)
+        self.send_errors = 0
+        self._counters: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._broadcast, name="sim-broadcast", daemon=True)
+        self._notifier: can.Notifier | None = None
+
+    def start(self) -> SimEcu:
+        self._notifier = can.Notifier(self.bus, [self.on_frame], timeout=0.05)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        if self._notifier is not None:
+            self._notifier.stop()
+
+    def __enter__(self) -> SimEcu:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def on_frame(self, msg: can.Message) -> None:
+        definition = self.commands.get(msg.arbitration_id)
+        if definition is None or msg.is_error_frame or msg.is_remote_frame:
+            return
+        try:
+            if len(msg.data) != definition.length:
+                raise ValueError(f"{len(msg.data)} bytes, the DBC says {definition.length}")
+            signals = definition.decode(bytes(msg.data), decode_choices=True)
+        except Exception:  # cantools raises several kinds for a frame that does not fit the DBC
+            self.malformed += 1
+            return
+        changes = self.car.apply(signals)
+        if changes and self.on_change is not None:
+            self.on_change(changes)
+
+    def status_frame(self, definition: Any, values: dict[str, Any]) -> can.Message:
+        signals = {}
+        for signal in definition.signals:
+            if signal.name.endswith("Counter"):
+                count = self._counters.get(definition.name, 0)
+                self._counters[definition.name] = (count + 1) % (1 << signal.length)
+                signals[signal.name] = count
+            else:
+                signals[signal.name] = values.get(signal.name, 0)
+        data = definition.encode(signals, strict=False)
+        return can.Message(arbitration_id=definition.frame_id, data=data, is_extended_id=definition.is_extended_frame)
+
+    def _broadcast(self) -> None:
+        start = last = time.monotonic()
+        due = dict.fromkeys((m.name for m in self.statuses), start)
+        while not self._stop.wait(TICK_SECONDS):
+            now = time.monotonic()
+            self.car.advance(now - last)
+            last = now
+            if not self.broadcasting:
+                continue
+            values = self.car.snapshot()
+            for definition in self.statuses:
+                if now < due[definition.name]:
+                    continue
+                due[definition.name] = max(due[definition.name] + definition.cycle_time / 1000, now)
+                try:
+                    self.bus.send(self.status_frame(definition, values), timeout=0.05)
+                except can.CanError:
+                    self.send_errors += 1

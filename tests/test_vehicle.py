@@ -1,0 +1,217 @@
+"""The agent against the simulated demo car: state, rules, questions, confirmation.
+
+On python-can's virtual bus here, and on a real vcan0 inside user-mode Linux (scripts/vcan-test).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+
+import can
+import numpy as np
+import pytest
+
+from carvoice.act.can import CanSink
+from carvoice.agent import Agent
+from carvoice.audio.synth import silence, speech, with_noise_floor
+from carvoice.audio.wavfile import write_wav
+from carvoice.cli import main
+from carvoice.sim.ecu import SimEcu
+from carvoice.vehicle.link import VehicleLink
+from carvoice.vehicle.state import VehicleState
+from tests.conftest import needs, open_test_bus
+
+
+@pytest.fixture
+def channel(bus_spec: str) -> str:
+    return bus_spec
+
+
+@pytest.fixture
+def car(channel: str, demo_profile) -> Iterator[SimEcu]:
+    bus = open_test_bus(channel)
+    ecu = SimEcu(bus, demo_profile.dbc).start()
+    yield ecu
+    ecu.stop()
+    bus.shutdown()
+
+
+def say(sentence: str, channel: str, capsys, *extra: str) -> list[dict]:
+    status = main(["text", "--can", channel, "--events", "json", "--no-speech", *extra, sentence])
+    assert status == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def kinds(events: list[dict]) -> list[str]:
+    return [e["event"] for e in events]
+
+
+def spoken(events: list[dict]) -> list[str]:
+    return [e["text"] for e in events if e["event"] == "say"]
+
+
+def eventually(check, seconds: float = 2.0) -> bool:
+    """The simulated car reacts on its own thread: give it a moment."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return check()
+
+
+def test_the_trunk_is_refused_while_driving(car, channel, capsys):
+    car.car.set("speed", 50)
+    car.car.set("gear", "D")
+    events = say("open the trunk", channel, capsys)
+    assert kinds(events) == ["intent", "refused", "say"]
+    assert events[1]["intent"] == "trunk" and "speed < 3 and gear is P" in events[1]["reason"]
+    assert spoken(events) == ["I can only do that when the car is parked."]
+    time.sleep(0.1)
+    assert car.car.snapshot()["TrunkOpen"] == 0
+
+
+def test_the_trunk_opens_at_a_standstill_in_park(car, channel, capsys):
+    events = say("open the trunk", channel, capsys)
+    assert kinds(events) == ["intent", "can", "say"]
+    assert events[1]["frame"] == "2F2#04"
+    assert eventually(lambda: car.car.snapshot()["TrunkOpen"] == 1)
+
+
+def test_questions_are_answered_from_the_car(car, channel, capsys):
+    car.car.set("speed", 57.3)
+    car.car.set("fuel", 40)
+    assert spoken(say("what is my speed", channel, capsys)) == ["You are going 57 kilometres per hour."]
+    assert spoken(say("how much fuel do i have", channel, capsys)) == ["The tank is 40 percent full."]
+    assert spoken(say("is the trunk open", channel, capsys)) == ["No, the trunk is closed."]
+    assert spoken(say("are the doors locked", channel, capsys)) == ["Yes, the doors are locked."]
+
+
+def test_questions_without_a_car_say_so(channel, capsys):
+    events = say("what is the engine temperature", channel, capsys)
+    assert spoken(events) == ["I can't tell the engine temperature right now."]
+    assert "can" not in kinds(events)
+
+
+def test_warmer_raises_the_cars_setpoint_by_one_degree(car, channel, capsys):
+    events = say("make it warmer", channel, capsys)
+    [frame] = [e for e in events if e["event"] == "can"]
+    assert frame["signals"]["TempSetpoint_Cmd"] == 22
+    assert eventually(lambda: car.car.snapshot()["TempSetpoint"] == 22)
+    assert spoken(events) == ["Setting 22 degrees."]
+
+
+def test_warmer_stops_at_thirty(car, channel, capsys):
+    car.car.set("setpoint", 30)
+    events = say("make it warmer", channel, capsys)
+    [frame] = [e for e in events if e["event"] == "can"]
+    assert frame["signals"]["TempSetpoint_Cmd"] == 30
+
+
+def test_warmer_without_a_car_sends_nothing(channel, capsys):
+    events = say("make it warmer", channel, capsys)
+    assert kinds(events) == ["intent", "refused", "say"]
+    assert events[1]["reason"] == "setpoint is not known right now"
+
+
+def test_opening_all_windows_on_the_motorway_asks_first(car, channel, capsys):
+    car.car.set("speed", 100)
+    car.car.set("gear", "D")
+    events = say("open all the windows", channel, capsys, "--answer", "yes")
+    assert kinds(events) == ["intent", "confirm", "say", "answer", "can", "say"]
+    assert events[1]["question"] == "You are going 100. Open all the windows?"
+    assert events[3]["answer"] == "yes"
+    assert eventually(lambda: car.car.snapshot()["WindowRR_Pos"] > 0)
+
+    for answer in ("no", "maybe later", "cancel"):
+        events = say("open all the windows", channel, capsys, "--answer", answer)
+        assert "can" not in kinds(events), answer
+
+
+def test_opening_all_windows_in_town_does_not_ask(car, channel, capsys):
+    car.car.set("speed", 50)
+    events = say("open all the windows", channel, capsys)
+    assert kinds(events) == ["intent", "can", "say"]
+
+
+def test_closing_all_windows_moves_only_the_open_ones(car, channel, capsys):
+    car.car.set("WindowFR_Pos", 40)
+    events = say("close all the windows", channel, capsys)
+    [frame] = [e for e in events if e["event"] == "can"]
+    assert frame["signals"] == {
+        "WindowFL_Cmd": "NoChange",
+        "WindowFR_Cmd": "Close",
+        "WindowRL_Cmd": "NoChange",
+        "WindowRR_Cmd": "NoChange",
+        "Sunroof_Cmd": "NoChange",
+    }
+    assert eventually(lambda: car.car.snapshot()["WindowFR_Pos"] == 0)
+    assert spoken(say("close all the windows", channel, capsys)) == ["The windows are already closed."]
+
+
+def test_a_quiet_bus_makes_speed_gated_commands_refuse(car, channel, demo_profile):
+    """Values age out: a car that stops reporting is unknown, not parked."""
+    link = VehicleLink(demo_profile, *channel.split(":", 1))
+    emitted = []
+    agent = Agent(demo_profile, emitted.append, [CanSink(link.bus)], state=link.state)
+    agent.on_close.append(link.close)
+    try:
+        assert link.state.wait_until_known()
+        agent.decide("trunk", {"action": "open"})
+        assert [type(e).__name__ for e in emitted] == ["Can", "Say"]
+        car.broadcasting = False
+        max_age = demo_profile.state["speed"].max_age
+        assert eventually(lambda: link.state.value("speed") is None, max_age + 0.5)
+        emitted.clear()
+        agent.decide("trunk", {"action": "open"})
+        assert [type(e).__name__ for e in emitted] == ["Refused", "Say"]
+        assert emitted[0].reason == "speed is not known right now"
+    finally:
+        agent.close()
+
+
+def test_a_status_frame_of_the_wrong_length_is_ignored(demo_profile):
+    now = [100.0]
+    state = VehicleState(demo_profile, clock=lambda: now[0])
+    speed_id = demo_profile.dbc.get_message_by_name("VEHICLE_DYNAMICS").frame_id
+    state.on_frame(can.Message(arbitration_id=speed_id, data=bytes.fromhex("88132310"), is_extended_id=False))
+    assert state.value("speed") == 50 and state.value("gear") == "D"
+    state.on_frame(can.Message(arbitration_id=speed_id, data=bytes.fromhex("FFFF"), is_extended_id=False))
+    assert state.rejected_frames == 1 and state.value("speed") == 50
+    now[0] += demo_profile.state["speed"].max_age + 0.01
+    assert state.value("speed") is None and state.age("speed") > demo_profile.state["speed"].max_age
+
+
+def test_the_session_log_is_in_candump_format(car, channel, capsys, tmp_path):
+    log = tmp_path / "drive.log"
+    say("turn on the headlights", channel, capsys, "--can-log", str(log))
+    lines = log.read_text().splitlines()
+    assert lines and all(re.fullmatch(r"\(\d+\.\d{6}\) \S+ [0-9A-F]{3}#[0-9A-F]*( [RT])?", line) for line in lines)
+    ids = {line.split()[2].split("#")[0] for line in lines}
+    assert "2F3" in ids  # the command we sent
+    assert "1A0" in ids  # what the car broadcast
+    # python-can reads it back, as canplayer would replay it
+    assert any(m.arbitration_id == 0x2F3 for m in can.LogReader(str(log)))
+
+
+@needs("flite")
+def test_spoken_confirmation_only_a_clear_yes_acts(car, channel, capsys, tmp_path):
+    car.car.set("speed", 100)
+    car.car.set("gear", "D")
+    question = ("hey copilot, open all the windows", "flite:slt")
+    parts = [question, ("yes", "flite:slt"), question, ("no", "flite:slt"), question]
+    audio = [silence(1.0)]
+    for text, voice in parts:
+        audio += [speech(text, voice, 150), silence(1.5)]
+    audio.append(silence(6.0))  # the last question goes unanswered
+    recording = tmp_path / "answers.wav"
+    write_wav(recording, with_noise_floor(np.concatenate(audio), seed=3))
+    status = main(["run", "--audio", str(recording), "--can", channel, "--events", "json", "--no-speech"])
+    assert status == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    flow = [e["event"] for e in events if e["event"] in ("confirm", "answer", "can", "refused")]
+    assert flow == ["confirm", "answer", "can", "confirm", "answer", "confirm", "answer"]
+    assert [e["answer"] for e in events if e["event"] == "answer"] == ["yes", "no", "none"]
