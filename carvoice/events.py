@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, TextIO
@@ -164,10 +165,12 @@ def human_line(event: Event) -> str:
 def printer(style: str, stream: TextIO | None = None) -> Emit:
     """An emitter writing each event as it happens, as JSON lines or for a person."""
     format_event = json_line if style == "json" else human_line
+    lock = threading.Lock()  # the bus and OBD threads report too: one whole line at a time
 
     def emit(event: Event) -> None:
         out = stream or sys.stdout
-        out.write(format_event(event) + "\n")
-        out.flush()
+        with lock:
+            out.write(format_event(event) + "\n")
+            out.flush()
 
     return emit

@@ -17,6 +17,7 @@ class MicrophoneSource:
         import pyaudio
 
         self.frame_samples = frame_samples
+        self._closed = False
         self._pyaudio = open_pyaudio()
         try:
             self.device_index = find_device(self._pyaudio, device)
@@ -48,8 +49,14 @@ class MicrophoneSource:
             yield np.frombuffer(data, dtype=np.int16)
 
     def close(self) -> None:
+        """Safe to call twice: after a failure the agent closes the source, and again on the way out."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self._stream.stop_stream()
             self._stream.close()
+        except OSError:
+            pass  # the device is already gone
         finally:
             self._pyaudio.terminate()

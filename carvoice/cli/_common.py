@@ -83,6 +83,11 @@ def build_agent(args: argparse.Namespace, profile: Profile, default_speech_dir: 
         raise SystemExit(f"carvoice: {error}") from None
     sinks = [CanSink(link.bus, link.name), SerialSink(profile.serial)]
     agent = Agent(profile, emit, sinks, speaker=_speaker(args, profile, default_speech_dir), state=link.state)
+
+    def bus_trouble(text: str) -> None:
+        emit(events.Error(agent.now, message=f"CAN {link.name}: {text}", source="can"))
+
+    link.listener.report = bus_trouble
     agent.on_close.append(link.close)
     agent.on_profile.append(link.replace_profile)
     return agent

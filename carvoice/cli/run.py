@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
 from importlib import resources
 
 from carvoice import events
-from carvoice.audio import AudioSourceError
+from carvoice.agent import Agent
+from carvoice.audio import AudioSource, AudioSourceError
 from carvoice.cli._common import add_agent_options, build_agent, load_or_report, profile_dir
 from carvoice.recognise.engine import engine_for
 from carvoice.service import Service, Stop
+
+# How often a vanished microphone is looked for again.
+RETRY_SECONDS = 1.0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -45,17 +51,53 @@ def run(args: argparse.Namespace) -> int:
     service = Service(agent, path)
     service.install()
     service.ready()  # microphone, bus, profile and recogniser are all up
+    reopen = None if (args.audio or args.demo) else lambda: _source(args, agent.profile)
     try:
-        agent.listen(source)
+        return listen_until_stopped(agent, source, reopen)
     except Stop:
-        pass
-    except AudioSourceError as error:
-        agent.emit(events.Error(agent.now, message=str(error), source="audio"))
-        return 1
+        return 0
+    finally:
+        agent.close()
+
+
+def listen_until_stopped(agent: Agent, source: AudioSource, reopen: Callable[[], AudioSource] | None) -> int:
+    """Listen; when a live microphone fails, keep the agent up and open it again until it is back.
+
+    A recording that fails cannot come back (`reopen` is None): that ends the run with status 1.
+    """
+    try:
+        while True:
+            try:
+                agent.listen(source)
+                return 0
+            except AudioSourceError as error:
+                agent.emit(events.Error(agent.now, message=str(error), source="audio"))
+                source.close()
+                if reopen is None:
+                    return 1
+                source = _open_again(agent, reopen)
     finally:
         source.close()
-        agent.close()
-    return 0
+
+
+def _open_again(agent: Agent, reopen: Callable[[], AudioSource]) -> AudioSource:
+    """Try every RETRY_SECONDS, feeding the watchdog meanwhile: a missing microphone is not a hang."""
+    reported = False
+    while True:
+        deadline = time.monotonic() + RETRY_SECONDS
+        while time.monotonic() < deadline:
+            if agent.tick is not None:
+                agent.tick()  # the watchdog, SIGHUP and SIGTERM are served while we wait
+            time.sleep(0.05)
+        try:
+            source = reopen()
+        except AudioSourceError as error:
+            if not reported:
+                agent.emit(events.Error(agent.now, message=f"still no audio: {error}", source="audio"))
+                reported = True
+            continue
+        agent.emit(events.Error(agent.now, message=f"audio is back: {source.description}", source="audio"))
+        return source
 
 
 def _source(args: argparse.Namespace, profile):

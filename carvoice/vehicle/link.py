@@ -37,7 +37,9 @@ class VehicleLink:
         self.name = f"{interface}:{channel}"
         self.state = VehicleState(profile)
         self.log = SessionLog(log_path, channel) if log_path is not None else None
-        listeners: list[can.Listener] = [StateListener(self.state)]
+        # Set `listener.report` to hear, on the listening thread, when the bus fails and recovers.
+        self.listener = StateListener(self.state)
+        listeners: list[can.Listener] = [self.listener]
         if self.log is not None:
             listeners.append(self.log)
         self.notifier = can.Notifier(self.bus, listeners, timeout=0.1)

@@ -97,13 +97,33 @@ class VehicleState:
 
 
 class StateListener(can.Listener):
-    """Feeds a VehicleState from a python-can Notifier."""
+    """Feeds a VehicleState from a python-can Notifier, and outlives read errors.
 
-    def __init__(self, state: VehicleState) -> None:
+    A bus that goes down (unplugged adapter, `ip link set can0 down`) makes every read fail at
+    once; the listener reports the first failure, waits between retries instead of spinning, and
+    says when frames flow again. Meanwhile the values age out, so rules that need them refuse.
+    """
+
+    def __init__(
+        self, state: VehicleState, report: Callable[[str], None] | None = None, retry_seconds: float = 0.2
+    ) -> None:
         self.state = state
+        self.report = report
+        self.retry_seconds = retry_seconds
+        self.failing = False
 
     def on_message_received(self, msg: can.Message) -> None:
+        if self.failing:
+            self.failing = False
+            self._report("frames arrive again")
         self.state.on_frame(msg)
 
     def on_error(self, exc: Exception) -> None:
-        """A bus read error must not stop the listener thread; the values simply age out."""
+        if not self.failing:
+            self.failing = True
+            self._report(f"cannot read the bus ({exc}); vehicle values are unknown until it recovers")
+        time.sleep(self.retry_seconds)
+
+    def _report(self, message: str) -> None:
+        if self.report is not None:
+            self.report(message)
