@@ -54,13 +54,15 @@ class Elm327:
         baudrate: int = 38400,
         timeout: float = 2.0,
         search_timeout: float = 10.0,
+        reset_timeout: float = 3.0,
         protocol: str = "0",
     ) -> None:
         """timeout: for one answer; search_timeout: for the first one after initialising, when the
-        adapter may be trying every protocol in turn (`SEARCHING...`). protocol: ATSP's argument,
-        0 for automatic."""
+        adapter may be trying every protocol in turn (`SEARCHING...`); reset_timeout: for ATZ, which
+        restarts the adapter (about a second on a real one). protocol: ATSP's argument, 0 for automatic."""
         self.url, self.baudrate = url, baudrate
-        self.timeout, self.search_timeout, self.protocol = timeout, search_timeout, protocol
+        self.timeout, self.search_timeout, self.reset_timeout = timeout, search_timeout, reset_timeout
+        self.protocol = protocol
         self.name = f"ELM327 at {url}"
         self.identity = ""  # what ATZ answered, e.g. "ELM327 v1.5"
         self._port: serial.SerialBase | None = None
@@ -78,11 +80,11 @@ class Elm327:
             raise LinkError(f"{self.name}: cannot open the port: {error}") from error
         self._port = port
         try:
-            port.reset_input_buffer()
-            port.write(b"\r")  # ends any half-typed command; the adapter may answer "?"
-            self._read_until_prompt(0.5, quiet=True)
-            reply = self._command("ATZ", 5.0)
-            self.identity = next((line for line in reply if "ELM" in line.upper()), "")
+            for _attempt in range(2):  # a half-typed line left in the adapter garbles the first ATZ ("?")
+                reply = self._command("ATZ", self.reset_timeout)
+                self.identity = next((line for line in reply if "ELM" in line.upper()), "")
+                if self.identity:
+                    break
             if not self.identity:
                 raise LinkError(f"{self.name}: not an ELM327 (ATZ answered {' / '.join(reply) or 'nothing'})")
             for command in ("ATE0", "ATL0", "ATS0", "ATH1", f"ATSP{self.protocol}"):
@@ -103,7 +105,7 @@ class Elm327:
             with contextlib.suppress(serial.SerialException, OSError):
                 port.close()
 
-    def _read_until_prompt(self, timeout: float, quiet: bool = False) -> bytes:
+    def _read_until_prompt(self, timeout: float) -> bytes:
         assert self._port is not None
         received = bytearray()
         deadline = time.monotonic() + timeout
@@ -111,8 +113,6 @@ class Elm327:
             if self._closing.is_set():
                 raise LinkError(f"{self.name}: closed")
             if time.monotonic() >= deadline:
-                if quiet:
-                    return bytes(received)
                 raise LinkError(f"{self.name}: no prompt within {timeout:g} s (got {bytes(received)!r})")
             try:
                 chunk = self._port.read(self._port.in_waiting or 1)
