@@ -8,6 +8,7 @@ reported, but the thread goes on: the adapter may come back, the ECU may wake up
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -110,7 +111,10 @@ class ObdPoller:
             return
         self._reported[key] = message
         if self.on_error is not None:
-            self.on_error(message)
+            try:
+                self.on_error(message)
+            except Exception as error:  # a broken reporter must not end polling either
+                print(f"carvoice: OBD-II: {message} (and reporting it failed: {error!r})", file=sys.stderr)
 
     def close(self) -> None:
         """Stops within one request: the link is closed under a request in progress."""
