@@ -67,6 +67,21 @@ def test_supported_pids_mask_both_ways():
     assert obd.decode_supported(0x40, obd.encode_supported(0x40, [0x42, 0x46, 0x60])) == {0x42, 0x46, 0x60}
 
 
+def test_an_ecu_answers_from_the_table_and_stays_silent_otherwise():
+    values = {0x0D: 50, 0x05: 90, 0x42: 14.1}
+    assert obd.ecu_response(b"\x01\x0d", values) == bytes.fromhex("410D32")
+    assert obd.ecu_response(b"\x01\x42", values) == bytes.fromhex("41423714")
+    assert obd.ecu_response(b"\x01\x2f", values) is None
+    assert obd.ecu_response(b"\x03", values) is None
+    # 00 lists 05, 0D and 20 (more follow); 20 lists 40; 40 lists 42; 60 is not there.
+    assert obd.decode_supported(0x00, obd.ecu_response(b"\x01\x00", values)[2:]) == {0x05, 0x0D, 0x20}
+    assert obd.decode_supported(0x20, obd.ecu_response(b"\x01\x20", values)[2:]) == {0x40}
+    assert obd.decode_supported(0x40, obd.ecu_response(b"\x01\x40", values)[2:]) == {0x42}
+    assert obd.ecu_response(b"\x01\x60", values) is None
+    assert obd.ecu_response(b"\x09\x02", values, VIN) == b"\x49\x02\x01" + VIN.encode()
+    assert obd.ecu_response(b"\x09\x02", values) is None
+
+
 def test_responses_are_matched_to_their_request():
     assert obd.response_data(1, 0x0D, obd.response(1, 0x0D, b"\x32")) == b"\x32"
     assert obd.response_data(1, 0x0D, obd.response(1, 0x05, b"\x32")) is None
@@ -135,11 +150,9 @@ class Ecu(threading.Thread):
 
 
 def answers_for(values: dict[int, float], vin: str | None = None) -> dict[tuple[int, int], bytes]:
-    table = {(1, pid): obd.response(1, pid, obd.encode(pid, v)) for pid, v in values.items()}
-    table[(1, 0x00)] = obd.response(1, 0, obd.encode_supported(0, values))
-    if vin is not None:
-        table[(9, 2)] = obd.response(9, 2, obd.encode_vin(vin))
-    return table
+    requests = [(1, pid) for pid in [*values, *obd.SUPPORTED_PIDS_BASES]] + [(9, 2)]
+    answers = {request: obd.ecu_response(bytes(request), values, vin) for request in requests}
+    return {request: answer for request, answer in answers.items() if answer is not None}
 
 
 @pytest.fixture
@@ -184,7 +197,7 @@ def test_single_frame_values_over_isotp_share_the_notifier(agent_bus, ecus):
         assert obd.read(link, 0x46) == 12.0
         assert obd.read(link, 0x42) == pytest.approx(13.9)
         assert obd.read(link, 0x0C) == 2210.5
-        assert obd.decode_supported(0, link.query(1, 0)) == {0x05, 0x0C, 0x0D}  # 01-20 only
+        assert obd.decode_supported(0, link.query(1, 0)) == {0x05, 0x0C, 0x0D, 0x20}  # 20: more follow
     finally:
         link.close()
     assert ecm.requests[0] == b"\x01\x0d"

@@ -10,7 +10,7 @@ CAN frames (ISO 15765-4) or as hex through an ELM327 adapter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -185,3 +185,25 @@ def read(link: ObdLink, pid: int) -> float:
 
 def read_vin(link: ObdLink) -> str:
     return decode_vin(link.query(VEHICLE_INFORMATION, VIN_PID))
+
+
+def ecu_response(payload: bytes, values: Mapping[int, float], vin: str | None = None) -> bytes | None:
+    """What an ECU with these service 01 values (PID -> physical value) answers to a request
+    payload, or None where J1979 has it stay silent (a PID or service it does not support).
+    PIDs 00, 20, ... list `values`' PIDs, and each lists the next list PID when more follow."""
+    if len(payload) < 2:
+        return None
+    service, pid = payload[0], payload[1]
+    if service == VEHICLE_INFORMATION and pid == VIN_PID and vin is not None:
+        return response(service, pid, encode_vin(vin))
+    if service != SHOW_CURRENT_DATA:
+        return None
+    if pid in SUPPORTED_PIDS_BASES:
+        highest = max(values, default=0)
+        if pid and highest <= pid:
+            return None  # the list before did not announce this one
+        listed = set(values) | {base + 32 for base in SUPPORTED_PIDS_BASES if highest > base + 32}
+        return response(service, pid, encode_supported(pid, listed))
+    if pid in values and pid in PIDS:
+        return response(service, pid, encode(pid, values[pid]))
+    return None
