@@ -40,9 +40,10 @@ LINK_ERROR_MESSAGES = (
 )
 INFORMATION = ("SEARCHING...", "BUS INIT: ...", "BUS INIT: ...OK", "OK")
 
-# ATSP protocol numbers: 6-9 are CAN (6, 8: 11-bit; 7, 9: 29-bit). A/B are user-defined CAN.
-CAN_11BIT_PROTOCOLS = "68B"
-CAN_29BIT_PROTOCOLS = "79A"
+# ATSP protocol numbers: 6 and 8 are ISO 15765-4 with 11-bit ids, 7 and 9 with 29-bit ones,
+# A is SAE J1939 (29-bit), B and C are user-set CAN (11-bit unless changed). 1-5 are not CAN.
+CAN_11BIT_PROTOCOLS = frozenset("68BC")
+CAN_29BIT_PROTOCOLS = frozenset("79A")
 
 
 class Elm327:
@@ -181,7 +182,10 @@ class Elm327:
             data_lines.append(hexdigits.upper())
         if not data_lines:
             raise NoReply(f"{self.name}: empty reply to {command}")
-        return self._frames_to_payloads(data_lines)
+        try:
+            return self._frames_to_payloads(data_lines)
+        except ValueError:  # lines that do not split into whole bytes
+            raise ObdError(f"{self.name}: garbled reply to {command}: {' / '.join(lines)}") from None
 
     def _frames_to_payloads(self, lines: list[str]) -> list[bytes]:
         """With headers on, a CAN line is the identifier (3 or 8 hex digits), the ISO-TP PCI and
@@ -205,7 +209,8 @@ class Elm327:
         """The protocol the adapter settled on (ATDPN, without the 'A' of 'automatic')."""
         if self._detected_protocol is None:
             reply = self._command("ATDPN", self.timeout)
-            self._detected_protocol = (reply[0] if reply else "").upper().lstrip("A")
+            number = reply[0].upper() if reply else ""
+            self._detected_protocol = number[1:] if len(number) == 2 and number[0] == "A" else number
         return self._detected_protocol
 
     def close(self) -> None:
