@@ -235,7 +235,7 @@ def test_headers_of_other_protocols():
     assert elm._payloads("010D", ["48 6B 10 41 0D 32 F5"]) == [bytes.fromhex("410D32")]
     elm._detected_protocol = "A"  # SAE J1939, also 29-bit
     assert elm._payloads("010D", ["18DAF110 03 41 0D 32"]) == [bytes.fromhex("410D32")]
-    with pytest.raises(obd.ObdError, match="garbled reply to 010D"):
+    with pytest.raises(obd.ObdError, match="garbled reply to 0902: 7E81014490201575030 / 7E82147503030523"):
         elm._payloads("0902", ["7E81014490201575030", "7E82147503030523"])  # a digit lost
     elm._detected_protocol = None
     # Two ECUs answering on 11-bit CAN, one of them in three frames.
