@@ -333,3 +333,12 @@ def test_a_failing_link_makes_values_unknown_and_the_thread_goes_on(tmp_path, ch
     finally:
         poller.close()
     assert errors == ["flaky: adapter gone", "OBD-II polling failed: RuntimeError: a bug"]
+
+
+def test_a_pid_carvoice_cannot_decode_is_a_profile_problem(tmp_path):
+    from carvoice.profile.model import ProfileError
+
+    root = obd_profile(tmp_path, "can").root
+    (root / "obd.toml").write_text('[obd]\nsource = "can"\n\n[state.timing]\nobd = "0E"\n')
+    with pytest.raises(ProfileError, match=r"state.timing.obd: carvoice does not know PID 0E \(it knows 05 coolant"):
+        load_profile(root)

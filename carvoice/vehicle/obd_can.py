@@ -18,6 +18,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 import can
 import isotp
@@ -49,7 +50,8 @@ class _ReplyRouter(can.Listener):
     def on_error(self, exc: Exception) -> None:
         """Bus read errors belong to the state listener; the poller just sees no reply."""
 
-    def receiver(self, reply_id: int):
+    def receiver(self, reply_id: int) -> Callable[[float], isotp.CanMessage | None]:
+        """can-isotp's rxfn for one ECU; never blocks, the poller waits on `arrived` instead."""
         frames = self.queues[reply_id]
 
         def rxfn(timeout: float) -> isotp.CanMessage | None:

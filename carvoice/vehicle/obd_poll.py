@@ -13,6 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import can
+
 from carvoice.profile.model import ObdSettings, Profile
 from carvoice.vehicle.obd import LinkError, ObdError, ObdLink, pid_info, read
 from carvoice.vehicle.state import VehicleState
@@ -25,7 +27,9 @@ def obd_sources(profile: Profile) -> dict[str, int]:
     return {name: s.obd_pid for name, s in profile.state.items() if s.obd_pid is not None}
 
 
-def open_obd_link(settings: ObdSettings, bus=None, notifier=None, bus_name: str = "can") -> ObdLink:
+def open_obd_link(
+    settings: ObdSettings, bus: can.BusABC | None = None, notifier: can.Notifier | None = None, bus_name: str = "can"
+) -> ObdLink:
     """The link `[obd] source` names: "can" for the agent's own bus, else an ELM327's pyserial URL."""
     if settings.source == "can":
         from carvoice.vehicle.obd_can import CanObd
@@ -41,8 +45,8 @@ def open_obd_link(settings: ObdSettings, bus=None, notifier=None, bus_name: str 
 def start_obd_poller(
     profile: Profile,
     state: VehicleState,
-    bus=None,
-    notifier=None,
+    bus: can.BusABC | None = None,
+    notifier: can.Notifier | None = None,
     bus_name: str = "can",
     on_error: ErrorCallback | None = None,
 ) -> ObdPoller | None:
