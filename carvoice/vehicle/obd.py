@@ -63,7 +63,7 @@ class Pid:
         return (256**self.size - 1) * self.scale + self.offset
 
 
-# SAE J1979 Appendix B (service 01 PIDs).
+# The service 01 PIDs carvoice uses, with the scaling SAE J1979 / ISO 15031-5 give them.
 PIDS: dict[int, Pid] = {
     p.pid: p
     for p in (
