@@ -76,18 +76,20 @@ def build_agent(args: argparse.Namespace, profile: Profile, default_speech_dir: 
     from carvoice.vehicle.link import VehicleLink
 
     emit = events.printer(args.events)
+    built: list[Agent] = []  # the bus threads may report before the agent exists
+
+    def trouble(text: str) -> None:
+        emit(events.Error(built[0].now if built else 0.0, message=text, source="vehicle"))
+
     try:
         interface, channel = parse_bus_spec(args.can) if args.can else (profile.can.interface, profile.can.channel)
-        link = VehicleLink(profile, interface, channel, args.can_log)
+        link = VehicleLink(profile, interface, channel, args.can_log, report=lambda text: trouble(text))
     except (ValueError, ActionFailed, OSError) as error:
         raise SystemExit(f"carvoice: {error}") from None
     sinks = [CanSink(link.bus, link.name), SerialSink(profile.serial)]
     agent = Agent(profile, emit, sinks, speaker=_speaker(args, profile, default_speech_dir), state=link.state)
 
-    def bus_trouble(text: str) -> None:
-        emit(events.Error(agent.now, message=f"CAN {link.name}: {text}", source="can"))
-
-    link.listener.report = bus_trouble
+    built.append(agent)
     agent.on_close.append(link.close)
     agent.on_profile.append(link.replace_profile)
     return agent

@@ -49,6 +49,7 @@ from carvoice.profile.model import (
     WakeSettings,
 )
 from carvoice.recognise import dictionary
+from carvoice.vehicle.obd import PIDS
 
 MAIN_FILE = "profile.toml"
 LEAD_IN_MARK = "~"  # in the names of the wake phrase's word endings (see _wake_tails)
@@ -778,6 +779,10 @@ class _Loader:
                 pid = str(spec["obd"])
                 if not re.fullmatch(r"[0-9A-Fa-f]{2}", pid):
                     self.report(f"{key}.obd", f"{pid!r} is not a mode 01 PID such as 0D", pid)
+                    continue
+                if int(pid, 16) not in PIDS:
+                    known = ", ".join(f"{p:02X} {PIDS[p].name}" for p in sorted(PIDS))
+                    self.report(f"{key}.obd", f"carvoice does not know PID {pid} (it knows {known})", pid)
                     continue
                 if obd is None:
                     self.report(f"{key}.obd", 'OBD-II values need an [obd] section (source = "can" or a serial URL)')

@@ -9,6 +9,7 @@ import can
 
 from carvoice.act.can import open_bus
 from carvoice.profile.model import Profile
+from carvoice.vehicle.obd_poll import ErrorCallback, start_obd_poller
 from carvoice.vehicle.state import StateListener, VehicleState
 
 
@@ -31,18 +32,26 @@ class SessionLog(can.Listener):
 class VehicleLink:
     """Opens the bus and listens to it on a Notifier thread, so that the audio loop never waits for CAN."""
 
-    def __init__(self, profile: Profile, interface: str, channel: str, log_path: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        interface: str,
+        channel: str,
+        log_path: str | Path | None = None,
+        report: ErrorCallback | None = None,
+    ) -> None:
+        """`report` hears, on the listening and polling threads, when the bus or OBD-II fails and recovers."""
         # Our own frames come back to us only when they are to be logged (SocketCAN echoes them once sent).
         self.bus = open_bus(interface, channel, profile.can.bitrate, receive_own_messages=log_path is not None)
         self.name = f"{interface}:{channel}"
         self.state = VehicleState(profile)
         self.log = SessionLog(log_path, channel) if log_path is not None else None
-        # Set `listener.report` to hear, on the listening thread, when the bus fails and recovers.
-        self.listener = StateListener(self.state)
-        listeners: list[can.Listener] = [self.listener]
+        listeners: list[can.Listener] = [StateListener(self.state, report)]
         if self.log is not None:
             listeners.append(self.log)
         self.notifier = can.Notifier(self.bus, listeners, timeout=0.1)
+        # OBD-II values the profile names are asked for on a thread of their own, on this bus or an ELM327.
+        self.obd = start_obd_poller(profile, self.state, self.bus, self.notifier, self.name, report)
 
     def replace_profile(self, profile: Profile) -> None:
         """A reloaded profile may watch other signals; values heard so far are kept where they still apply."""
@@ -50,6 +59,8 @@ class VehicleLink:
 
     def close(self) -> None:
         """The Notifier stops before the bus shuts down, so that it never reads a closed socket."""
+        if self.obd is not None:
+            self.obd.close()
         self.notifier.stop()
         if self.log is not None:
             self.log.stop()

@@ -115,13 +115,13 @@ class StateListener(can.Listener):
     def on_message_received(self, msg: can.Message) -> None:
         if self.failing:
             self.failing = False
-            self._report("frames arrive again")
+            self._report("CAN: frames arrive again")
         self.state.on_frame(msg)
 
     def on_error(self, exc: Exception) -> None:
         if not self.failing:
             self.failing = True
-            self._report(f"cannot read the bus ({exc}); vehicle values are unknown until it recovers")
+            self._report(f"CAN: cannot read the bus ({exc}); vehicle values are unknown until it recovers")
         time.sleep(self.retry_seconds)
 
     def _report(self, message: str) -> None:
