@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from collections.abc import Iterator
 
@@ -19,6 +20,7 @@ from carvoice.agent import Agent
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli import main
+from carvoice.profile.loader import default_profile_dir
 from carvoice.sim.ecu import SimEcu
 from carvoice.vehicle.link import VehicleLink
 from carvoice.vehicle.state import VehicleState
@@ -215,3 +217,18 @@ def test_spoken_confirmation_only_a_clear_yes_acts(car, channel, capsys, tmp_pat
     flow = [e["event"] for e in events if e["event"] in ("confirm", "answer", "can", "refused")]
     assert flow == ["confirm", "answer", "can", "confirm", "answer", "confirm", "answer"]
     assert [e["answer"] for e in events if e["event"] == "answer"] == ["yes", "no", "none"]
+
+
+def test_speed_by_obd_from_the_simulated_engine_ecu(car, channel, capsys, tmp_path):
+    """A profile that asks for the speed by OBD-II (ISO-TP on 0x7DF/0x7E8) instead of hearing a broadcast."""
+    profile = tmp_path / "obd_car"
+    shutil.copytree(default_profile_dir(), profile)
+    state = profile / "state.toml"
+    state.write_text(
+        '[obd]\nsource = "can"\npoll_seconds = 0.2\n\n'
+        + state.read_text().replace('signal = "VEHICLE_DYNAMICS.VehicleSpeed"', 'obd = "0D"')
+    )
+    car.car.set("speed", 88)
+    assert spoken(say("what is my speed", channel, capsys, "--profile", str(profile))) == [
+        "You are going 88 kilometres per hour."
+    ]

@@ -11,10 +11,23 @@ import can
 import cantools
 
 from carvoice.sim.car import Change, SimCar
+from carvoice.vehicle import obd
 
 # The head unit's node name in the DBC: messages it sends are commands to us.
 HEAD_UNIT = "HEAD_UNIT"
 TICK_SECONDS = 0.005
+# OBD-II on CAN (ISO 15765-4, 11-bit): requests to all ECUs or to the engine ECU, its answers.
+OBD_FUNCTIONAL, OBD_ENGINE_REQUEST, OBD_ENGINE_REPLY = 0x7DF, 0x7E0, 0x7E8
+# Which status signal each mode 01 PID reports.
+OBD_SIGNALS = {
+    0x0D: "VehicleSpeed",
+    0x05: "CoolantTemp",
+    0x2F: "FuelLevel",
+    0x46: "OutsideTemp",
+    0x42: "BatteryVoltage",
+    0x0C: "EngineSpeed",
+}
+SIM_VIN = "1CARVOICE0SIM0001"
 
 
 class SimEcu:
@@ -39,6 +52,7 @@ class SimEcu:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._broadcast, name="sim-broadcast", daemon=True)
         self._notifier: can.Notifier | None = None
+        self._isotp_rest: bytes = b""  # a multi-frame OBD answer waiting for the tester's flow control
 
     def start(self) -> SimEcu:
         self._notifier = can.Notifier(self.bus, [self.on_frame], timeout=0.05)
@@ -58,6 +72,9 @@ class SimEcu:
         self.stop()
 
     def on_frame(self, msg: can.Message) -> None:
+        if msg.arbitration_id in (OBD_FUNCTIONAL, OBD_ENGINE_REQUEST) and not msg.is_extended_id:
+            self._answer_obd(bytes(msg.data))
+            return
         definition = self.commands.get(msg.arbitration_id)
         if definition is None or msg.is_error_frame or msg.is_remote_frame:
             return
@@ -71,6 +88,40 @@ class SimEcu:
         changes = self.car.apply(signals)
         if changes and self.on_change is not None:
             self.on_change(changes)
+
+    def _answer_obd(self, data: bytes) -> None:
+        """The engine ECU's side of ISO-TP: single frames, or a first frame then the rest after flow control."""
+        if not data:
+            return
+        kind = data[0] >> 4
+        if kind == 3 and self._isotp_rest:  # flow control: clear to send
+            separation = min(data[2], 127) / 1000 if len(data) > 2 else 0.0
+            rest, self._isotp_rest = self._isotp_rest, b""
+            for index in range(0, len(rest), 7):
+                self._send_obd(bytes([0x20 | ((index // 7 + 1) & 0x0F)]) + rest[index : index + 7])
+                time.sleep(separation)
+            return
+        length = data[0] & 0x0F
+        if kind != 0 or not 1 <= length <= len(data) - 1:
+            return
+        values = self.car.snapshot()
+        answer = obd.ecu_response(
+            data[1 : 1 + length], {pid: values[name] for pid, name in OBD_SIGNALS.items()}, SIM_VIN
+        )
+        if answer is None:
+            return
+        if len(answer) <= 7:
+            self._send_obd(bytes([len(answer)]) + answer)
+        else:
+            self._isotp_rest = answer[6:]
+            self._send_obd(bytes([0x10 | (len(answer) >> 8), len(answer) & 0xFF]) + answer[:6])
+
+    def _send_obd(self, data: bytes) -> None:
+        frame = can.Message(arbitration_id=OBD_ENGINE_REPLY, data=data.ljust(8, b"\xaa"), is_extended_id=False)
+        try:
+            self.bus.send(frame, timeout=0.05)
+        except can.CanError:
+            self.send_errors += 1
 
     def status_frame(self, definition: Any, values: dict[str, Any]) -> can.Message:
         signals = {}
