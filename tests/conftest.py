@@ -79,3 +79,13 @@ class ArraySource:
 
     def close(self) -> None:
         pass
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fault table, when fault tests ran (tests/faults.py)."""
+    from tests import faults
+
+    if faults.ROWS:
+        terminalreporter.section("fault table")
+        for line in faults.table():
+            terminalreporter.write_line(line)

@@ -55,6 +55,9 @@ class SimEcu:
         self._isotp_rest: bytes = b""  # a multi-frame OBD answer waiting for the tester's flow control
 
     def start(self) -> SimEcu:
+        # Only commands and OBD-II requests concern the car; the kernel (or python-can) drops the rest.
+        wanted = [*self.commands, OBD_FUNCTIONAL, OBD_ENGINE_REQUEST]
+        self.bus.set_filters([{"can_id": frame_id, "can_mask": 0x7FF, "extended": False} for frame_id in wanted])
         self._notifier = can.Notifier(self.bus, [self.on_frame], timeout=0.05)
         self._thread.start()
         return self

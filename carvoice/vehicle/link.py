@@ -9,6 +9,7 @@ import can
 
 from carvoice.act.can import open_bus
 from carvoice.profile.model import Profile
+from carvoice.vehicle.obd_can import FIRST_REPLY_ID
 from carvoice.vehicle.obd_poll import ErrorCallback, start_obd_poller
 from carvoice.vehicle.state import StateListener, VehicleState
 
@@ -29,6 +30,17 @@ class SessionLog(can.Listener):
             self._writer.stop()
 
 
+def watched_frames(profile: Profile) -> list[can.typechecking.CanFilter]:
+    """Acceptance filters: the status messages the profile's state names, and OBD-II answers."""
+    filters: list[can.typechecking.CanFilter] = [{"can_id": FIRST_REPLY_ID, "can_mask": 0x7F8}]
+    for source in profile.state.values():
+        if source.message is not None and profile.dbc is not None:
+            message = profile.dbc.get_message_by_name(source.message)
+            mask = 0x1FFFFFFF if message.is_extended_frame else 0x7FF
+            filters.append({"can_id": message.frame_id, "can_mask": mask, "extended": message.is_extended_frame})
+    return filters
+
+
 class VehicleLink:
     """Opens the bus and listens to it on a Notifier thread, so that the audio loop never waits for CAN."""
 
@@ -46,6 +58,8 @@ class VehicleLink:
         self.name = f"{interface}:{channel}"
         self.state = VehicleState(profile)
         self.log = SessionLog(log_path, channel) if log_path is not None else None
+        # The kernel drops what we do not watch, so a flood of other traffic never reaches Python.
+        self.bus.set_filters(None if self.log is not None else watched_frames(profile))
         listeners: list[can.Listener] = [StateListener(self.state, report)]
         if self.log is not None:
             listeners.append(self.log)
@@ -56,6 +70,8 @@ class VehicleLink:
     def replace_profile(self, profile: Profile) -> None:
         """A reloaded profile may watch other signals; values heard so far are kept where they still apply."""
         self.state.replace_profile(profile)
+        if self.log is None:
+            self.bus.set_filters(watched_frames(profile))
 
     def close(self) -> None:
         """The Notifier stops before the bus shuts down, so that it never reads a closed socket."""

@@ -1,0 +1,227 @@
+"""CAN faults while the agent runs against the simulated car: quiet, flooded, malformed, down.
+
+On python-can's virtual bus here, and on a real vcan0 inside user-mode Linux (scripts/vcan-test).
+What must hold after each: no frame the driver did not ask for, none twice, the failure said
+aloud and in the event stream, and the agent working again once the fault clears.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import can
+import pytest
+
+from carvoice import events
+from carvoice.act.can import CanSink
+from carvoice.agent import Agent
+from carvoice.sim.ecu import SimEcu
+from carvoice.vehicle.link import VehicleLink
+from tests.conftest import open_test_bus
+from tests.faults import record, until
+
+# The demo car's command messages: the only frames the agent may ever send.
+COMMAND_IDS = (0x2F1, 0x2F2, 0x2F3, 0x3A0)
+
+
+@pytest.fixture
+def car(bus_spec: str, demo_profile) -> Iterator[SimEcu]:
+    bus = open_test_bus(bus_spec)
+    ecu = SimEcu(bus, demo_profile.dbc).start()
+    yield ecu
+    ecu.stop()
+    bus.shutdown()
+
+
+class Cabin:
+    """The agent as the daemon builds it (link, CAN sink, state), its events, and a frame counter."""
+
+    def __init__(self, profile, spec: str) -> None:
+        interface, channel = spec.split(":", 1)
+        self.events: list[events.Event] = []
+        self.link = VehicleLink(profile, interface, channel, report=self._report)
+        self.agent = Agent(profile, self.events.append, [CanSink(self.link.bus, spec)], state=self.link.state)
+        self.agent.on_close.append(self.link.close)
+        self.reports: list[str] = []
+        self.sent: list[str] = []  # what the car's side of the bus received from us
+        self.watch = open_test_bus(spec)
+        self.watch.set_filters([{"can_id": frame_id, "can_mask": 0x7FF, "extended": False} for frame_id in COMMAND_IDS])
+        self._watcher = can.Notifier(self.watch, [_Watch(self._heard)], timeout=0.05)
+
+    def _report(self, text: str) -> None:
+        self.reports.append(text)
+
+    def _heard(self, msg: can.Message) -> None:
+        if msg.arbitration_id in COMMAND_IDS:
+            self.sent.append(f"{msg.arbitration_id:03X}#{msg.data.hex().upper()}")
+
+    def kinds(self) -> list[str]:
+        return [type(e).__name__ for e in self.events]
+
+    def close(self) -> None:
+        self._watcher.stop()
+        self.watch.shutdown()
+        self.agent.close()
+
+
+class _Watch(can.Listener):
+    """The test's own reader outlives the interface going down, like the agent's."""
+
+    def __init__(self, heard) -> None:
+        self.heard = heard
+
+    def on_message_received(self, msg: can.Message) -> None:
+        self.heard(msg)
+
+    def on_error(self, exc: Exception) -> None:
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def cabin(bus_spec: str, demo_profile) -> Iterator[Cabin]:
+    cabin = Cabin(demo_profile, bus_spec)
+    yield cabin
+    cabin.close()
+
+
+def bus_name(spec: str) -> str:
+    return spec.split(":")[0]
+
+
+def test_status_messages_stop_and_resume(car, cabin, bus_spec, demo_profile):
+    assert cabin.link.state.wait_until_known()
+    car.broadcasting = False
+    assert until(lambda: cabin.link.state.value("speed") is None, 2.0) is not None
+    cabin.agent.decide("trunk", {"action": "open"})
+    assert cabin.kinds() == ["Refused", "Say"]
+    car.broadcasting = True
+    recovery = until(lambda: cabin.link.state.value("speed") is not None, 2.0)
+    assert recovery is not None
+    cabin.events.clear()
+    cabin.agent.decide("trunk", {"action": "open"})
+    assert cabin.kinds() == ["Can", "Say"]
+    assert until(lambda: cabin.sent == ["2F2#04"], 1.0) is not None
+    record(
+        "status messages stop, then resume",
+        "speed unknown after 3 cycles: trunk refused aloud; after resume done once",
+        recovery,
+        bus_name(bus_spec),
+    )
+
+
+def test_a_flood_of_unrelated_frames(car, cabin, bus_spec):
+    """Full load of frames nobody asked about: state stays fresh, commands go out exactly once."""
+    stop = threading.Event()
+    flood_bus = open_test_bus(bus_spec)
+    sent = [0]
+
+    def flood() -> None:
+        rng = random.Random(1)
+        while not stop.is_set():
+            frame = can.Message(
+                arbitration_id=rng.choice([0x100, 0x555, 0x6FF, 0x7FF]), data=rng.randbytes(8), is_extended_id=False
+            )
+            try:
+                flood_bus.send(frame, timeout=0.01)
+                sent[0] += 1
+            except can.CanError:
+                time.sleep(0.001)  # the queue is full: that is full load
+
+    flooder = threading.Thread(target=flood, daemon=True)
+    flooder.start()
+    try:
+        time.sleep(0.5)
+        ages = []
+        for _ in range(20):
+            ages.append(cabin.link.state.age("speed") or 99.0)
+            time.sleep(0.02)
+        cabin.agent.decide("lock", {"action": "unlock"})
+        cabin.agent.decide("fan", {"level": 3})
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        flooder.join()
+        flood_bus.shutdown()
+    assert until(lambda: sorted(cabin.sent) == ["2F2#02", "3A0#000300"], 2.0) is not None, cabin.sent
+    assert cabin.kinds() == ["Can", "Say", "Can", "Say"]
+    # A loaded two-core machine may let the 60 ms speed value lapse under the flood; once the
+    # flood ends it must be fresh again at once.
+    assert until(lambda: cabin.link.state.value("speed") is not None, 1.0) is not None
+    record(
+        "bus flooded with unrelated frames",
+        f"{sent[0]} flood frames in 0.9 s; speed age <= {max(ages) * 1000:.0f} ms; both commands sent once",
+        0.0,
+        bus_name(bus_spec),
+    )
+
+
+def test_frames_that_do_not_match_the_dbc(car, cabin, bus_spec, demo_profile):
+    """A broken ECU sends the speed message with the wrong length or an invalid gear: never trusted."""
+    car.car.set("speed", 50)
+    car.car.set("gear", "D")
+    assert until(lambda: cabin.link.state.value("speed") == 50, 2.0) is not None
+    bad_bus = open_test_bus(bus_spec)
+    speed_id = demo_profile.dbc.get_message_by_name("VEHICLE_DYNAMICS").frame_id
+    try:
+        for _ in range(50):
+            bad_bus.send(can.Message(arbitration_id=speed_id, data=b"\x00\x00", is_extended_id=False))
+            bad_bus.send(can.Message(arbitration_id=speed_id, data=b"\x00" * 8, is_extended_id=False))
+            time.sleep(0.002)
+        time.sleep(0.05)
+        assert cabin.link.state.rejected_frames >= 100
+        assert cabin.link.state.value("speed") == 50
+        cabin.agent.decide("trunk", {"action": "open"})
+        assert cabin.kinds() == ["Refused", "Say"]
+        # The right length, but a gear the DBC calls Invalid: still not "parked".
+        car.broadcasting = False
+        invalid = demo_profile.dbc.get_message_by_name("VEHICLE_DYNAMICS").encode(
+            {"VehicleSpeed": 0, "Gear": 7, "ParkingBrake": 1, "Ignition": 2, "DynCounter": 0}
+        )
+        bad_bus.send(can.Message(arbitration_id=speed_id, data=invalid, is_extended_id=False))
+        assert until(lambda: cabin.link.state.value("gear") == "Invalid", 1.0) is not None
+        cabin.events.clear()
+        cabin.agent.decide("trunk", {"action": "open"})
+        assert cabin.kinds() == ["Refused", "Say"]
+    finally:
+        bad_bus.shutdown()
+    time.sleep(0.1)
+    assert cabin.sent == []
+    record(
+        "status frames of the wrong length / invalid gear",
+        f"{cabin.link.state.rejected_frames} frames ignored; old speed kept; invalid gear refuses the trunk",
+        None,
+        bus_name(bus_spec),
+    )
+
+
+@pytest.mark.skipif(shutil.which("ip") is None, reason="needs iproute2")
+def test_the_interface_goes_down_and_comes_back(car, cabin, bus_spec):
+    if not bus_spec.startswith("socketcan:"):
+        pytest.skip("a virtual bus cannot go down; runs on vcan0 (scripts/vcan-test)")
+    channel = bus_spec.split(":", 1)[1]
+    assert cabin.link.state.wait_until_known()
+    subprocess.run(["ip", "link", "set", channel, "down"], check=True)
+    try:
+        assert until(lambda: cabin.link.state.value("speed") is None, 2.0) is not None
+        cabin.agent.decide("lock", {"action": "lock"})
+        assert cabin.kinds() == ["Error", "Say"], cabin.events
+        assert cabin.events[1].text == "Sorry, that did not work."
+    finally:
+        subprocess.run(["ip", "link", "set", channel, "up"], check=True)
+    recovery = until(lambda: cabin.link.state.value("speed") is not None, 5.0)
+    assert recovery is not None, cabin.reports
+    cabin.events.clear()
+    cabin.agent.decide("lock", {"action": "lock"})
+    assert cabin.kinds() == ["Can", "Say"]
+    assert until(lambda: cabin.sent == ["2F2#01"], 1.0) is not None, cabin.sent
+    record(
+        "CAN interface down, then up",
+        "send failed: error event + 'Sorry, that did not work.'; values unknown; lock sent once after up",
+        recovery,
+        bus_name(bus_spec),
+    )
