@@ -1,7 +1,9 @@
 """Serial actions against real peers: a pty with a board on the other end, loop://, relayboard://."""
 
+import contextlib
 import os
 import threading
+import time
 
 import pytest
 
@@ -14,11 +16,12 @@ from carvoice.profile.model import SerialPortSettings
 class PtyBoard:
     """A relay board on the master side of a pty: answers each line after `delay`, or never."""
 
-    def __init__(self, answer: bytes | None) -> None:
+    def __init__(self, answer: bytes | None, delay: float = 0.0) -> None:
         self.master, slave = os.openpty()
         self.path = os.ttyname(slave)
         self.slave = slave
         self.answer = answer
+        self.delay = delay
         self.received = b""
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -31,11 +34,17 @@ class PtyBoard:
                 return
             self.received += chunk
             if b"\n" in chunk and self.answer is not None:
-                os.write(self.master, self.answer)
+                time.sleep(self.delay)
+                try:
+                    os.write(self.master, self.answer)
+                except OSError:
+                    return
 
     def close(self) -> None:
-        os.close(self.master)
-        os.close(self.slave)
+        """Like unplugging it; closing twice is harmless."""
+        for fd in (self.master, self.slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 @pytest.fixture

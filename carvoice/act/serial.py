@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import termios
 import time
 
 import serial
@@ -11,6 +12,10 @@ from carvoice.act import ActionFailed, PlannedAction
 from carvoice.act.plan import SerialWrite
 from carvoice.events import Event, Serial
 from carvoice.profile.model import SerialPortSettings
+
+# What a serial device that vanishes mid-write raises: pyserial's own errors, the OS's, and
+# termios.error from tcdrain (which is not an OSError).
+PORT_ERRORS = (serial.SerialException, OSError, termios.error)
 
 # Makes relayboard:// (carvoice's stand-in for a relay board) a pyserial URL.
 if "carvoice.act" not in serial.protocol_handler_packages:
@@ -36,7 +41,7 @@ class SerialSink:
             port.write(action.data)
             port.flush()
             reply = self._reply(port, action) if action.expect is not None else None
-        except (serial.SerialException, OSError) as error:
+        except PORT_ERRORS as error:
             self._forget(action.port)
             raise ActionFailed(f"serial port {action.port} ({settings.url}): {error}") from error
         return Serial(t, port=action.port, data=action.data.decode("utf-8", "replace"), reply=reply)
@@ -68,7 +73,7 @@ class SerialSink:
     def _forget(self, name: str) -> None:
         port = self._open.pop(name, None)
         if port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
+            with contextlib.suppress(*PORT_ERRORS):
                 port.close()
 
     def close(self) -> None:

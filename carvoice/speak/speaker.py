@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from carvoice.speak.output import SpeechOutput
-from carvoice.speak.tts import Synthesizer
+from carvoice.speak.tts import SpeechFailed, Synthesizer
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,13 @@ class Speaker:
         return self.output.live
 
     def say(self, text: str) -> Spoken:
-        """Raises SpeechFailed when nothing could be synthesised."""
+        """Raises SpeechFailed when nothing could be synthesised or played (a full disk, a vanished card)."""
         samples, rate = self.synthesizer.synthesize(text)
-        return Spoken(len(samples) / rate, self.output.play(samples, rate))
+        try:
+            file = self.output.play(samples, rate)
+        except OSError as error:
+            raise SpeechFailed(f"cannot play the reply: {error}") from error
+        return Spoken(len(samples) / rate, file)
 
     def busy(self) -> bool:
         return self.output.busy()

@@ -17,6 +17,7 @@ import time
 
 import serial
 
+from carvoice.act.serial import PORT_ERRORS
 from carvoice.vehicle.obd import LinkError, NegativeResponse, NoReply, ObdError, request, response_data
 
 PROMPT = b">"
@@ -77,7 +78,7 @@ class Elm327:
     def _open(self) -> serial.SerialBase:
         try:
             port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0.05, write_timeout=1.0)
-        except (serial.SerialException, OSError, ValueError) as error:
+        except (*PORT_ERRORS, ValueError) as error:
             raise LinkError(f"{self.name}: cannot open the port: {error}") from error
         self._port = port
         try:
@@ -103,7 +104,7 @@ class Elm327:
         """Forget the port; the next query reopens and reinitialises it."""
         port, self._port = self._port, None
         if port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
+            with contextlib.suppress(*PORT_ERRORS):
                 port.close()
 
     def _read_until_prompt(self, timeout: float) -> bytes:
@@ -117,7 +118,7 @@ class Elm327:
                 raise LinkError(f"{self.name}: no prompt within {timeout:g} s (got {bytes(received)!r})")
             try:
                 chunk = self._port.read(self._port.in_waiting or 1)
-            except (serial.SerialException, OSError) as error:
+            except PORT_ERRORS as error:
                 raise LinkError(f"{self.name}: the adapter went away: {error}") from error
             received += chunk
         return bytes(received)
@@ -128,7 +129,7 @@ class Elm327:
         try:
             self._port.reset_input_buffer()
             self._port.write(command.encode("ascii") + b"\r")
-        except (serial.SerialException, OSError) as error:
+        except PORT_ERRORS as error:
             raise LinkError(f"{self.name}: the adapter went away: {error}") from error
         text = self._read_until_prompt(timeout)[: -len(PROMPT)].decode("ascii", errors="replace")
         lines = [line.strip() for line in re.split(r"[\r\n]+", text)]
