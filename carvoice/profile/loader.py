@@ -53,6 +53,12 @@ from carvoice.vehicle.obd import PIDS
 
 MAIN_FILE = "profile.toml"
 LEAD_IN_MARK = "~"  # in the names of the wake phrase's word endings (see _wake_tails)
+# What a profile, which may come from anyone, may name. pyserial's spy:// writes a log to any
+# file and rfc2217:// or hwgrep:// are not ports a head unit has; python-can's network transports
+# would put the car's bus on a network.
+SERIAL_URL_SCHEMES = ("loop", "socket", "relayboard")
+NETWORK_CAN_INTERFACES = frozenset({"udp_multicast", "socketcand", "remote"})
+
 _SINGLE_TABLES = ("profile", "wake", "audio", "can", "obd", "recognition", "replies")
 _MERGED_TABLES = ("serial", "vehicle", "state", "pronunciations", "rules", "slots", "intents")
 _KEYS = {
@@ -349,6 +355,13 @@ class _Loader:
 
     def _can(self, table: dict[str, Any]) -> CanSettings | None:
         interface = self._typed(table, "can", "interface", str, "virtual")
+        if interface in NETWORK_CAN_INTERFACES:
+            self.report(
+                "can.interface",
+                f"{interface!r} carries CAN over the network; a profile may only name a local bus"
+                " (pass --can on the command line to test over a network)",
+                interface,
+            )
         channel = self._typed(table, "can", "channel", (str, int), "carvoice")
         bitrate = self._typed(table, "can", "bitrate", int, None)
         dbc_name = self._typed(table, "can", "dbc", str, None)
@@ -374,6 +387,8 @@ class _Loader:
             url = self._typed(table, key, "url", str, None)
             if not url:
                 self.report(key, "needs url = ... (a device path, loop://, socket://host:port)")
+                continue
+            if not self._safe_serial_url(f"{key}.url", url):
                 continue
             result[name] = SerialPortSettings(name, url, self._typed(table, key, "baudrate", int, 9600))
         return result
@@ -746,13 +761,25 @@ class _Loader:
             return None
         return SerialAction(port, write, expect, float(timeout), when, key)
 
+    def _safe_serial_url(self, key: str, url: str) -> bool:
+        """A profile may come from anyone: no pyserial URL that writes files (spy://) or is not a port."""
+        scheme = url.split("://", 1)[0] if "://" in url else None
+        if scheme is not None and scheme not in SERIAL_URL_SCHEMES:
+            allowed = ", ".join(f"{s}://" for s in SERIAL_URL_SCHEMES)
+            self.report(key, f"{scheme}:// is not allowed in a profile (a device path, or {allowed})", url)
+            return False
+        return True
+
     def _obd(self, table: Any) -> ObdSettings | None:
         if table is None:
             return None
         self._unknown_keys("obd", table, _KEYS["obd"])
         defaults = ObdSettings()
+        source = self._typed(table, "obd", "source", str, defaults.source)
+        if source != "can" and not self._safe_serial_url("obd.source", source):
+            source = defaults.source
         return ObdSettings(
-            source=self._typed(table, "obd", "source", str, defaults.source),
+            source=source,
             poll_seconds=self._positive(table, "obd", "poll_seconds", defaults.poll_seconds),
             baudrate=self._typed(table, "obd", "baudrate", int, defaults.baudrate),
         )
