@@ -13,6 +13,7 @@ reports RSS at the start and the end and the end-of-speech-to-frame time over th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import resource
@@ -205,13 +206,25 @@ def build_script(commands: list[Clip], talk: list[Clip], hours: float, seed: int
     return segments
 
 
-def soak(hours: float, seed: int, profile: Profile, progress: bool) -> Report:
-    report = Report()
-    engine = engine_for(profile)
-    channel = f"soak-{seed}"
+@contextlib.contextmanager
+def agent_on_simulated_car(profile: Profile, emit: events.Emit, channel: str) -> Iterator[Agent]:
+    """The agent as the daemon builds it, on a virtual bus with the simulated car parked on it."""
     car_bus = can.Bus(interface="virtual", channel=channel)
     car = SimEcu(car_bus, profile.dbc).start()
     link = VehicleLink(profile, "virtual", channel)
+    agent = Agent(profile, emit, [CanSink(link.bus, channel)], engine=engine_for(profile), state=link.state)
+    agent.on_close.append(link.close)
+    try:
+        link.state.wait_until_known()
+        yield agent
+    finally:
+        agent.close()
+        car.stop()
+        car_bus.shutdown()
+
+
+def soak(hours: float, seed: int, profile: Profile, progress: bool) -> Report:
+    report = Report()
     heard: list[tuple[float, str]] = []
     notes: list[tuple[float, str]] = []  # what the agent made of what it heard, to explain a miss
 
@@ -221,9 +234,7 @@ def soak(hours: float, seed: int, profile: Profile, progress: bool) -> Report:
         elif isinstance(event, events.Intent | events.Rejected | events.Wake):
             notes.append((time.monotonic(), events.human_line(event).strip()))
 
-    agent = Agent(profile, emit, [CanSink(link.bus, channel)], engine=engine, state=link.state)
-    agent.on_close.append(link.close)
-    try:
+    with agent_on_simulated_car(profile, emit, f"soak-{seed}") as agent:
         examples = state_free_examples(profile)
         commands = [
             Clip(WAKE + text, voice, speech(WAKE + text, voice, speed), frames)
@@ -244,11 +255,7 @@ def soak(hours: float, seed: int, profile: Profile, progress: bool) -> Report:
         report.wall_seconds = time.monotonic() - started
         report.rss_end_mb = rss_mb()
         report.audio_hours = source.position / SAMPLE_RATE / 3600
-        _score(report, segments, heard, notes)
-    finally:
-        agent.close()
-        car.stop()
-        car_bus.shutdown()
+    _score(report, segments, heard, notes)
     return report
 
 
