@@ -109,6 +109,8 @@ class Agent:
 
     def decide(self, intent_name: str, slots: dict[str, SlotValueType]) -> None:
         """The profile's safety rules first: refuse, ask, or go ahead."""
+        if self.state is not None:
+            self.state.catch_up()
         decision = self.gate.check_rules(self.profile.intents[intent_name], slots, self.state)
         if decision.kind == "refuse":
             self.emit(events.Refused(self.now, intent=intent_name, reason=decision.reason))
@@ -126,6 +128,8 @@ class Agent:
 
     def handle_answer(self, words: Sequence[str], confidence: float, rival: str | None = None) -> None:
         """Only a clear yes carries out the waiting command; anything else leaves the car alone."""
+        if self.state is not None:
+            self.state.catch_up()
         pending, self._pending = self._pending, None
         if pending is None:
             return

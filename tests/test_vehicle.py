@@ -232,3 +232,28 @@ def test_speed_by_obd_from_the_simulated_engine_ecu(car, channel, capsys, tmp_pa
     assert spoken(say("what is my speed", channel, capsys, "--profile", str(profile))) == [
         "You are going 88 kilometres per hour."
     ]
+
+
+def test_age_counts_from_reception_and_decisions_wait_for_the_listener(car, channel, demo_profile):
+    """A frame taken in late (the recogniser held the interpreter) is as old as when it arrived;
+    before a decision the agent lets the listener catch up with what arrived meanwhile."""
+    state = VehicleState(demo_profile)
+    speed_id = demo_profile.dbc.get_message_by_name("VEHICLE_DYNAMICS").frame_id
+    late = can.Message(arbitration_id=speed_id, data=bytes.fromhex("88130300"), timestamp=time.time() - 0.2)
+    state.on_frame(late)
+    assert state.value("speed") is None and state.age("speed") >= 0.2
+
+    link = VehicleLink(demo_profile, *channel.split(":", 1))
+    try:
+        assert link.state.wait_until_known()
+        started = time.monotonic()
+        link.state.catch_up()
+        assert time.monotonic() - started < 0.1  # frames flow: caught up within a cycle or two
+        car.broadcasting = False
+        time.sleep(0.1)
+        started = time.monotonic()
+        link.state.catch_up()
+        assert 0.2 <= time.monotonic() - started < 0.5  # nothing arrives: give up after the timeout
+    finally:
+        link.close()
+        link.bus.shutdown()

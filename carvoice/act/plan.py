@@ -66,6 +66,9 @@ class StateReader(Protocol):
 
     def value(self, name: str) -> Any: ...
 
+    def catch_up(self) -> None:
+        """Take in what the car reported up to now before a decision reads it."""
+
 
 def lookup_in(
     profile: Profile, slots: Mapping[str, SlotValueType], state: StateReader | None = None
@@ -215,6 +218,9 @@ class FixedState:
 
     def value(self, name: str) -> Any:
         return self.values.get(name)
+
+    def catch_up(self) -> None:
+        """Nothing to wait for: the values never change."""
 
 
 def extreme_states(profile: Profile) -> list[FixedState]:

@@ -17,6 +17,11 @@ import can
 from carvoice.profile.model import Profile
 
 Clock = Callable[[], float]
+# How long a decision waits at most for the listener to catch up, and how close to "now" counts as caught up.
+CATCH_UP_SECONDS = 0.25
+CATCH_UP_SLACK = 0.01
+# A frame's reception time is trusted back this far (a wall-clock step between reception and now is not).
+MAX_BACKLOG_SECONDS = 5.0
 
 
 class VehicleState:
@@ -26,6 +31,7 @@ class VehicleState:
         self._values: dict[str, tuple[Any, float]] = {}
         self._lock = threading.Lock()
         self.rejected_frames = 0  # frames of a watched message that did not decode (wrong length, ...)
+        self._newest_received = 0.0  # wall-clock reception time of the newest frame taken in
         self.replace_profile(profile)
 
     def replace_profile(self, profile: Profile) -> None:
@@ -65,6 +71,20 @@ class VehicleState:
     def snapshot(self) -> dict[str, Any]:
         return {name: self.value(name) for name in self.profile.state}
 
+    def catch_up(self, timeout: float = CATCH_UP_SECONDS) -> None:
+        """Let the listening thread take in what the bus delivered while this thread held the interpreter.
+
+        PocketSphinx keeps Python's interpreter lock while it decodes, so the listener may be a
+        few hundred milliseconds behind when the rules are read: without this, a healthy car would
+        look stale (and be refused) right after every command. A quiet bus costs `timeout` once.
+        """
+        if not self._by_message:
+            return
+        asked = time.time()
+        deadline = self.clock() + timeout
+        while self._newest_received < asked - CATCH_UP_SLACK and self.clock() < deadline:
+            time.sleep(0.002)
+
     def wait_until_known(self) -> bool:
         """For one-shot commands: give the car up to one max_age to report before rules read the state."""
         deadline = self.clock() + max((s.max_age for s in self.profile.state.values()), default=0.0)
@@ -88,12 +108,15 @@ class VehicleState:
         except Exception:  # cantools raises several kinds for a frame that does not match the DBC
             self.rejected_frames += 1
             return
-        now = self.clock()
+        # Age counts from when the frame reached us, not from when this thread got round to it.
+        received = message.timestamp or time.time()
+        seen = self.clock() - min(max(time.time() - received, 0.0), MAX_BACKLOG_SECONDS)
         with self._lock:
+            self._newest_received = max(self._newest_received, received)
             for name, signal in watched:
                 value = decoded.get(signal)
                 if value is not None:
-                    self._values[name] = (value if isinstance(value, int | float) else str(value), now)
+                    self._values[name] = (value if isinstance(value, int | float) else str(value), seen)
 
 
 class StateListener(can.Listener):
