@@ -309,3 +309,25 @@ def test_sigterm_and_sighup_during_a_command(tmp_path):
         reload_seconds,
     )
     record("SIGTERM while running", f"clean exit 0 in {stop_seconds:.2f} s; no command sent twice", None)
+
+
+def test_a_damaged_active_profile_at_start_runs_the_previous_one(tmp_path, capsys):
+    etc = tmp_path / "etc" / "carvoice"
+    etc.mkdir(parents=True)
+    damaged = tmp_path / "damaged"
+    shutil.copytree(default_profile_dir(), damaged)
+    (damaged / "lights.toml").write_bytes(b"\x00" * 512)  # a card that lost a block
+    (etc / "profile").symlink_to(damaged)
+    (etc / "previous").symlink_to(default_profile_dir())
+    recording = tmp_path / "drive.wav"
+    write_wav(recording, command_audio())
+    status = main(
+        ["run", "--profile", str(etc / "profile"), "--audio", str(recording), "--events", "json", "--no-speech"]
+    )
+    assert status == 0
+    out = capsys.readouterr()
+    lines = [json.loads(line) for line in out.out.splitlines()]
+    assert lines[0]["event"] == "error" and "running" in lines[0]["message"]
+    assert "lights.toml" in out.err
+    assert [e["frame"] for e in lines if e["event"] == "can"] == ["2F3#0100"]
+    record("active profile damaged on disk at start", "the previous profile runs; the damage named (file, line)")

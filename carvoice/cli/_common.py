@@ -29,6 +29,16 @@ def profile_dir(explicit: str | None) -> Path:
     return default_profile_dir()
 
 
+def previous_profile(path: Path) -> Path | None:
+    """On an installed unit, the profile that was active before this one (kept by `carvoice bundle`).
+
+    If the active profile is damaged on disk (a failing card, a copy by hand gone wrong), the
+    daemon runs the previous one rather than not at all.
+    """
+    candidate = path.parent / "previous"
+    return candidate if path.name == "profile" and path.is_symlink() and candidate.exists() else None
+
+
 def add_profile_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",

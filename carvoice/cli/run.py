@@ -11,7 +11,7 @@ from importlib import resources
 from carvoice import events
 from carvoice.agent import Agent
 from carvoice.audio import AudioSource, AudioSourceError
-from carvoice.cli._common import add_agent_options, build_agent, load_or_report, profile_dir
+from carvoice.cli._common import add_agent_options, build_agent, load_or_report, previous_profile, profile_dir
 from carvoice.recognise.engine import engine_for
 from carvoice.service import Service, Stop
 
@@ -39,6 +39,11 @@ def demo_recording() -> str:
 def run(args: argparse.Namespace) -> int:
     path = profile_dir(args.profile)
     profile = load_or_report(path)
+    fallback = previous_profile(path) if profile is None else None
+    if fallback is not None:
+        profile = load_or_report(fallback)
+        if profile is not None:
+            print(f"carvoice: running the previous profile ({fallback}) until {path} loads", file=sys.stderr)
     if profile is None:
         return 2
     try:
@@ -47,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"carvoice: {error}", file=sys.stderr)
         return 1
     agent = build_agent(args, profile)
+    if fallback is not None:
+        agent.emit(events.Error(0.0, message=f"{path} does not load; running {fallback}", source="profile"))
     agent.engine = engine_for(profile)
     service = Service(agent, path)
     service.install()
