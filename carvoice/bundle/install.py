@@ -1,0 +1,200 @@
+"""Build a bundle; install one on a unit, switch to it, confirm the daemon took it, else roll back.
+
+The only step that changes what the daemon loads is the rename of the `profile` link, and it
+happens after the new version is complete, fsynced and checked with `load_profile`. A power cut
+before it leaves the old profile; after it, the new one; leftovers of a cut install are hidden
+staging folders that the next install removes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from carvoice.bundle import BundleError, archive, disk, signing
+from carvoice.bundle.archive import MANIFEST, PROFILE, SIGNATURE, Bundle
+from carvoice.bundle.manifest import Manifest, check_version, default_version, sha256
+from carvoice.bundle.unit import STAGING_PREFIX, Daemon, Unit
+from carvoice.profile.loader import files_digest, load_profile, profile_digest
+from carvoice.profile.model import ProfileError
+
+Say = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def build(profile_dir: Path, out: Path, version: str | None = None, key: Path | None = None) -> Manifest:
+    """A bundle of a profile folder that passes `load_profile`; a broken profile never becomes a bundle."""
+    try:
+        profile = load_profile(profile_dir)
+    except ProfileError as error:
+        raise BundleError(f"{profile_dir}: not bundled, the profile has problems:\n{error}") from None
+    files = archive.profile_files(profile_dir)
+    manifest = Manifest(
+        name=profile.name,
+        version=check_version(version) if version else default_version(),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        profile_digest=files_digest(files),
+        files={name: sha256(data) for name, data in files.items()},
+    )
+    data = manifest.to_bytes()
+    archive.pack(out, manifest, files, signing.sign(data, key) if key else None)
+    return manifest
+
+
+def verify(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, say: Say = _quiet) -> Bundle:
+    """The bundle's hashes and signature checked against the unit's policy, or BundleError."""
+    bundle = archive.read(bundle_path)
+    signers = allowed_signers or unit.allowed_signers
+    if signers.is_file():
+        if bundle.signature is None:
+            raise BundleError(f"{bundle_path}: refused: not signed, and this unit accepts only bundles signed by "
+                              f"a key in {signers} (carvoice bundle build --sign KEY)")
+        principal = signing.verify(bundle.manifest_bytes, bundle.signature, signers, str(bundle_path))
+        say(f"signature good: signed by {principal}")
+    elif allowed_signers is not None:
+        raise BundleError(f"{allowed_signers}: no such allowed-signers file")
+    else:
+        say(f"signature not checked: {signers} does not exist, so this unit accepts unsigned bundles")
+    if files_digest(bundle.files) != bundle.manifest.profile_digest:
+        raise BundleError(f"{bundle_path}: refused: the manifest's profile_digest does not match its files")
+    return bundle
+
+
+def install(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, timeout: float = 30.0,
+            say: Say = _quiet) -> Path:
+    """Verify, unpack beside the current profile, switch, confirm with the daemon; returns the new folder."""
+    bundle = verify(bundle_path, unit, allowed_signers, say)
+    manifest = bundle.manifest
+    with _locked(unit):
+        current = unit.target_of(unit.active)
+        before = unit.target_of(unit.previous)
+        folder = unit.profiles / manifest.install_name
+        if folder.is_dir():
+            if profile_digest(folder / PROFILE) != manifest.profile_digest:
+                raise BundleError(f"{folder} exists with other contents; remove it by hand, then install again")
+            say(f"already unpacked in {folder}")
+        else:
+            _unpack(bundle, folder, bundle_path)
+            say(f"unpacked and checked in {folder}")
+        if current == folder.resolve():
+            say(f"{manifest.name} {manifest.version} is already the active profile")
+            return folder
+        _activate(unit, folder, current)
+        say(f"switched {unit.active} -> {folder / PROFILE}")
+        problem = _confirm(unit, manifest.profile_digest, timeout, say)
+        if problem is not None:
+            _undo(unit, current, before, timeout)
+            raise BundleError(f"{bundle_path}: {manifest.name} {manifest.version} did not come up ({problem}); "
+                              f"rolled back to {current or 'no profile'}")
+    return folder
+
+
+def rollback(unit: Unit, timeout: float = 30.0, say: Say = _quiet) -> Path:
+    """Make the previous profile active again (and the current one the previous)."""
+    with _locked(unit):
+        current, previous = unit.target_of(unit.active), unit.target_of(unit.previous)
+        if previous is None:
+            raise BundleError(f"{unit.previous}: no previous profile to roll back to")
+        try:
+            load_profile(previous / PROFILE)
+        except ProfileError as error:
+            raise BundleError(f"{previous / PROFILE}: not rolled back, that profile has problems:\n{error}") from None
+        _activate(unit, previous, current)
+        say(f"switched {unit.active} -> {previous / PROFILE}")
+        problem = _confirm(unit, profile_digest(previous / PROFILE), timeout, say)
+        if problem is not None:
+            _undo(unit, current, previous, timeout)
+            raise BundleError(f"{previous}: did not come up ({problem}); {current} stays active")
+    return previous
+
+
+def _unpack(bundle: Bundle, folder: Path, source: Path) -> None:
+    """Write the version into a hidden staging folder, check it like the daemon, then rename it into place."""
+    for leftover in folder.parent.glob(f"{STAGING_PREFIX}*"):
+        disk.remove(leftover)  # from an install that lost power; never active
+    staging = folder.with_name(f"{STAGING_PREFIX}{folder.name}")
+    disk.make_dir(staging)
+    folders = {PurePosixPath(PROFILE)} | {p for n in bundle.files for p in PurePosixPath(PROFILE, n).parents[:-1]}
+    for directory in sorted(folders, key=lambda p: len(p.parts)):
+        disk.make_dir(staging / directory)
+    for name, data in sorted(bundle.files.items()):
+        disk.write(staging / PROFILE / name, data)
+    disk.write(staging / MANIFEST, bundle.manifest_bytes)
+    if bundle.signature is not None:
+        disk.write(staging / SIGNATURE, bundle.signature)
+    for directory in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        disk.sync_dir(staging / directory)
+    disk.sync_dir(staging)
+    try:
+        load_profile(staging / PROFILE)
+    except ProfileError as error:
+        disk.remove(staging)
+        raise BundleError(f"{source}: refused, the profile would not load on this unit:\n{error}") from None
+    if profile_digest(staging / PROFILE) != bundle.manifest.profile_digest:
+        disk.remove(staging)
+        raise BundleError(f"{source}: refused: the unpacked files do not read back as written ({staging})")
+    disk.rename(staging, folder)
+
+
+def _activate(unit: Unit, folder: Path, current: Path | None) -> None:
+    """Make `folder` active and `current` the previous one.
+
+    Installing, `previous` moves first (a cut between the two renames leaves both on the old version,
+    and the new one is still unpacked for the next attempt). Rolling back (`folder` is the previous
+    one), `profile` moves first, so that the version to return to is never lost.
+    """
+    links = [(unit.previous, current), (unit.active, folder)]
+    if folder == unit.target_of(unit.previous):
+        links.reverse()
+    for link, target in links:
+        if target is not None:
+            disk.point(link, unit.link_target(target.name))
+
+
+def _undo(unit: Unit, current: Path | None, before: Path | None, timeout: float) -> None:
+    """Put both links back as they were and let the daemon load the old profile again."""
+    if current is None:
+        disk.remove(unit.active)
+    else:
+        disk.point(unit.active, unit.link_target(current.name))
+    if before is not None:
+        disk.point(unit.previous, unit.link_target(before.name))
+    if current is not None:
+        _confirm(unit, profile_digest(current / PROFILE), timeout, _quiet)
+
+
+def _confirm(unit: Unit, digest: str, timeout: float, say: Say) -> str | None:
+    """Ask a running daemon to reload and wait until it runs `digest`; None when it did (or none runs)."""
+    daemon = Daemon(unit.runtime_dir)
+    pid = daemon.pid()
+    if pid is None:
+        say(f"no running daemon (no live pid in {unit.runtime_dir / 'status.json'}); it loads the new profile "
+            "when it starts")
+        return None
+    asked = daemon.reload(pid)
+    problem = daemon.wait_for(pid, digest, asked, timeout)
+    if problem is None:
+        say(f"daemon (pid {pid}) reloaded and reports the new profile")
+    return problem
+
+
+@contextmanager
+def _locked(unit: Unit) -> Iterator[None]:
+    """One install or rollback at a time per unit."""
+    unit.profiles.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(unit.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BundleError(f"{unit.lock_file}: another install or rollback is running on this unit") from None
+        yield
+    finally:
+        os.close(descriptor)
