@@ -48,7 +48,7 @@ def bundle_of(tmp: Path, name: str, version: str, key: Path | None = None, sourc
     return out
 
 
-def start_daemon(tmp: Path, profile: Path, runtime: Path, seconds: int = 60) -> subprocess.Popen:
+def start_daemon(tmp: Path, profile: Path, runtime: Path, seconds: int = 60, wait: bool = True) -> subprocess.Popen:
     """`carvoice run` on a quiet recording paced like a microphone, as the service runs it."""
     recording = tmp / "quiet.wav"
     if not recording.exists():
@@ -57,8 +57,13 @@ def start_daemon(tmp: Path, profile: Path, runtime: Path, seconds: int = 60) -> 
     daemon = subprocess.Popen([sys.executable, "-m", "carvoice", "run", "--profile", str(profile), "--audio",
                                str(recording), "--realtime", "--no-speech", "--events", "json"],
                               env=env, stdout=subprocess.DEVNULL)
-    wait_for(lambda: status_of(runtime) and status_of(runtime)["pid"] == daemon.pid)
+    if wait:
+        wait_until_ready(daemon, runtime)
     return daemon
+
+
+def wait_until_ready(daemon: subprocess.Popen, runtime: Path) -> None:
+    wait_for(lambda: status_of(runtime) and status_of(runtime)["pid"] == daemon.pid)
 
 
 def status_of(runtime: Path) -> dict | None:
