@@ -119,14 +119,17 @@ def test_ansible_playbook_three_units_one_rolls_back(fleet):
     inventory = fleet.tmp / "units.ini"
     inventory.write_text("[units]\nunit1\nunit2\nunit3\n\n[units:vars]\nansible_python_interpreter=/usr/bin/python3\n"
                          f"ansible_ssh_common_args=-F {fleet.ssh_config}\n")
-    with fleet.third_unit_hangs():
-        done = subprocess.run([str(CARVOICE.parent / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK),
-                               "-e", f"bundle={bundle}", "-e", f"carvoice={CARVOICE}", "-e", "confirm_timeout=2"],
-                              capture_output=True, text=True, timeout=180, cwd=fleet.tmp,
-                              env=dict(os.environ, ANSIBLE_PIPELINING="true", ANSIBLE_NOCOLOR="1",
-                                       # no shared connections: a master left from an earlier run would
-                                       # reach an earlier (stopped) test server's unit
-                                       ANSIBLE_SSH_ARGS="-o ControlMaster=no"))
+    # shared connections in this test's own folder: a master left from an earlier run must not be
+    # reused, as it would reach an earlier (stopped) test server's unit
+    env = dict(os.environ, ANSIBLE_PIPELINING="true", ANSIBLE_NOCOLOR="1",
+               ANSIBLE_SSH_CONTROL_PATH_DIR=str(fleet.tmp / "cp"))
+    try:
+        with fleet.third_unit_hangs():
+            done = subprocess.run([str(CARVOICE.parent / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK),
+                                   "-e", f"bundle={bundle}", "-e", f"carvoice={CARVOICE}", "-e", "confirm_timeout=2"],
+                                  capture_output=True, text=True, timeout=180, cwd=fleet.tmp, env=env)
+    finally:
+        close_masters(fleet, env["ANSIBLE_SSH_CONTROL_PATH_DIR"])
     assert done.returncode == 2, done.stdout + done.stderr  # ansible-playbook: some hosts failed
     recap = done.stdout.split("PLAY RECAP")[1]
     for name, failed in (("unit1", 0), ("unit2", 0), ("unit3", 1)):
@@ -135,3 +138,9 @@ def test_ansible_playbook_three_units_one_rolls_back(fleet):
     assert done.stdout.count('"msg": "carvoice bundle: installed: car-three-3-') == 2
     check_outcome(fleet, new, old)
     assert not list(Path("/tmp").glob("carvoice-ansible-*.cvb"))
+
+
+def close_masters(fleet: Fleet, control_dir: str) -> None:
+    """End the ssh connection masters ansible left running (they would linger for a minute)."""
+    for control in Path(control_dir).glob("*"):
+        subprocess.run(["ssh", "-o", f"ControlPath={control}", "-O", "exit", "unit"], capture_output=True, timeout=10)
