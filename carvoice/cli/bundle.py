@@ -55,7 +55,7 @@ def _say(message: str) -> None:
     print(f"carvoice bundle: {message}", flush=True)
 
 
-def _report(error: BundleError) -> int:
+def _report(error: BundleError | OSError) -> int:
     print(f"carvoice bundle: {error}", file=sys.stderr)
     return 1
 
@@ -63,7 +63,7 @@ def _report(error: BundleError) -> int:
 def _build(args: argparse.Namespace) -> int:
     try:
         manifest = build(Path(args.profile), Path(args.output), args.version, Path(args.sign) if args.sign else None)
-    except BundleError as error:
+    except (BundleError, OSError) as error:  # OSError: e.g. not root on the unit
         return _report(error)
     signed = f", signed with {args.sign}" if args.sign else ", unsigned"
     _say(f"{args.output}: {manifest.name} {manifest.version}, {len(manifest.files)} files{signed}")
@@ -74,7 +74,7 @@ def _install(args: argparse.Namespace) -> int:
     signers = Path(args.allowed_signers) if args.allowed_signers else None
     try:
         folder = install(Path(args.bundle), _unit(args), signers, args.timeout, _say)
-    except BundleError as error:
+    except (BundleError, OSError) as error:  # OSError: e.g. not root on the unit
         return _report(error)
     _say(f"installed: {folder.name}")
     return 0
@@ -83,7 +83,7 @@ def _install(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     try:
         folder = rollback(_unit(args), args.timeout, _say)
-    except BundleError as error:
+    except (BundleError, OSError) as error:  # OSError: e.g. not root on the unit
         return _report(error)
     _say(f"rolled back to {folder.name}")
     return 0
@@ -93,7 +93,7 @@ def _list(args: argparse.Namespace) -> int:
     unit = _unit(args)
     try:
         installed = unit.installed()
-    except BundleError as error:
+    except (BundleError, OSError) as error:  # OSError: e.g. not root on the unit
         return _report(error)
     if not installed:
         print(f"no profile installed in {unit.profiles}")

@@ -19,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--ssh-option", action="append", default=[], metavar="OPTION",
                         help="an ssh option for ssh and scp, e.g. -o Port=2222 (repeatable)")
     parser.add_argument("--carvoice", default="carvoice", metavar="COMMAND",
-                        help="carvoice on the units (default: carvoice on their PATH)")
+                        help="carvoice on the units (default: carvoice on their PATH; e.g. 'sudo -n carvoice')")
     parser.add_argument("--root", metavar="DIR", help="--root for the install on the units")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds each unit's daemon has to confirm the new profile")
