@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from carvoice.bundle import BundleError
+from carvoice.bundle import BundleError, disk
 from carvoice.bundle.install import install, rollback
 from carvoice.bundle.unit import Unit
 from carvoice.cli import main
@@ -236,6 +236,14 @@ def test_install_reloads_the_daemon_and_rolls_back_when_it_does_not_confirm(tmp_
         assert status_of(unit.runtime_dir)["profile_digest"] == digest_of(bundles["v1"])
         install(bundles["v2"], unit, timeout=20)
         assert status_of(unit.runtime_dir)["profile_digest"] == digest_of(bundles["v2"])
+
+        # power lost after a switch, before the reload: the link is on v1 and the daemon still runs v2;
+        # installing v1 again (it is "already active") brings the daemon to it
+        first = next(p for p in unit.profiles.iterdir() if p.name.startswith("car-one-1-"))
+        disk.point(unit.active, unit.link_target(first.name))
+        install(bundles["v1"], unit, timeout=20)
+        assert status_of(unit.runtime_dir)["profile_digest"] == digest_of(bundles["v1"])
+        install(bundles["v2"], unit, timeout=20)
 
         # a daemon that does not come up with the new profile in time: the install switches back
         third = bundle_of(tmp_path, "Car five", "5", keys[0])

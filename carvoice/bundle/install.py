@@ -85,6 +85,7 @@ def install(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, 
             say(f"unpacked and checked in {folder}")
         if current == folder.resolve():
             say(f"{manifest.name} {manifest.version} is already the active profile")
+            _catch_up(unit, manifest.profile_digest, timeout, say)
             return folder
         _activate(unit, folder, current)
         say(f"switched {unit.active} -> {folder / PROFILE}")
@@ -168,6 +169,17 @@ def _undo(unit: Unit, current: Path | None, before: Path | None, timeout: float)
         disk.point(unit.previous, unit.link_target(before.name))
     if current is not None:
         _confirm(unit, profile_digest(current / PROFILE), timeout, _quiet)
+
+
+def _catch_up(unit: Unit, digest: str, timeout: float, say: Say) -> None:
+    """The link is already switched (an earlier install lost power before the reload): have the daemon load it."""
+    status = Daemon(unit.runtime_dir).status()
+    if status is None or status.get("profile_digest") == digest:
+        return
+    problem = _confirm(unit, digest, timeout, say)
+    if problem is not None:
+        raise BundleError(f"{unit.active} is switched to it, but the daemon does not run it ({problem}); "
+                          "`carvoice bundle rollback` returns to the previous profile")
 
 
 def _confirm(unit: Unit, digest: str, timeout: float, say: Say) -> str | None:
