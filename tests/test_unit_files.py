@@ -117,3 +117,44 @@ def test_under_journald_each_event_line_carries_its_priority(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("<5>rejected") and lines[1].startswith('<6>say      "Sorry?"'), lines
     assert "\x1b[" not in done.stdout + done.stderr  # no colour codes
+
+
+def deny_write_execute() -> None:
+    """What MemoryDenyWriteExecute=yes does, through the kernel's own switch (prctl PR_SET_MDWE, Linux 6.3+)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_MDWE)")
+
+
+@needs("espeak-ng")
+def test_the_agent_hears_and_speaks_with_memory_deny_write_execute(tmp_path):
+    """The unit sets MemoryDenyWriteExecute=yes: recognition and speech (ctypes callbacks) must still work."""
+    import json
+    import sys
+
+    import numpy as np
+
+    from carvoice.audio.synth import silence, speech, with_noise_floor
+    from carvoice.audio.wavfile import write_wav
+
+    probe = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], preexec_fn=deny_write_execute,
+                           capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
+    refused = subprocess.run([sys.executable, "-c", "import mmap; mmap.mmap(-1, 4096, prot=7)"],
+                             preexec_fn=deny_write_execute, capture_output=True, text=True)
+    assert "PermissionError" in refused.stderr  # the restriction is in force (and survives exec)
+
+    recording = tmp_path / "command.wav"
+    write_wav(recording, with_noise_floor(np.concatenate([silence(0.5), speech("hey copilot", "en-us", 150),
+                                                          silence(0.3), speech("lock the doors", "en-us", 150),
+                                                          silence(1.5)])))
+    done = subprocess.run([str(CARVOICE), "run", "--audio", str(recording), "--events", "json",
+                           "--speech-dir", str(tmp_path / "speech")],
+                          preexec_fn=deny_write_execute, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 0, done.stderr
+    assert [e["intent"] for e in events if e["event"] == "intent"] == ["lock"], events
+    assert any(e["event"] == "say" and Path(e["file"]).stat().st_size > 1000 for e in events)
