@@ -104,9 +104,9 @@ def rollback(unit: Unit, timeout: float = 30.0, say: Say = _quiet) -> Path:
         if previous is None:
             raise BundleError(f"{unit.previous}: no previous profile to roll back to")
         try:
-            load_profile(previous / PROFILE)
-        except ProfileError as error:
-            raise BundleError(f"{previous / PROFILE}: not rolled back, that profile has problems:\n{error}") from None
+            check_as_the_daemon(previous / PROFILE)
+        except BundleError as error:
+            raise BundleError(f"{previous / PROFILE}: not rolled back, {error}") from None
         _activate(unit, previous, current)
         say(f"switched {unit.active} -> {previous / PROFILE}")
         problem = _confirm(unit, profile_digest(previous / PROFILE), timeout, say)
@@ -114,6 +114,20 @@ def rollback(unit: Unit, timeout: float = 30.0, say: Say = _quiet) -> Path:
             _undo(unit, current, previous, timeout)
             raise BundleError(f"{previous}: did not come up ({problem}); {current} stays active")
     return previous
+
+
+def check_as_the_daemon(folder: Path) -> None:
+    """What `carvoice run` does with a profile before it is ready: load and check it, build its recogniser."""
+    try:
+        profile = load_profile(folder)
+    except ProfileError as error:
+        raise BundleError(f"the profile would not load on this unit:\n{error}") from None
+    from carvoice.recognise.engine import engine_for
+
+    try:
+        engine_for(profile)
+    except Exception as error:  # whatever PocketSphinx raises, the daemon would fail the same way
+        raise BundleError(f"the recogniser cannot be built from the profile: {error}") from None
 
 
 def _unpack(bundle: Bundle, folder: Path, source: Path) -> None:
@@ -134,10 +148,10 @@ def _unpack(bundle: Bundle, folder: Path, source: Path) -> None:
         disk.sync_dir(staging / directory)
     disk.sync_dir(staging)
     try:
-        load_profile(staging / PROFILE)
-    except ProfileError as error:
+        check_as_the_daemon(staging / PROFILE)
+    except BundleError as error:
         disk.remove(staging)
-        raise BundleError(f"{source}: refused, the profile would not load on this unit:\n{error}") from None
+        raise BundleError(f"{source}: refused, {error}") from None
     if profile_digest(staging / PROFILE) != bundle.manifest.profile_digest:
         disk.remove(staging)
         raise BundleError(f"{source}: refused: the unpacked files do not read back as written ({staging})")
