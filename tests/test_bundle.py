@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -13,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from carvoice.bundle import BundleError, disk
+from carvoice.bundle import BundleError, archive, disk, signing
 from carvoice.bundle.install import install, rollback
+from carvoice.bundle.manifest import Manifest, sha256
 from carvoice.bundle.unit import Unit
 from carvoice.cli import main
-from carvoice.profile.loader import load_profile, profile_digest
+from carvoice.profile.loader import files_digest, load_profile, profile_digest
 from tests.bundles import SMALL, allowed_signers, bundle_of, ssh_key, start_daemon, status_of, wait_for
 
 
@@ -54,9 +56,7 @@ def unit_with_v1(tmp_path: Path, keys, bundles) -> Unit:
 
 
 def digest_of(bundle: Path) -> str:
-    from carvoice.bundle.archive import read
-
-    return read(bundle).manifest.profile_digest
+    return archive.read(bundle).manifest.profile_digest
 
 
 def test_build_install_list_rollback_through_the_cli(tmp_path, keys, bundles, capsys):
@@ -105,8 +105,6 @@ def test_unknown_signer_unsigned_and_tampered_bundles_are_refused(tmp_path, keys
 
     # the file and its hash in the manifest changed together: the signature no longer matches
     forged = tmp_path / "forged.cvb"
-    import hashlib
-
     body = read_member(bundles["v2"], "profile/body.toml")
     changed = body.replace(b"window", b"sunroof", 1)
     rewrite(bundles["v2"], forged, {
@@ -130,10 +128,6 @@ def test_unknown_signer_unsigned_and_tampered_bundles_are_refused(tmp_path, keys
 def test_a_profile_that_does_not_load_is_refused_and_not_left_behind(tmp_path, keys, bundles):
     unit = unit_with_v1(tmp_path, keys, bundles)
     old = active_digest(unit)
-    from carvoice.bundle import archive, signing
-    from carvoice.bundle.manifest import Manifest, sha256
-    from carvoice.profile.loader import files_digest
-
     files = archive.profile_files(bundles["v2"].parent / "src-Car two-2")
     files["body.toml"] = files["body.toml"].replace(b'can = "BODY_WINDOW_CMD"', b'can = "NO_SUCH_MESSAGE"')
     manifest = Manifest("Broken car", "9", "now", files_digest(files), {n: sha256(d) for n, d in files.items()})
