@@ -183,9 +183,10 @@ class Power:
 @pytest.mark.parametrize("operation", ["install", "rollback"])
 def test_power_cut_at_every_step_leaves_the_old_or_the_new_profile(tmp_path, operation):
     # a profile and its DBC, unsigned: signatures are checked before the first write to the unit
-    v1, v2 = (bundle_of(tmp_path, f"Small car {n}", n, source=SMALL) for n in ("1", "2"))
+    v0, v1, v2 = (bundle_of(tmp_path, f"Small car {n}", n, source=SMALL) for n in ("0", "1", "2"))
     template = Unit(tmp_path / "template", tmp_path / "run")
-    install(v1, template)
+    install(v0, template)
+    install(v1, template)  # with keep=2, installing v2 also removes v0: those steps are cut too
     if operation == "rollback":
         install(v2, template)
     before = active_digest(template)
@@ -198,7 +199,7 @@ def test_power_cut_at_every_step_leaves_the_old_or_the_new_profile(tmp_path, ope
         with pytest.MonkeyPatch.context() as patch:
             power = Power(patch, step)
             try:
-                install(v2, unit) if operation == "install" else rollback(unit)
+                install(v2, unit, keep=2) if operation == "install" else rollback(unit)
                 finished = True
             except PowerCut:
                 finished = False
@@ -208,17 +209,19 @@ def test_power_cut_at_every_step_leaves_the_old_or_the_new_profile(tmp_path, ope
         seen.append(digest)
         # and the next attempt (after the reboot) completes from whatever was left
         if operation == "install":
-            install(v2, unit)
+            install(v2, unit, keep=2)
         else:
             if digest == before:
                 rollback(unit)
         assert profile_digest(unit.active.resolve()) == after
         assert not [p for p in unit.profiles.iterdir() if p.name.startswith(".")], "staging left behind"
-        shutil.rmtree(root)
         if finished:
             break
+        shutil.rmtree(root)
         step += 1
     assert step >= (20 if operation == "install" else 4), power.done  # every write, fsync and rename was cut
+    if operation == "install":
+        assert not any(p.name.startswith("small-car-0-") for p in unit.profiles.iterdir())
     flips = [i for i in range(1, len(seen)) if seen[i] != seen[i - 1]]
     assert seen[0] == before and seen[-1] == after and len(flips) == 1  # old ... old, new ... new
 
@@ -277,3 +280,23 @@ def rewrite(source: Path, target: Path, changes: dict, extra: dict | None = None
             info = tarfile.TarInfo(name)
             info.size = len(data)
             new.addfile(info, io.BytesIO(data))
+
+
+def test_versions_changed_on_the_unit_are_unpacked_again_and_old_ones_pruned(tmp_path, keys, bundles):
+    unit = unit_with_v1(tmp_path, keys, bundles)
+    install(bundles["v2"], unit)
+    first = next(p for p in unit.profiles.iterdir() if p.name.startswith("car-one-1-"))
+    (first / "profile" / "body.toml").write_text("# edited by hand on the unit\n")
+    install(bundles["v1"], unit)  # the edited copy is replaced by the bundle's files
+    assert active_digest(unit) == digest_of(bundles["v1"])
+
+    active = unit.active.resolve()
+    (active / "general.toml").write_text("# edited by hand on the unit\n")
+    with pytest.raises(BundleError, match=r"the active profile's files were changed on the unit"):
+        install(bundles["v1"], unit)
+
+    install(bundles["v2"], unit, keep=2)
+    third = bundle_of(tmp_path, "Car five", "5", keys[0])
+    install(third, unit, keep=2)  # car-one (neither active nor previous) goes
+    names = sorted(p.name.split("-")[1] for p in unit.profiles.iterdir())
+    assert names == ["five", "two"]

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from carvoice.bundle import BundleError, archive, disk, signing
 from carvoice.bundle.archive import MANIFEST, PROFILE, SIGNATURE, Bundle
 from carvoice.bundle.manifest import Manifest, check_version, default_version, sha256
-from carvoice.bundle.unit import STAGING_PREFIX, Daemon, Unit
+from carvoice.bundle.unit import STAGING_PREFIX, TRASH_PREFIX, Daemon, Unit
 from carvoice.profile.loader import files_digest, load_profile, profile_digest
 from carvoice.profile.model import ProfileError
 
@@ -68,17 +68,25 @@ def verify(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, s
 
 
 def install(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, timeout: float = 30.0,
-            say: Say = _quiet) -> Path:
-    """Verify, unpack beside the current profile, switch, confirm with the daemon; returns the new folder."""
+            say: Say = _quiet, keep: int = 5) -> Path:
+    """Verify, unpack beside the current profile, switch, confirm with the daemon; returns the new folder.
+
+    Afterwards only the `keep` newest versions stay (the active and the previous one always do).
+    """
     bundle = verify(bundle_path, unit, allowed_signers, say)
     manifest = bundle.manifest
     with _locked(unit):
+        _clear_leftovers(unit)
         current = unit.target_of(unit.active)
         before = unit.target_of(unit.previous)
         folder = unit.profiles / manifest.install_name
+        if folder.is_dir() and profile_digest(folder / PROFILE) != manifest.profile_digest:
+            if folder.resolve() == current:
+                raise BundleError(f"{folder}: the active profile's files were changed on the unit; "
+                                  "install another version first, or restore them")
+            say(f"{folder} was changed on the unit; unpacking it again")
+            _discard(folder)
         if folder.is_dir():
-            if profile_digest(folder / PROFILE) != manifest.profile_digest:
-                raise BundleError(f"{folder} exists with other contents; remove it by hand, then install again")
             say(f"already unpacked in {folder}")
         else:
             _unpack(bundle, folder, bundle_path)
@@ -86,6 +94,7 @@ def install(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, 
         if current == folder.resolve():
             say(f"{manifest.name} {manifest.version} is already the active profile")
             _catch_up(unit, manifest.profile_digest, timeout, say)
+            _prune(unit, keep, say)
             return folder
         _activate(unit, folder, current)
         say(f"switched {unit.active} -> {folder / PROFILE}")
@@ -94,6 +103,7 @@ def install(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, 
             _undo(unit, current, before, timeout)
             raise BundleError(f"{bundle_path}: {manifest.name} {manifest.version} did not come up ({problem}); "
                               f"rolled back to {current or 'no profile'}")
+        _prune(unit, keep, say)
     return folder
 
 
@@ -132,8 +142,6 @@ def check_as_the_daemon(folder: Path) -> None:
 
 def _unpack(bundle: Bundle, folder: Path, source: Path) -> None:
     """Write the version into a hidden staging folder, check it like the daemon, then rename it into place."""
-    for leftover in folder.parent.glob(f"{STAGING_PREFIX}*"):
-        disk.remove(leftover)  # from an install that lost power; never active
     staging = folder.with_name(f"{STAGING_PREFIX}{folder.name}")
     disk.make_dir(staging)
     folders = {PurePosixPath(PROFILE)} | {p for n in bundle.files for p in PurePosixPath(PROFILE, n).parents[:-1]}
@@ -156,6 +164,30 @@ def _unpack(bundle: Bundle, folder: Path, source: Path) -> None:
         disk.remove(staging)
         raise BundleError(f"{source}: refused: the unpacked files do not read back as written ({staging})")
     disk.rename(staging, folder)
+
+
+def _clear_leftovers(unit: Unit) -> None:
+    """Half-unpacked and half-removed versions of an install that lost power; never active."""
+    for leftover in [*unit.profiles.glob(f"{STAGING_PREFIX}*"), *unit.profiles.glob(f"{TRASH_PREFIX}*")]:
+        disk.remove(leftover)
+
+
+def _discard(folder: Path) -> None:
+    """Remove a version folder: renamed away first, so that a cut never leaves a half-removed version."""
+    trash = folder.with_name(f"{TRASH_PREFIX}{folder.name}")
+    disk.rename(folder, trash)
+    disk.remove(trash)
+
+
+def _prune(unit: Unit, keep: int, say: Say) -> None:
+    """Remove the oldest versions beyond `keep`, never the active or the previous one."""
+    entries = unit.installed()
+    kept = sum(e.active or e.previous for e in entries)
+    others = sorted((e for e in entries if not (e.active or e.previous)), key=lambda e: e.folder.stat().st_mtime,
+                    reverse=True)
+    for entry in others[max(keep - kept, 0):]:
+        _discard(entry.folder)
+        say(f"removed the old version {entry.folder.name}")
 
 
 def _activate(unit: Unit, folder: Path, current: Path | None) -> None:

@@ -23,7 +23,8 @@ from carvoice.bundle.manifest import Manifest
 from carvoice.service import DEFAULT_RUNTIME_DIR, read_status
 
 PROFILES = "profiles"
-STAGING_PREFIX = ".staging-"
+STAGING_PREFIX = ".staging-"  # a version being unpacked
+TRASH_PREFIX = ".trash-"  # a version being removed
 
 
 def default_root() -> Path:

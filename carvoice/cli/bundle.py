@@ -28,6 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="keys to accept (default: ROOT/etc/carvoice/allowed_signers; when that exists, "
                           "unsigned bundles are refused)")
     put.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the daemon to confirm")
+    put.add_argument("--keep", type=int, default=5, metavar="N",
+                     help="versions to keep on the unit, the active and the previous one included (default 5)")
     _add_unit_options(put)
     put.set_defaults(func=_install)
 
@@ -73,7 +75,7 @@ def _build(args: argparse.Namespace) -> int:
 def _install(args: argparse.Namespace) -> int:
     signers = Path(args.allowed_signers) if args.allowed_signers else None
     try:
-        folder = install(Path(args.bundle), _unit(args), signers, args.timeout, _say)
+        folder = install(Path(args.bundle), _unit(args), signers, args.timeout, _say, args.keep)
     except (BundleError, OSError) as error:  # OSError: e.g. not root on the unit
         return _report(error)
     _say(f"installed: {folder.name}")
