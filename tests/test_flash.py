@@ -94,7 +94,7 @@ def test_flash_three_units_one_rolls_back_one_host_unreachable(fleet):
         config.write(f"Host unplugged\n  HostName 127.0.0.1\n  Port {free_port()}\n")
     with fleet.third_unit_hangs():
         done = subprocess.run([str(CARVOICE), "flash", str(bundle), "unit1", "unit2", "unit3", "unplugged",
-                               "-F", str(fleet.ssh_config), "--carvoice", str(CARVOICE), "--timeout", "2"],
+                               "-F", str(fleet.ssh_config), "--carvoice", str(CARVOICE), "--timeout", "6"],
                               capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
     progress, summary = done.stdout.split("\nsummary:\n")
@@ -126,7 +126,7 @@ def test_ansible_playbook_three_units_one_rolls_back(fleet):
     try:
         with fleet.third_unit_hangs():
             done = subprocess.run([str(CARVOICE.parent / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK),
-                                   "-e", f"bundle={bundle}", "-e", f"carvoice={CARVOICE}", "-e", "confirm_timeout=2"],
+                                   "-e", f"bundle={bundle}", "-e", f"carvoice={CARVOICE}", "-e", "confirm_timeout=6"],
                                   capture_output=True, text=True, timeout=180, cwd=fleet.tmp, env=env)
     finally:
         close_masters(fleet, env["ANSIBLE_SSH_CONTROL_PATH_DIR"])

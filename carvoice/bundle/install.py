@@ -100,7 +100,7 @@ def install(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, 
         say(f"switched {unit.active} -> {folder / PROFILE}")
         problem = _confirm(unit, manifest.profile_digest, timeout, say)
         if problem is not None:
-            _undo(unit, current, before, timeout)
+            _undo(unit, current, before)
             raise BundleError(f"{bundle_path}: {manifest.name} {manifest.version} did not come up ({problem}); "
                               f"rolled back to {current or 'no profile'}")
         _prune(unit, keep, say)
@@ -121,7 +121,7 @@ def rollback(unit: Unit, timeout: float = 30.0, say: Say = _quiet) -> Path:
         say(f"switched {unit.active} -> {previous / PROFILE}")
         problem = _confirm(unit, profile_digest(previous / PROFILE), timeout, say)
         if problem is not None:
-            _undo(unit, current, previous, timeout)
+            _undo(unit, current, previous)
             raise BundleError(f"{previous}: did not come up ({problem}); {current} stays active")
     return previous
 
@@ -205,16 +205,21 @@ def _activate(unit: Unit, folder: Path, current: Path | None) -> None:
             disk.point(link, unit.link_target(target.name))
 
 
-def _undo(unit: Unit, current: Path | None, before: Path | None, timeout: float) -> None:
-    """Put both links back as they were and let the daemon load the old profile again."""
+def _undo(unit: Unit, current: Path | None, before: Path | None) -> None:
+    """Put both links back as they were and ask the daemon to load the old profile again.
+
+    Not waited for: a daemon that did not answer before will not answer now, and one that reloads late
+    loads whatever the link points at by then, the old profile.
+    """
     if current is None:
         disk.remove(unit.active)
     else:
         disk.point(unit.active, unit.link_target(current.name))
     if before is not None:
         disk.point(unit.previous, unit.link_target(before.name))
-    if current is not None:
-        _confirm(unit, profile_digest(current / PROFILE), timeout, _quiet)
+    daemon = Daemon(unit.runtime_dir)
+    if current is not None and (pid := daemon.pid()) is not None:
+        daemon.reload(pid)
 
 
 def _catch_up(unit: Unit, digest: str, timeout: float, say: Say) -> None:
