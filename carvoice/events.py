@@ -7,6 +7,7 @@ each event is one JSON line, `{"t": <seconds into the audio>, "event": name, ...
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -162,10 +163,22 @@ def human_line(event: Event) -> str:
     return f"{event.t:8.2f}  {event.name:<9}{event.describe()}"
 
 
+# syslog priorities (sd-daemon(3) "<N>" line prefixes): journald stores each line at its level.
+JOURNAL_LEVELS = {"error": 3, "rejected": 5}
+INFO = 6
+
+
+def journal_line(event: Event) -> str:
+    """A human line with its priority prefix, for stdout connected to journald."""
+    return f"<{JOURNAL_LEVELS.get(event.name, INFO)}>{event.name:<9}{event.describe()}"
+
+
 def printer(style: str, stream: TextIO | None = None) -> Emit:
-    """An emitter writing each event as it happens, as JSON lines or for a person."""
+    """An emitter writing each event as it happens, as JSON lines or for a person (or journald)."""
     format_event = json_line if style == "json" else human_line
     lock = threading.Lock()  # the bus and OBD threads report too: one whole line at a time
+    if style == "text" and stream is None and os.environ.get("JOURNAL_STREAM"):
+        format_event = journal_line  # systemd sets JOURNAL_STREAM when stdout goes to the journal
 
     def emit(event: Event) -> None:
         out = stream or sys.stdout

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from carvoice.intent import (
@@ -132,9 +133,14 @@ def load_profile(root: Path | str) -> Profile:
 def profile_digest(root: Path | str) -> str:
     """One hash over every file of a profile folder: which profile is running, exactly."""
     root = Path(root)
+    return files_digest({p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()})
+
+
+def files_digest(files: Mapping[str, bytes]) -> str:
+    """profile_digest of a folder given as {relative path: contents}; a bundle computes it before unpacking."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in sorted(files, key=PurePosixPath):
+        digest.update(name.encode() + b"\0" + files[name] + b"\0")
     return digest.hexdigest()
 
 

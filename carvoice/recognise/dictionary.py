@@ -31,9 +31,16 @@ def cmudict_path() -> Path:
 
 def lookup(words: Iterable[str], dictionary: Path | None = None) -> dict[str, list[str]]:
     """Every pronunciation CMUdict has for each word; words it lacks are absent."""
-    wanted = set(words)
+    found = _lookup(frozenset(words), dictionary or cmudict_path())
+    return {word: list(pronunciations) for word, pronunciations in found.items()}
+
+
+@functools.lru_cache(maxsize=8)
+def _lookup(wanted: frozenset[str], dictionary: Path) -> dict[str, list[str]]:
+    """Reading the 134,860 lines is most of the time a profile check takes; the same profile's words are
+    looked up again on every reload, install check and rollback of it."""
     found: dict[str, list[str]] = {}
-    with open(dictionary or cmudict_path(), encoding="utf-8") as lines:
+    with open(dictionary, encoding="utf-8") as lines:
         for line in lines:
             head, _, phones = line.partition(" ")
             word = head.split("(", 1)[0]
