@@ -54,9 +54,24 @@ def start_daemon(tmp: Path, profile: Path, runtime: Path, seconds: int = 60, wai
     if not recording.exists():
         write_wav(recording, with_noise_floor(np.zeros(16000 * seconds)))
     env = dict(os.environ, CARVOICE_RUNTIME_DIR=str(runtime))
-    daemon = subprocess.Popen([sys.executable, "-m", "carvoice", "run", "--profile", str(profile), "--audio",
-                               str(recording), "--realtime", "--no-speech", "--events", "json"],
-                              env=env, stdout=subprocess.DEVNULL)
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "carvoice",
+            "run",
+            "--profile",
+            str(profile),
+            "--audio",
+            str(recording),
+            "--realtime",
+            "--no-speech",
+            "--events",
+            "json",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     if wait:
         wait_until_ready(daemon, runtime)
     return daemon

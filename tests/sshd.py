@@ -56,7 +56,7 @@ def start_units(tmp: Path, names: list[str]) -> tuple[list[SshUnit], Path]:
 ListenAddress 127.0.0.1
 Port {port}
 HostKey {host_key}
-PidFile {tmp / name / 'sshd.pid'}
+PidFile {tmp / name / "sshd.pid"}
 AuthorizedKeysFile {authorized}
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -70,8 +70,10 @@ SetEnv CARVOICE_ROOT={root} CARVOICE_RUNTIME_DIR={runtime}
 """)
         process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(server_config)], stderr=subprocess.DEVNULL)
         units.append(SshUnit(name, port, root, runtime, process))
-        known_hosts.append(f"[127.0.0.1]:{port} {Path(f'{host_key}.pub').read_text().split(' ', 2)[0]} "
-                           f"{Path(f'{host_key}.pub').read_text().split(' ', 2)[1]}")
+        known_hosts.append(
+            f"[127.0.0.1]:{port} {Path(f'{host_key}.pub').read_text().split(' ', 2)[0]} "
+            f"{Path(f'{host_key}.pub').read_text().split(' ', 2)[1]}"
+        )
         config.append(f"""\
 Host {name}
   HostName 127.0.0.1
@@ -79,7 +81,7 @@ Host {name}
   User {getpass.getuser()}
   IdentityFile {client_key}
   IdentitiesOnly yes
-  UserKnownHostsFile {tmp / 'known_hosts'}
+  UserKnownHostsFile {tmp / "known_hosts"}
   StrictHostKeyChecking yes
 """)
     (tmp / "known_hosts").write_text("\n".join(known_hosts) + "\n")

@@ -99,19 +99,27 @@ def test_unknown_signer_unsigned_and_tampered_bundles_are_refused(tmp_path, keys
     # a file changed after signing: its hash no longer matches the (signed) manifest
     tampered = tmp_path / "tampered.cvb"
     rewrite(bundles["v2"], tampered, {"profile/body.toml": lambda data: data.replace(b"window", b"sunroof", 1)})
-    with pytest.raises(BundleError, match=r"tampered.cvb: refused, the bundle was changed after it was built: "
-                                          r"profile/body.toml does not match its sha256"):
+    with pytest.raises(
+        BundleError,
+        match=r"tampered.cvb: refused, the bundle was changed after it was built: "
+        r"profile/body.toml does not match its sha256",
+    ):
         install(tampered, unit)
 
     # the file and its hash in the manifest changed together: the signature no longer matches
     forged = tmp_path / "forged.cvb"
     body = read_member(bundles["v2"], "profile/body.toml")
     changed = body.replace(b"window", b"sunroof", 1)
-    rewrite(bundles["v2"], forged, {
-        "profile/body.toml": lambda data: changed,
-        "manifest.json": lambda data: data.replace(hashlib.sha256(body).hexdigest().encode(),
-                                                   hashlib.sha256(changed).hexdigest().encode()),
-    })
+    rewrite(
+        bundles["v2"],
+        forged,
+        {
+            "profile/body.toml": lambda data: changed,
+            "manifest.json": lambda data: data.replace(
+                hashlib.sha256(body).hexdigest().encode(), hashlib.sha256(changed).hexdigest().encode()
+            ),
+        },
+    )
     with pytest.raises(BundleError, match=r"forged.cvb: refused: the signature does not match the bundle"):
         install(forged, unit)
 
@@ -134,8 +142,11 @@ def test_a_profile_that_does_not_load_is_refused_and_not_left_behind(tmp_path, k
     broken = tmp_path / "broken.cvb"
     # signed, but built without `bundle build`'s check, as a broken tool might
     archive.pack(broken, manifest, files, signing.sign(manifest.to_bytes(), keys[0]))
-    with pytest.raises(BundleError, match=r"(?s)broken.cvb: refused, the profile would not load on this unit:\n"
-                                          r".*body.toml.*NO_SUCH_MESSAGE"):
+    with pytest.raises(
+        BundleError,
+        match=r"(?s)broken.cvb: refused, the profile would not load on this unit:\n"
+        r".*body.toml.*NO_SUCH_MESSAGE",
+    ):
         install(broken, unit)
     assert active_digest(unit) == old
     assert len([p for p in unit.profiles.iterdir()]) == 1
@@ -252,10 +263,19 @@ def test_install_reloads_the_daemon_and_rolls_back_when_it_does_not_confirm(tmp_
         finally:
             daemon.send_signal(signal.SIGCONT)
         # the daemon, woken, reloads and runs the profile the link points at again: the old one
-        wait_for(lambda: (s := status_of(unit.runtime_dir)) and s["profile_digest"] == digest_of(bundles["v2"])
-                 and s["since"] > 0)
-        result = subprocess.run([sys.executable, "-m", "carvoice", "bundle", "list", "--root", str(unit.root)],
-                                capture_output=True, text=True, check=True)
+        wait_for(
+            lambda: (
+                (s := status_of(unit.runtime_dir))
+                and s["profile_digest"] == digest_of(bundles["v2"])
+                and s["since"] > 0
+            )
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "carvoice", "bundle", "list", "--root", str(unit.root)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert [line[0] for line in result.stdout.splitlines()] == [" ", "-", "*"]  # five, one, two
     finally:
         daemon.kill()

@@ -78,4 +78,3 @@ def test_doctor_without_a_daemon_or_a_valid_profile(tmp_path, capsys):
     assert out[1].startswith("FAIL  service") and "not running" in out[1] and "journalctl -u carvoice" in out[1]
     assert out[2].startswith("FAIL  devices") and "the profile must load first" in out[2]
     assert out[-1] == "0 of 3 checks passed"
-

@@ -93,9 +93,26 @@ def test_flash_three_units_one_rolls_back_one_host_unreachable(fleet):
     with fleet.ssh_config.open("a") as config:
         config.write(f"Host unplugged\n  HostName 127.0.0.1\n  Port {free_port()}\n")
     with fleet.third_unit_hangs():
-        done = subprocess.run([str(CARVOICE), "flash", str(bundle), "unit1", "unit2", "unit3", "unplugged",
-                               "-F", str(fleet.ssh_config), "--carvoice", str(CARVOICE), "--timeout", "6"],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [
+                str(CARVOICE),
+                "flash",
+                str(bundle),
+                "unit1",
+                "unit2",
+                "unit3",
+                "unplugged",
+                "-F",
+                str(fleet.ssh_config),
+                "--carvoice",
+                str(CARVOICE),
+                "--timeout",
+                "6",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 1, done.stdout + done.stderr
     progress, summary = done.stdout.split("\nsummary:\n")
     for name in ("unit1", "unit2", "unit3"):
@@ -111,23 +128,44 @@ def test_flash_three_units_one_rolls_back_one_host_unreachable(fleet):
     assert not list(Path("/tmp").glob("carvoice-*.cvb"))  # the copies are removed on the units
 
 
-@pytest.mark.skipif(shutil.which("ansible-playbook", path=str(CARVOICE.parent)) is None,
-                    reason="needs ansible-core in .venv (scripts/setup --test)")
+@pytest.mark.skipif(
+    shutil.which("ansible-playbook", path=str(CARVOICE.parent)) is None,
+    reason="needs ansible-core in .venv (scripts/setup --test)",
+)
 def test_ansible_playbook_three_units_one_rolls_back(fleet):
     bundle = bundle_of(fleet.tmp, "Car three", "3", fleet.key)
     new, old = read(bundle).manifest.profile_digest, fleet.digest(fleet.units[2])
     inventory = fleet.tmp / "units.ini"
-    inventory.write_text("[units]\nunit1\nunit2\nunit3\n\n[units:vars]\nansible_python_interpreter=/usr/bin/python3\n"
-                         f"ansible_ssh_common_args=-F {fleet.ssh_config}\n")
+    inventory.write_text(
+        "[units]\nunit1\nunit2\nunit3\n\n[units:vars]\nansible_python_interpreter=/usr/bin/python3\n"
+        f"ansible_ssh_common_args=-F {fleet.ssh_config}\n"
+    )
     # shared connections in this test's own folder: a master left from an earlier run must not be
     # reused, as it would reach an earlier (stopped) test server's unit
-    env = dict(os.environ, ANSIBLE_PIPELINING="true", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_SSH_CONTROL_PATH_DIR=str(fleet.tmp / "cp"))
+    env = dict(
+        os.environ, ANSIBLE_PIPELINING="true", ANSIBLE_NOCOLOR="1", ANSIBLE_SSH_CONTROL_PATH_DIR=str(fleet.tmp / "cp")
+    )
     try:
         with fleet.third_unit_hangs():
-            done = subprocess.run([str(CARVOICE.parent / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK),
-                                   "-e", f"bundle={bundle}", "-e", f"carvoice={CARVOICE}", "-e", "confirm_timeout=6"],
-                                  capture_output=True, text=True, timeout=180, cwd=fleet.tmp, env=env)
+            done = subprocess.run(
+                [
+                    str(CARVOICE.parent / "ansible-playbook"),
+                    "-i",
+                    str(inventory),
+                    str(PLAYBOOK),
+                    "-e",
+                    f"bundle={bundle}",
+                    "-e",
+                    f"carvoice={CARVOICE}",
+                    "-e",
+                    "confirm_timeout=6",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=180,
+                cwd=fleet.tmp,
+                env=env,
+            )
     finally:
         close_masters(fleet, env["ANSIBLE_SSH_CONTROL_PATH_DIR"])
     assert done.returncode == 2, done.stdout + done.stderr  # ansible-playbook: some hosts failed

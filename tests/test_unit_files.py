@@ -28,14 +28,21 @@ def in_private_mounts(script: str) -> subprocess.CompletedProcess:
     """Run a shell script with its own view of the filesystem (root only: CI and the unit's installer)."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare for a private mount namespace (CI runs as root)")
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-ec", script],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @needs("systemd-analyze")
 def test_service_exposure_is_at_most_2():
-    done = subprocess.run(["systemd-analyze", "security", "--offline=true", "--threshold=20", str(SERVICE)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--threshold=20", str(SERVICE)],
+        capture_output=True,
+        text=True,
+    )
     score = float(re.search(r"Overall exposure level for carvoice.service: ([0-9.]+)", done.stdout).group(1))
     assert done.returncode == 0 and score <= 2.0, done.stdout
 
@@ -50,8 +57,14 @@ def test_service_verifies_clean():
         systemd-analyze verify {SERVICE}
     """)
     assert done.returncode == 0 and done.stdout + done.stderr == "", done.stderr
-    for setting in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID",
-                    "RestrictAddressFamilies=AF_UNIX AF_CAN AF_NETLINK", "SupplementaryGroups=audio dialout"):
+    for setting in (
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "RestrictAddressFamilies=AF_UNIX AF_CAN AF_NETLINK",
+        "SupplementaryGroups=audio dialout",
+    ):
         assert setting in SERVICE.read_text()
 
 
@@ -112,8 +125,14 @@ def test_network_file_brings_up_can0_at_the_demo_profiles_bitrate():
 
 def test_under_journald_each_event_line_carries_its_priority(tmp_path):
     env = dict(os.environ, JOURNAL_STREAM="8:12345")
-    done = subprocess.run([str(CARVOICE), "text", "--no-speech", "open the glovebox"], capture_output=True,
-                          text=True, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [str(CARVOICE), "text", "--no-speech", "open the glovebox"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
     lines = done.stdout.splitlines()
     assert lines[0].startswith("<5>rejected") and lines[1].startswith('<6>say      "Sorry?"'), lines
     assert "\x1b[" not in done.stdout + done.stderr  # no colour codes
@@ -139,21 +158,42 @@ def test_the_agent_hears_and_speaks_with_memory_deny_write_execute(tmp_path):
     from carvoice.audio.synth import silence, speech, with_noise_floor
     from carvoice.audio.wavfile import write_wav
 
-    probe = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], preexec_fn=deny_write_execute,
-                           capture_output=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], preexec_fn=deny_write_execute, capture_output=True
+    )
     if probe.returncode != 0:
         pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
-    refused = subprocess.run([sys.executable, "-c", "import mmap; mmap.mmap(-1, 4096, prot=7)"],
-                             preexec_fn=deny_write_execute, capture_output=True, text=True)
+    refused = subprocess.run(
+        [sys.executable, "-c", "import mmap; mmap.mmap(-1, 4096, prot=7)"],
+        preexec_fn=deny_write_execute,
+        capture_output=True,
+        text=True,
+    )
     assert "PermissionError" in refused.stderr  # the restriction is in force (and survives exec)
 
     recording = tmp_path / "command.wav"
-    write_wav(recording, with_noise_floor(np.concatenate([silence(0.5), speech("hey copilot", "en-us", 150),
-                                                          silence(0.3), speech("lock the doors", "en-us", 150),
-                                                          silence(1.5)])))
-    done = subprocess.run([str(CARVOICE), "run", "--audio", str(recording), "--events", "json",
-                           "--speech-dir", str(tmp_path / "speech")],
-                          preexec_fn=deny_write_execute, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    write_wav(
+        recording,
+        with_noise_floor(
+            np.concatenate(
+                [
+                    silence(0.5),
+                    speech("hey copilot", "en-us", 150),
+                    silence(0.3),
+                    speech("lock the doors", "en-us", 150),
+                    silence(1.5),
+                ]
+            )
+        ),
+    )
+    done = subprocess.run(
+        [str(CARVOICE), "run", "--audio", str(recording), "--events", "json", "--speech-dir", str(tmp_path / "speech")],
+        preexec_fn=deny_write_execute,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert done.returncode == 0, done.stderr
     assert [e["intent"] for e in events if e["event"] == "intent"] == ["lock"], events

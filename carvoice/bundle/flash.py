@@ -44,8 +44,9 @@ class Options:
     install_args: tuple[str, ...] = ()  # passed to `carvoice bundle install` there (--root, --timeout)
 
 
-def flash(bundle: Path, hosts: list[str], options: Options, progress: Callable[[Result, str], None],
-          jobs: int = 8) -> list[Result]:
+def flash(
+    bundle: Path, hosts: list[str], options: Options, progress: Callable[[Result, str], None], jobs: int = 8
+) -> list[Result]:
     """Install `bundle` on every host at once; progress(result, line) is called as things happen."""
     results = [Result(host) for host in hosts]
     lock = threading.Lock()
@@ -63,8 +64,12 @@ def _one(bundle: Path, result: Result, options: Options, report: Callable[[Resul
     remote = f"/tmp/carvoice-{uuid.uuid4().hex}.cvb"
     result.state = "copying"
     report(result, f"copying {bundle.name} ({bundle.stat().st_size // 1024 + 1} KiB)")
-    copied = subprocess.run([*options.scp, "-o", "BatchMode=yes", str(bundle), f"{result.host}:{remote}"],
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    copied = subprocess.run(
+        [*options.scp, "-o", "BatchMode=yes", str(bundle), f"{result.host}:{remote}"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     if copied.returncode != 0:
         result.state = "unreachable" if copied.returncode == UNREACHABLE else "copy failed"
         result.lines.append(_one_line(copied.stderr) or "scp failed")
@@ -72,11 +77,18 @@ def _one(bundle: Path, result: Result, options: Options, report: Callable[[Resul
         return
     result.state = "installing"
     report(result, "installing")
-    install = " ".join(shlex.quote(part) for part in
-                       (*shlex.split(options.carvoice), "bundle", "install", remote, *options.install_args))
+    install = " ".join(
+        shlex.quote(part)
+        for part in (*shlex.split(options.carvoice), "bundle", "install", remote, *options.install_args)
+    )
     command = f"{install} 2>&1; status=$?; rm -f {shlex.quote(remote)}; exit $status"
-    process = subprocess.Popen([*options.ssh, "-o", "BatchMode=yes", result.host, command], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [*options.ssh, "-o", "BatchMode=yes", result.host, command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     for line in process.stdout:
         line = line.rstrip().removeprefix("carvoice bundle: ")
         if line:

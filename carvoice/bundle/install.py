@@ -54,8 +54,10 @@ def verify(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, s
     signers = allowed_signers or unit.allowed_signers
     if signers.is_file():
         if bundle.signature is None:
-            raise BundleError(f"{bundle_path}: refused: not signed, and this unit accepts only bundles signed by "
-                              f"a key in {signers} (carvoice bundle build --sign KEY)")
+            raise BundleError(
+                f"{bundle_path}: refused: not signed, and this unit accepts only bundles signed by "
+                f"a key in {signers} (carvoice bundle build --sign KEY)"
+            )
         principal = signing.verify(bundle.manifest_bytes, bundle.signature, signers, str(bundle_path))
         say(f"signature good: signed by {principal}")
     elif allowed_signers is not None:
@@ -67,8 +69,14 @@ def verify(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, s
     return bundle
 
 
-def install(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, timeout: float = 30.0,
-            say: Say = _quiet, keep: int = 5) -> Path:
+def install(
+    bundle_path: Path,
+    unit: Unit,
+    allowed_signers: Path | None = None,
+    timeout: float = 30.0,
+    say: Say = _quiet,
+    keep: int = 5,
+) -> Path:
     """Verify, unpack beside the current profile, switch, confirm with the daemon; returns the new folder.
 
     Afterwards only the `keep` newest versions stay (the active and the previous one always do).
@@ -82,8 +90,10 @@ def install(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, 
         folder = unit.profiles / manifest.install_name
         if folder.is_dir() and profile_digest(folder / PROFILE) != manifest.profile_digest:
             if folder.resolve() == current:
-                raise BundleError(f"{folder}: the active profile's files were changed on the unit; "
-                                  "install another version first, or restore them")
+                raise BundleError(
+                    f"{folder}: the active profile's files were changed on the unit; "
+                    "install another version first, or restore them"
+                )
             say(f"{folder} was changed on the unit; unpacking it again")
             _discard(folder)
         if folder.is_dir():
@@ -101,8 +111,10 @@ def install(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, 
         problem = _confirm(unit, manifest.profile_digest, timeout, say)
         if problem is not None:
             _undo(unit, current, before)
-            raise BundleError(f"{bundle_path}: {manifest.name} {manifest.version} did not come up ({problem}); "
-                              f"rolled back to {current or 'no profile'}")
+            raise BundleError(
+                f"{bundle_path}: {manifest.name} {manifest.version} did not come up ({problem}); "
+                f"rolled back to {current or 'no profile'}"
+            )
         _prune(unit, keep, say)
     return folder
 
@@ -183,9 +195,10 @@ def _prune(unit: Unit, keep: int, say: Say) -> None:
     """Remove the oldest versions beyond `keep`, never the active or the previous one."""
     entries = unit.installed()
     kept = sum(e.active or e.previous for e in entries)
-    others = sorted((e for e in entries if not (e.active or e.previous)), key=lambda e: e.folder.stat().st_mtime,
-                    reverse=True)
-    for entry in others[max(keep - kept, 0):]:
+    others = sorted(
+        (e for e in entries if not (e.active or e.previous)), key=lambda e: e.folder.stat().st_mtime, reverse=True
+    )
+    for entry in others[max(keep - kept, 0) :]:
         _discard(entry.folder)
         say(f"removed the old version {entry.folder.name}")
 
@@ -229,8 +242,10 @@ def _catch_up(unit: Unit, digest: str, timeout: float, say: Say) -> None:
         return
     problem = _confirm(unit, digest, timeout, say)
     if problem is not None:
-        raise BundleError(f"{unit.active} is switched to it, but the daemon does not run it ({problem}); "
-                          "`carvoice bundle rollback` returns to the previous profile")
+        raise BundleError(
+            f"{unit.active} is switched to it, but the daemon does not run it ({problem}); "
+            "`carvoice bundle rollback` returns to the previous profile"
+        )
 
 
 def _confirm(unit: Unit, digest: str, timeout: float, say: Say) -> str | None:
@@ -238,8 +253,10 @@ def _confirm(unit: Unit, digest: str, timeout: float, say: Say) -> str | None:
     daemon = Daemon(unit.runtime_dir)
     pid = daemon.pid()
     if pid is None:
-        say(f"no running daemon (no live pid in {unit.runtime_dir / 'status.json'}); it loads the new profile "
-            "when it starts")
+        say(
+            f"no running daemon (no live pid in {unit.runtime_dir / 'status.json'}); it loads the new profile "
+            "when it starts"
+        )
         return None
     asked = daemon.reload(pid)
     problem = daemon.wait_for(pid, digest, asked, timeout)

@@ -27,8 +27,12 @@ def sign(data: bytes, key: Path) -> bytes:
     with tempfile.TemporaryDirectory(prefix="carvoice-sign-") as scratch:
         message = Path(scratch) / "manifest.json"
         message.write_bytes(data)
-        done = subprocess.run([_ssh_keygen(), "-Y", "sign", "-q", "-f", str(key), "-n", NAMESPACE, str(message)],
-                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [_ssh_keygen(), "-Y", "sign", "-q", "-f", str(key), "-n", NAMESPACE, str(message)],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         if done.returncode != 0:
             raise BundleError(f"{key}: cannot sign with this key: {done.stderr.strip()}")
         return (Path(scratch) / "manifest.json.sig").read_bytes()
@@ -39,13 +43,32 @@ def verify(data: bytes, signature: bytes, allowed_signers: Path, source: str) ->
     with tempfile.TemporaryDirectory(prefix="carvoice-verify-") as scratch:
         signature_file = Path(scratch) / "manifest.json.sig"
         signature_file.write_bytes(signature)
-        found = subprocess.run([_ssh_keygen(), "-Y", "find-principals", "-s", str(signature_file),
-                                "-f", str(allowed_signers)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        found = subprocess.run(
+            [_ssh_keygen(), "-Y", "find-principals", "-s", str(signature_file), "-f", str(allowed_signers)],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         principals = found.stdout.split()
         if found.returncode != 0 or not principals:
             raise BundleError(f"{source}: refused: signed by a key that is not in {allowed_signers}")
-        checked = subprocess.run([_ssh_keygen(), "-Y", "verify", "-f", str(allowed_signers), "-I", principals[0],
-                                  "-n", NAMESPACE, "-s", str(signature_file)], input=data, capture_output=True)
+        checked = subprocess.run(
+            [
+                _ssh_keygen(),
+                "-Y",
+                "verify",
+                "-f",
+                str(allowed_signers),
+                "-I",
+                principals[0],
+                "-n",
+                NAMESPACE,
+                "-s",
+                str(signature_file),
+            ],
+            input=data,
+            capture_output=True,
+        )
         if checked.returncode != 0:
             reason = (checked.stderr or checked.stdout).decode(errors="replace").strip()
             raise BundleError(f"{source}: refused: the signature does not match the bundle ({reason})")

@@ -68,8 +68,10 @@ class Unit:
         """The installed version folder a link points into, or None when the link is missing or dangling."""
         if not link.is_symlink():
             if link.exists():
-                raise BundleError(f"{link} is a folder, not a link: move it into {self.profiles}/NAME/profile "
-                                  f"and make {link.name} a link to it (bundle install manages the link)")
+                raise BundleError(
+                    f"{link} is a folder, not a link: move it into {self.profiles}/NAME/profile "
+                    f"and make {link.name} a link to it (bundle install manages the link)"
+                )
             return None
         resolved = link.resolve()
         return resolved.parent if resolved.is_dir() else None
@@ -87,9 +89,15 @@ class Unit:
             except (OSError, BundleError):
                 manifest = None
             resolved = folder.resolve()
-            found.append(Installed(folder, manifest, (folder / SIGNATURE).is_file(),
-                                   active is not None and active == resolved,
-                                   previous is not None and previous == resolved))
+            found.append(
+                Installed(
+                    folder,
+                    manifest,
+                    (folder / SIGNATURE).is_file(),
+                    active is not None and active == resolved,
+                    previous is not None and previous == resolved,
+                )
+            )
         return found
 
 

@@ -24,12 +24,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     put = commands.add_parser("install", help="verify a bundle, install it and switch to it; roll back if it fails")
     put.add_argument("bundle", metavar="FILE", help="bundle file")
-    put.add_argument("--allowed-signers", metavar="FILE",
-                     help="keys to accept (default: ROOT/etc/carvoice/allowed_signers; when that exists, "
-                          "unsigned bundles are refused)")
+    put.add_argument(
+        "--allowed-signers",
+        metavar="FILE",
+        help="keys to accept (default: ROOT/etc/carvoice/allowed_signers; when that exists, "
+        "unsigned bundles are refused)",
+    )
     put.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the daemon to confirm")
-    put.add_argument("--keep", type=int, default=5, metavar="N",
-                     help="versions to keep on the unit, the active and the previous one included (default 5)")
+    put.add_argument(
+        "--keep",
+        type=int,
+        default=5,
+        metavar="N",
+        help="versions to keep on the unit, the active and the previous one included (default 5)",
+    )
     _add_unit_options(put)
     put.set_defaults(func=_install)
 
@@ -45,8 +53,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_unit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", metavar="DIR", help="the unit's root folder (default: $CARVOICE_ROOT, else /)")
-    parser.add_argument("--runtime-dir", metavar="DIR",
-                        help="the daemon's status.json folder (default: $CARVOICE_RUNTIME_DIR, else ROOT/run/carvoice)")
+    parser.add_argument(
+        "--runtime-dir",
+        metavar="DIR",
+        help="the daemon's status.json folder (default: $CARVOICE_RUNTIME_DIR, else ROOT/run/carvoice)",
+    )
 
 
 def _unit(args: argparse.Namespace) -> Unit:
@@ -106,6 +117,8 @@ def _list(args: argparse.Namespace) -> int:
             print(f"{mark} {entry.folder.name}  (no readable manifest.json)")
             continue
         signed = "signed" if entry.signed else "unsigned"
-        print(f"{mark} {entry.folder.name}  {entry.manifest.name} {entry.manifest.version}  "
-              f"built {entry.manifest.created}  {signed}")
+        print(
+            f"{mark} {entry.folder.name}  {entry.manifest.name} {entry.manifest.version}  "
+            f"built {entry.manifest.created}  {signed}"
+        )
     return 0

@@ -28,8 +28,13 @@ class Check:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("doctor", help="check the unit: microphone, speaker, CAN, serial, profile, service")
     add_profile_option(parser)
-    parser.add_argument("--listen", type=float, default=2.0, metavar="SECONDS",
-                        help="how long to listen to the microphone and to the CAN bus (default 2)")
+    parser.add_argument(
+        "--listen",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how long to listen to the microphone and to the CAN bus (default 2)",
+    )
     parser.add_argument("--runtime-dir", metavar="DIR", help="the service's status.json folder (default /run/carvoice)")
     parser.set_defaults(func=run)
 
@@ -74,19 +79,30 @@ def service(path: Path, runtime: Path | None) -> Check:
     daemon = Daemon(runtime or runtime_dir())
     pid = daemon.pid()
     if pid is None:
-        return Check("service", False, f"not running (no live pid in {daemon.runtime_dir / 'status.json'}): "
-                                       "`systemctl status carvoice`, `journalctl -u carvoice -n 50`")
+        return Check(
+            "service",
+            False,
+            f"not running (no live pid in {daemon.runtime_dir / 'status.json'}): "
+            "`systemctl status carvoice`, `journalctl -u carvoice -n 50`",
+        )
     status = daemon.status() or {}
     if status.get("reload_error"):
-        return Check("service", False, f"pid {pid} kept its old profile, the last reload failed: "
-                                       f"{status['reload_error']} (fix the profile, `systemctl reload carvoice`)")
+        return Check(
+            "service",
+            False,
+            f"pid {pid} kept its old profile, the last reload failed: "
+            f"{status['reload_error']} (fix the profile, `systemctl reload carvoice`)",
+        )
     try:
         current = profile_digest(path.resolve())
     except OSError:
         current = None
     if status.get("profile_digest") != current:
-        return Check("service", False, f"pid {pid} runs {status.get('profile')}, not {path.resolve()}: "
-                                       "`systemctl reload carvoice`")
+        return Check(
+            "service",
+            False,
+            f"pid {pid} runs {status.get('profile')}, not {path.resolve()}: `systemctl reload carvoice`",
+        )
     return Check("service", True, f"running, pid {pid}, profile {status.get('profile_name')!r}")
 
 
@@ -104,14 +120,24 @@ def microphone(profile: Profile, seconds: float) -> Check:
             source.close()
         samples = np.concatenate(heard).astype(np.float64) / 32768.0
         if not np.any(samples):
-            return Check("microphone", False, f"{source.description} gives only digital silence: unmuted? "
-                                              "capture level up? (`alsamixer -c CarMic`, F4)")
+            return Check(
+                "microphone",
+                False,
+                f"{source.description} gives only digital silence: unmuted? "
+                "capture level up? (`alsamixer -c CarMic`, F4)",
+            )
         level = 20 * np.log10(max(float(np.sqrt(np.mean(samples**2))), 1e-10))
-        return Check("microphone", True, f"{source.description}, hearing sound at {level:.0f} dBFS "
-                                         "(speak or clap: it should rise)")
+        return Check(
+            "microphone",
+            True,
+            f"{source.description}, hearing sound at {level:.0f} dBFS (speak or clap: it should rise)",
+        )
 
-    return _guarded("microphone", probe, "plug in the USB microphone; `arecord -l` lists it; hw/asound.conf, "
-                                         "[audio] input in the profile")
+    return _guarded(
+        "microphone",
+        probe,
+        "plug in the USB microphone; `arecord -l` lists it; hw/asound.conf, [audio] input in the profile",
+    )
 
 
 def speaker(profile: Profile) -> Check:
@@ -142,8 +168,12 @@ def can_bus(profile: Profile, seconds: float) -> Check:
                 if bus.recv(timeout=left) is not None:
                     count += 1
         if count == 0:
-            return Check(name, False, f"up ({interface}), but no frames in {seconds:g} s: ignition on? CAN-H/CAN-L "
-                                      "swapped? bus terminated? bitrate right?")
+            return Check(
+                name,
+                False,
+                f"up ({interface}), but no frames in {seconds:g} s: ignition on? CAN-H/CAN-L "
+                "swapped? bus terminated? bitrate right?",
+            )
         return Check(name, True, f"up ({interface}), {count} frames in {seconds:g} s")
 
     return _guarded(name, probe, f"the profile's [can] interface {interface!r}, channel {channel!r}")
@@ -153,8 +183,10 @@ def _socketcan_state(channel: str, bitrate: int | None) -> str | None:
     """Why a SocketCAN interface cannot work (missing, down, wrong bitrate), or None."""
     flags = Path(f"/sys/class/net/{channel}/flags")
     if not flags.exists():
-        return (f"no interface {channel}: for a CAN HAT check the overlay in config.txt and `dmesg | grep mcp251x`; "
-                "for a USB adapter, hw/99-carvoice.rules (hw/README.md)")
+        return (
+            f"no interface {channel}: for a CAN HAT check the overlay in config.txt and `dmesg | grep mcp251x`; "
+            "for a USB adapter, hw/99-carvoice.rules (hw/README.md)"
+        )
     if not int(flags.read_text(), 16) & 0x1:  # IFF_UP
         return f"{channel} is down: `networkctl up {channel}` (hw/80-can.network) or `ip link set {channel} up`"
     try:
@@ -173,11 +205,16 @@ def serial_port(port: SerialPortSettings) -> Check:
     if port.url.startswith("/"):
         device = Path(port.url)
         if not device.exists():
-            return Check(name, False, f"{device} is missing: plug in the adapter; its udev rule "
-                                      "(hw/99-carvoice.rules) names it")
+            return Check(
+                name, False, f"{device} is missing: plug in the adapter; its udev rule (hw/99-carvoice.rules) names it"
+            )
         if not os.access(device, os.R_OK | os.W_OK):
-            return Check(name, False, f"{device}: no permission; the service user needs the device's group "
-                                      "(carvoice, via hw/99-carvoice.rules)")
+            return Check(
+                name,
+                False,
+                f"{device}: no permission; the service user needs the device's group "
+                "(carvoice, via hw/99-carvoice.rules)",
+            )
 
     def probe() -> Check:
         import serial

@@ -16,13 +16,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("bundle", metavar="BUNDLE", help="bundle file (carvoice bundle build)")
     parser.add_argument("hosts", nargs="+", metavar="HOST", help="units as ssh knows them (user@host, ~/.ssh/config)")
     parser.add_argument("-F", "--ssh-config", metavar="FILE", help="ssh config file for ssh and scp")
-    parser.add_argument("-o", "--ssh-option", action="append", default=[], metavar="OPTION",
-                        help="an ssh option for ssh and scp, e.g. -o Port=2222 (repeatable)")
-    parser.add_argument("--carvoice", default="carvoice", metavar="COMMAND",
-                        help="carvoice on the units (default: carvoice on their PATH; e.g. 'sudo -n carvoice')")
+    parser.add_argument(
+        "-o",
+        "--ssh-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="an ssh option for ssh and scp, e.g. -o Port=2222 (repeatable)",
+    )
+    parser.add_argument(
+        "--carvoice",
+        default="carvoice",
+        metavar="COMMAND",
+        help="carvoice on the units (default: carvoice on their PATH; e.g. 'sudo -n carvoice')",
+    )
     parser.add_argument("--root", metavar="DIR", help="--root for the install on the units")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds each unit's daemon has to confirm the new profile")
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds each unit's daemon has to confirm the new profile"
+    )
     parser.add_argument("-j", "--jobs", type=int, default=8, help="units at a time (default 8)")
     parser.set_defaults(func=run)
 
@@ -48,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     for result in results:
         print(f"  {result.host:<{width}}  {result.state:<11}  {result.detail}")
     failed = [r.host for r in results if not r.ok]
-    print(f"{len(results) - len(failed)} of {len(results)} installed" +
-          (f"; not installed: {' '.join(shlex.quote(h) for h in failed)}" if failed else ""))
+    print(
+        f"{len(results) - len(failed)} of {len(results)} installed"
+        + (f"; not installed: {' '.join(shlex.quote(h) for h in failed)}" if failed else "")
+    )
     return 1 if failed else 0
