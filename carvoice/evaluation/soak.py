@@ -68,7 +68,7 @@ class Report:
     executed_once: int = 0
     missed: list[str] = field(default_factory=list)  # heard right, yet nothing went out: a real fault
     rejected: list[str] = field(default_factory=list)  # not sure enough and said so: safe, an accuracy matter
-    duplicated: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)  # frames other than, or besides, the command's own
     unexpected: list[str] = field(default_factory=list)
     rss_start_mb: float = 0.0
     rss_end_mb: float = 0.0
@@ -86,7 +86,7 @@ class Report:
             "executed_once": self.executed_once,
             "missed": len(self.missed),
             "rejected_as_unsure": len(self.rejected),
-            "duplicated": len(self.duplicated),
+            "wrong_or_repeated": len(self.wrong),
             "unexpected_frames": len(self.unexpected),
             "rss_start_mb": round(self.rss_start_mb, 1),
             "rss_end_mb": round(self.rss_end_mb, 1),
@@ -285,7 +285,8 @@ def _score(
             kind = report.rejected if any(" rejected " in n for n in said) else report.missed
             kind.append(f"{segment.clip.text} ({segment.clip.voice}): {' | '.join(said) or 'nothing heard'}")
         else:
-            report.duplicated.append(f"{segment.clip.text}: {got}")
+            said = [n for t, n in notes if segment.fed_at - 10 <= t < window_end]
+            report.wrong.append(f"{segment.clip.text}: sent {got}; {' | '.join(said)}")
     report.unexpected = [f for _, f in pending]
 
 
@@ -298,11 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     profile = load_profile(args.profile)
     report = soak(args.hours, args.seed, profile, progress=True)
     summary = report.summary()
-    for key in ("missed", "rejected", "duplicated", "unexpected"):
+    for key in ("missed", "rejected", "wrong", "unexpected"):
         for item in getattr(report, key)[:10]:
             print(f"soak: {key}: {item}", file=sys.stderr)
     print(json.dumps(summary))
-    ok = not report.duplicated and not report.unexpected and not report.missed
+    ok = not report.wrong and not report.unexpected and not report.missed
     return 0 if ok else 1
 
 
