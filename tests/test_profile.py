@@ -101,3 +101,21 @@ def test_check_json_describes_what_the_profile_understands(capsys):
     assert intents["window"]["slots"]["window"] == ["driver", "passenger", "rear_left", "rear_right", "all"]
     assert "open the driver window" in intents["window"]["examples"]
     assert intents["temperature"]["slots"]["degrees"] == list(range(16, 31))
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path):
+    """Found by the property tests: the problem had no line, so an installer had to search the file."""
+    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
+    (tmp_path / "p" / "extra.toml").write_bytes(b'[intents.x]\nsentences = ["caf\xe9"]\n')
+    [problem] = problems_of(tmp_path / "p")
+    assert problem == f"{tmp_path / 'p' / 'extra.toml'}:2: not UTF-8 text: byte 0xe9 is not valid"
+
+
+def test_a_placeholder_format_that_cannot_show_a_number_is_a_problem(tmp_path):
+    """Found by the property tests: {fuel:d} loaded, then failed in the car when the value was 62.5."""
+    shutil.copytree(FILES.parents[1] / "config" / "demo_car", tmp_path / "p")
+    questions = tmp_path / "p" / "questions.toml"
+    questions.write_text(questions.read_text().replace("{fuel:.0f}", "{fuel:d}").replace("{speed:.0f}", "{speed:>999}"))
+    problems = problems_of(tmp_path / "p")
+    assert any(":18: intents.fuel" in p and "{fuel:d}: 'd' is not a number format" in p for p in problems), problems
+    assert any("{speed:>999}: '>999' is not a number format" in p for p in problems), problems
