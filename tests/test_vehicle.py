@@ -215,3 +215,16 @@ def test_spoken_confirmation_only_a_clear_yes_acts(car, channel, capsys, tmp_pat
     flow = [e["event"] for e in events if e["event"] in ("confirm", "answer", "can", "refused")]
     assert flow == ["confirm", "answer", "can", "confirm", "answer", "confirm", "answer"]
     assert [e["answer"] for e in events if e["event"] == "answer"] == ["yes", "no", "none"]
+
+
+def test_a_status_value_outside_the_dbc_range_or_an_extended_twin_is_not_stored(demo_profile):
+    """Found by the property tests: raw 127 in a 0..100 % window signal was kept as 127 %,
+    and an extended frame that shares a standard message's number was decoded as that message."""
+    state = VehicleState(demo_profile, clock=lambda: 0.0)
+    body = demo_profile.dbc.get_message_by_name("BODY_STATUS")
+    frame = bytes.fromhex("327F000000000000")  # FL 50 %, FR raw 127
+    state.on_frame(can.Message(arbitration_id=body.frame_id, data=frame, is_extended_id=True))
+    assert state.value("window_fl") is None and state.rejected_frames == 1
+    state.on_frame(can.Message(arbitration_id=body.frame_id, data=frame, is_extended_id=False))
+    assert state.value("window_fl") == 50 and state.value("window_fr") is None and state.value("window_rl") == 0
+    assert state.rejected_frames == 2
