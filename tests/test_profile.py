@@ -119,3 +119,25 @@ def test_a_placeholder_format_that_cannot_show_a_number_is_a_problem(tmp_path):
     problems = problems_of(tmp_path / "p")
     assert any(":18: intents.fuel" in p and "{fuel:d}: 'd' is not a number format" in p for p in problems), problems
     assert any("{speed:>999}: '>999' is not a number format" in p for p in problems), problems
+
+
+def test_an_action_on_a_message_cantools_cannot_encode_is_a_located_problem(tmp_path):
+    """A multiplexed command message made the checker die with cantools' EncodeError."""
+    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
+    (tmp_path / "p" / "car.dbc").write_text(
+        'VERSION ""\n\nNS_ :\n\nBS_:\n\nBU_: HEAD_UNIT BCM\n\n'
+        "BO_ 512 MUXED_CMD: 2 HEAD_UNIT\n"
+        ' SG_ Page M : 0|4@1+ (1,0) [0|15] "" BCM\n'
+        ' SG_ LampA m0 : 8|2@1+ (1,0) [0|3] "" BCM\n'
+        ' SG_ LampB m1 : 8|2@1+ (1,0) [0|3] "" BCM\n\n'
+        'VAL_ 512 LampA 0 "NoChange" 1 "On" 2 "Off" ;\n'
+    )
+    main_file = tmp_path / "p" / "profile.toml"
+    text = main_file.read_text().replace('channel = "minimal"', 'channel = "minimal"\ndbc = "car.dbc"')
+    main_file.write_text(
+        text + '[intents.lamp]\nsentences = ["lamp {state}"]\n'
+        '[[intents.lamp.actions]]\ncan = "MUXED_CMD"\nsignals = { LampA = "{state}" }\n'
+    )
+    problems = problems_of(tmp_path / "p")
+    assert problems and all("MUXED_CMD cannot be encoded" in p for p in problems), problems
+    assert problems[0].startswith(f"{main_file}:")

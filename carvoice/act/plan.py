@@ -185,8 +185,11 @@ def _encode(profile: Profile, message_name: str, signals: dict[str, tuple[Any, s
             known = ", ".join(s.name for s in message.signals)
             raise PlanError(f"{message_name} has no signal {name} (signals: {known})", signal_key)
         raw[name] = raw_value(signal, value, signal_key)
-    data = message.encode(raw, scaling=False, strict=True)
-    decoded = message.decode(data, decode_choices=True)
+    try:
+        data = message.encode(raw, scaling=False, strict=True)
+        decoded = message.decode(data, decode_choices=True)
+    except Exception as error:  # cantools' own kinds: a multiplexed or otherwise unusual message
+        raise PlanError(f"{message_name} cannot be encoded: {error}", key) from None
     shown = {name: str(value) if not isinstance(value, int | float) else value for name, value in decoded.items()}
     return CanFrame(message.frame_id, bytes(data), message.is_extended_frame, message.name, shown)
 

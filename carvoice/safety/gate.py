@@ -161,8 +161,9 @@ class FramePolicy:
                 return False
         except Exception:  # cantools raises several kinds for data that is not this message
             return False
-        carried = {name for name, values in written.items() if any(raw[name] in v for v in values)}
-        unchanged = {s.name for s in message.signals if raw[s.name] == unchanged_raw(s)}
+        # A multiplexed message decodes only its active signals: a missing one is never allowed.
+        carried = {name for name, values in written.items() if any(raw.get(name) in v for v in values)}
+        unchanged = {s.name for s in message.signals if raw.get(s.name) == unchanged_raw(s)}
         return bool(carried) and carried | unchanged == set(written)
 
 
