@@ -141,3 +141,12 @@ def test_an_action_on_a_message_cantools_cannot_encode_is_a_located_problem(tmp_
     problems = problems_of(tmp_path / "p")
     assert problems and all("MUXED_CMD cannot be encoded" in p for p in problems), problems
     assert problems[0].startswith(f"{main_file}:")
+
+
+def test_a_zero_scale_in_the_dbc_is_a_located_problem(tmp_path):
+    """Found by a DBC mutation scan: (0,0) as scale and offset made the checker die dividing by zero."""
+    shutil.copytree(FILES.parents[1] / "config" / "demo_car", tmp_path / "p")
+    dbc = tmp_path / "p" / "demo_car.dbc"
+    dbc.write_text(dbc.read_text().replace("TempSetpoint_Cmd : 0|8@1+ (0.5,0)", "TempSetpoint_Cmd : 0|8@1+ (0,0)"))
+    problems = problems_of(tmp_path / "p")
+    assert problems and all("TempSetpoint_Cmd has a scale of 0 in the DBC" in p for p in problems), problems

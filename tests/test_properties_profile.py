@@ -238,6 +238,19 @@ def mutate_text(text: bytes, draw: st.DrawFn) -> bytes:
     return b"\n".join([*lines[: line + 1], lines[line], *lines[line + 1 :]])
 
 
+SIGNAL = re.compile(rb"(SG_ \w+ : )(\d+)\|(\d+)@([01])([+-]) \(([^,]+),([^)]+)\) \[([^|]+)\|([^\]]+)\]")
+ODD_NUMBERS = ["0", "-1", "1", "7", "63", "64", "65", "1e9", "-1e9", "0.0001", "1e-300", "1e300", "3.5"]
+
+
+def mutate_signal(dbc: bytes, draw: st.DrawFn) -> bytes:
+    """One field of one signal (start, length, byte order, sign, scale, offset, minimum, maximum) made odd."""
+    match = draw(st.sampled_from(list(SIGNAL.finditer(dbc))))
+    field = draw(st.integers(2, 9))
+    odd = {4: [b"0", b"1"], 5: [b"+", b"-"]}.get(field) or [n.encode() for n in ODD_NUMBERS]
+    start, end = match.span(field)
+    return dbc[:start] + draw(st.sampled_from(odd)) + dbc[end:]
+
+
 @st.composite
 def broken_demos(draw: st.DrawFn) -> list[tuple[str, bytes | None]]:
     """A list of (file name, new content or None to delete) changes to the demo profile."""
@@ -246,8 +259,10 @@ def broken_demos(draw: st.DrawFn) -> list[tuple[str, bytes | None]]:
     for _ in range(draw(st.integers(1, 3))):
         name = draw(st.sampled_from(files))
         original = (DEMO / name).read_bytes()
-        how = draw(st.sampled_from(["data", "data", "text", "delete", "missing_dbc"]))
-        if how == "data" and name.endswith(".toml"):
+        how = draw(st.sampled_from(["data", "data", "text", "delete", "missing_dbc", "signal"]))
+        if how == "signal":
+            changes.append(("demo_car.dbc", mutate_signal((DEMO / "demo_car.dbc").read_bytes(), draw)))
+        elif how == "data" and name.endswith(".toml"):
             data = tomllib.loads(original.decode())
             mutate_data(data, draw)
             changes.append((name, to_toml(data).encode()))
@@ -286,3 +301,14 @@ def test_any_bytes_as_a_profile_file_give_a_located_error(content: bytes, name: 
         shutil.copytree(DEMO, root)
         (root / name).write_bytes(content)
         assert isinstance(outcome(root), ProfileError) or name == "zz.toml"
+
+
+@LOADS
+@given(st.data())
+def test_an_odd_signal_in_the_dbc_loads_or_is_a_located_problem(data) -> None:
+    """DBC files come from elsewhere: a zero scale, an inverted range or a 65-bit signal must not crash the checker."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "car"
+        shutil.copytree(DEMO, root)
+        (root / "demo_car.dbc").write_bytes(mutate_signal((DEMO / "demo_car.dbc").read_bytes(), data.draw))
+        outcome(root)

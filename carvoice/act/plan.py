@@ -210,6 +210,8 @@ def raw_value(signal: Any, value: Any, key: str) -> int:
                 return int(raw)
         names = ", ".join(str(n) for n in (signal.choices or {}).values()) or "none: give a number"
         raise PlanError(f"{value!r} is not a value of {signal.name} (values: {names})", key)
+    if not signal.scale:
+        raise PlanError(f"{signal.name} has a scale of 0 in the DBC: no value can be encoded", key)
     low, high = signal.minimum, signal.maximum
     if (low is not None and value < low) or (high is not None and value > high):
         raise PlanError(f"{value} is outside {signal.name}'s range {low}..{high}", key)

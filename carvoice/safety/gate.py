@@ -189,6 +189,8 @@ def _raws(
 
 
 def _state_raws(signal: Any, clamp: tuple[float, float] | None) -> range:
+    if not signal.scale:
+        return range(0)
     limit = 1 << signal.length
     lowest, highest = (-(limit >> 1), (limit >> 1) - 1) if signal.is_signed else (0, limit - 1)
     low, high = signal.minimum, signal.maximum
