@@ -6,6 +6,8 @@ the input that caused it. A target checks the same invariant as the matching pro
 test in tests/, so a crash found here becomes a property example there.
 
 Adding a target is one function with @target (and, if it parses text, a few tokens).
+Still to add when carvoice/vehicle/obd.py lands: its PID decoder, ISO-TP reassembly and
+ELM327 reply parser, each fed raw bytes.
 """
 
 from __future__ import annotations
