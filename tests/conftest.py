@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 from carvoice.profile.loader import default_profile_dir, load_profile
 
@@ -79,6 +80,13 @@ class ArraySource:
 
     def close(self) -> None:
         pass
+
+
+# Property tests run a modest number of examples on the two shared CI cores; set
+# HYPOTHESIS_PROFILE=thorough for a longer local hunt.
+settings.register_profile("ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -136,3 +136,44 @@ def test_the_profile_frames_are_a_closed_set(demo_profile):
     ids = {frame_id for frame_id, _ in frames}
     assert ids == {0x2F1, 0x2F2, 0x2F3, 0x3A0}
     assert len(frames) > 40
+
+
+def test_slot_values_the_intent_does_not_offer_are_refused_before_encoding(demo_profile):
+    """Found by the property tests: a 100 degree cabin fits the DBC's 0..127.5, so it was encoded and
+    sent; a slot named like a vehicle value ("setpoint") would hide the car's own value."""
+    from carvoice.act.plan import FixedState, PlanError, plan_actions
+
+    intents = demo_profile.intents
+    [frame] = plan_actions(demo_profile, intents["temperature"], {"degrees": 22})
+    assert frame.signals["TempSetpoint_Cmd"] == 22
+    for intent, slots in [
+        ("temperature", {"degrees": 100}),
+        ("temperature", {"degrees": 22.0}),
+        ("temperature", {"degrees": "22"}),
+        ("ac", {"state": 0}),
+        ("ac", {"state": True}),
+        ("warmer", {"setpoint": 29}),
+    ]:
+        with pytest.raises(PlanError):
+            plan_actions(demo_profile, intents[intent], slots, FixedState({"setpoint": 21}))
+
+
+def test_the_gate_refuses_any_frame_value_no_command_offers(demo_profile):
+    """The gate judges each signal's value, not only the identifier: 0x3A0 with 22 degrees passes,
+    with 100 degrees, no command at all, a stray bit or as an extended frame it does not."""
+    from carvoice.act.plan import CanFrame
+    from carvoice.safety.gate import SafetyGate
+
+    gate = SafetyGate(demo_profile)
+    ok = [CanFrame(0x3A0, bytes([44, 0, 0])), CanFrame(0x3A0, bytes([43, 0, 0])), CanFrame(0x2F3, bytes([1, 0]))]
+    bad = [
+        CanFrame(0x3A0, bytes([200, 0, 0])),
+        CanFrame(0x3A0, bytes([61, 0, 0])),
+        CanFrame(0x3A0, bytes([0, 0, 0])),
+        CanFrame(0x3A0, bytes([44, 0, 0x80])),
+        CanFrame(0x3A0, bytes([44, 0, 0]), extended=True),
+        CanFrame(0x3A0, bytes([44, 0])),
+        CanFrame(0x3A1, bytes([44, 0, 0])),
+    ]
+    assert gate.foreign_frames(ok + bad) == bad
+    assert all(gate.policy.allows(CanFrame(i, d)) for i, d in every_frame(demo_profile))

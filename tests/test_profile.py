@@ -101,3 +101,52 @@ def test_check_json_describes_what_the_profile_understands(capsys):
     assert intents["window"]["slots"]["window"] == ["driver", "passenger", "rear_left", "rear_right", "all"]
     assert "open the driver window" in intents["window"]["examples"]
     assert intents["temperature"]["slots"]["degrees"] == list(range(16, 31))
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path):
+    """Found by the property tests: the problem had no line, so an installer had to search the file."""
+    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
+    (tmp_path / "p" / "extra.toml").write_bytes(b'[intents.x]\nsentences = ["caf\xe9"]\n')
+    [problem] = problems_of(tmp_path / "p")
+    assert problem == f"{tmp_path / 'p' / 'extra.toml'}:2: not UTF-8 text: byte 0xe9 is not valid"
+
+
+def test_a_placeholder_format_that_cannot_show_a_number_is_a_problem(tmp_path):
+    """Found by the property tests: {fuel:d} loaded, then failed in the car when the value was 62.5."""
+    shutil.copytree(FILES.parents[1] / "config" / "demo_car", tmp_path / "p")
+    questions = tmp_path / "p" / "questions.toml"
+    questions.write_text(questions.read_text().replace("{fuel:.0f}", "{fuel:d}").replace("{speed:.0f}", "{speed:>999}"))
+    problems = problems_of(tmp_path / "p")
+    assert any(":18: intents.fuel" in p and "{fuel:d}: 'd' is not a number format" in p for p in problems), problems
+    assert any("{speed:>999}: '>999' is not a number format" in p for p in problems), problems
+
+
+def test_an_action_on_a_message_cantools_cannot_encode_is_a_located_problem(tmp_path):
+    """A multiplexed command message made the checker die with cantools' EncodeError."""
+    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
+    (tmp_path / "p" / "car.dbc").write_text(
+        'VERSION ""\n\nNS_ :\n\nBS_:\n\nBU_: HEAD_UNIT BCM\n\n'
+        "BO_ 512 MUXED_CMD: 2 HEAD_UNIT\n"
+        ' SG_ Page M : 0|4@1+ (1,0) [0|15] "" BCM\n'
+        ' SG_ LampA m0 : 8|2@1+ (1,0) [0|3] "" BCM\n'
+        ' SG_ LampB m1 : 8|2@1+ (1,0) [0|3] "" BCM\n\n'
+        'VAL_ 512 LampA 0 "NoChange" 1 "On" 2 "Off" ;\n'
+    )
+    main_file = tmp_path / "p" / "profile.toml"
+    text = main_file.read_text().replace('channel = "minimal"', 'channel = "minimal"\ndbc = "car.dbc"')
+    main_file.write_text(
+        text + '[intents.lamp]\nsentences = ["lamp {state}"]\n'
+        '[[intents.lamp.actions]]\ncan = "MUXED_CMD"\nsignals = { LampA = "{state}" }\n'
+    )
+    problems = problems_of(tmp_path / "p")
+    assert problems and all("MUXED_CMD cannot be encoded" in p for p in problems), problems
+    assert problems[0].startswith(f"{main_file}:")
+
+
+def test_a_zero_scale_in_the_dbc_is_a_located_problem(tmp_path):
+    """Found by a DBC mutation scan: (0,0) as scale and offset made the checker die dividing by zero."""
+    shutil.copytree(FILES.parents[1] / "config" / "demo_car", tmp_path / "p")
+    dbc = tmp_path / "p" / "demo_car.dbc"
+    dbc.write_text(dbc.read_text().replace("TempSetpoint_Cmd : 0|8@1+ (0.5,0)", "TempSetpoint_Cmd : 0|8@1+ (0,0)"))
+    problems = problems_of(tmp_path / "p")
+    assert problems and all("TempSetpoint_Cmd has a scale of 0 in the DBC" in p for p in problems), problems

@@ -1,5 +1,6 @@
 import pytest
 
+from carvoice.intent import Sentence, compile_grammar
 from carvoice.intent.template import Choice, RuleRef, Sequence, SlotRef, TemplateError, Word, parse_template
 
 
@@ -41,3 +42,11 @@ def test_errors_name_the_column(template, column, fragment):
         parse_template(template)
     assert fragment in str(caught.value)
     assert caught.value.column == column
+
+
+def test_an_optional_group_alone_inside_parentheses_stays_optional():
+    """Found by the property tests: "([the])" lost its optional flag and required "the"."""
+    for text in ("turn on ([the]) lights", "turn on [([the])] lights", "turn on ([the] | [a]) lights"):
+        grammar = compile_grammar({"lights": [Sentence(parse_template(text))]}, {}, {})
+        assert grammar.parse("turn on lights".split()), text
+        assert grammar.parse("turn on the lights".split()), text

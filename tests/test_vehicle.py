@@ -239,7 +239,9 @@ def test_age_counts_from_reception_and_decisions_wait_for_the_listener(car, chan
     before a decision the agent lets the listener catch up with what arrived meanwhile."""
     state = VehicleState(demo_profile)
     speed_id = demo_profile.dbc.get_message_by_name("VEHICLE_DYNAMICS").frame_id
-    late = can.Message(arbitration_id=speed_id, data=bytes.fromhex("88130300"), timestamp=time.time() - 0.2)
+    late = can.Message(
+        arbitration_id=speed_id, data=bytes.fromhex("88130300"), is_extended_id=False, timestamp=time.time() - 0.2
+    )
     state.on_frame(late)
     assert state.value("speed") is None and state.age("speed") >= 0.2
 
@@ -257,3 +259,16 @@ def test_age_counts_from_reception_and_decisions_wait_for_the_listener(car, chan
     finally:
         link.close()
         link.bus.shutdown()
+
+
+def test_a_status_value_outside_the_dbc_range_or_an_extended_twin_is_not_stored(demo_profile):
+    """Found by the property tests: raw 127 in a 0..100 % window signal was kept as 127 %,
+    and an extended frame that shares a standard message's number was decoded as that message."""
+    state = VehicleState(demo_profile, clock=lambda: 0.0)
+    body = demo_profile.dbc.get_message_by_name("BODY_STATUS")
+    frame = bytes.fromhex("327F000000000000")  # FL 50 %, FR raw 127
+    state.on_frame(can.Message(arbitration_id=body.frame_id, data=frame, is_extended_id=True))
+    assert state.value("window_fl") is None and state.rejected_frames == 1
+    state.on_frame(can.Message(arbitration_id=body.frame_id, data=frame, is_extended_id=False))
+    assert state.value("window_fl") == 50 and state.value("window_fr") is None and state.value("window_rl") == 0
+    assert state.rejected_frames == 2

@@ -91,6 +91,7 @@ def plan_actions(
     profile: Profile, intent: Intent, slots: Mapping[str, SlotValueType], state: StateReader | None = None
 ) -> list[PlannedAction]:
     """Every frame and write this command means; raises PlanError rather than guess."""
+    _check_slots(intent, slots)
     lookup = lookup_in(profile, slots, state)
     can_signals: dict[str, dict[str, tuple[Any, str]]] = {}
     planned: list[PlannedAction] = []
@@ -119,6 +120,20 @@ def plan_actions(
             planned.append(SerialWrite(action.port, text.encode("utf-8"), action.expect, action.timeout))
     frames = [_encode(profile, message, signals) for message, signals in can_signals.items()]
     return frames + planned
+
+
+def _check_slots(intent: Intent, slots: Mapping[str, SlotValueType]) -> None:
+    """Only values the intent's sentences can give: a slot must not smuggle a value or a name in.
+
+    A slot named like a vehicle value would hide it from conditions ("setpoint"), and a
+    number the DBC allows may still be one the profile never offers (a 100 degree cabin).
+    """
+    for name, value in slots.items():
+        allowed = intent.slot_values.get(name)
+        if allowed is None:
+            raise PlanError(f"{intent.name} has no slot {name}", f"intents.{intent.name}")
+        if isinstance(value, bool) or not any(type(value) is type(v) and value == v for v in allowed):
+            raise PlanError(f"{value!r} is not a value of slot {{{name}}} of {intent.name}", f"intents.{intent.name}")
 
 
 def slot_combinations(profile: Profile, intent: Intent) -> Iterator[dict[str, SlotValueType]]:
@@ -166,20 +181,23 @@ def _encode(profile: Profile, message_name: str, signals: dict[str, tuple[Any, s
         raise PlanError(f"the DBC has no message {message_name} (messages: {names})", key) from None
     raw: dict[str, int] = {}
     for signal in message.signals:
-        raw[signal.name] = _unchanged_raw(signal)
+        raw[signal.name] = unchanged_raw(signal)
     for name, (value, signal_key) in signals.items():
         signal = next((s for s in message.signals if s.name == name), None)
         if signal is None:
             known = ", ".join(s.name for s in message.signals)
             raise PlanError(f"{message_name} has no signal {name} (signals: {known})", signal_key)
-        raw[name] = _raw_value(signal, value, signal_key)
-    data = message.encode(raw, scaling=False, strict=True)
-    decoded = message.decode(data, decode_choices=True)
+        raw[name] = raw_value(signal, value, signal_key)
+    try:
+        data = message.encode(raw, scaling=False, strict=True)
+        decoded = message.decode(data, decode_choices=True)
+    except Exception as error:  # cantools' own kinds: a multiplexed or otherwise unusual message
+        raise PlanError(f"{message_name} cannot be encoded: {error}", key) from None
     shown = {name: str(value) if not isinstance(value, int | float) else value for name, value in decoded.items()}
     return CanFrame(message.frame_id, bytes(data), message.is_extended_frame, message.name, shown)
 
 
-def _unchanged_raw(signal: Any) -> int:
+def unchanged_raw(signal: Any) -> int:
     """Signals a command does not mention carry the DBC's NoChange value (or raw 0)."""
     for raw, name in (signal.choices or {}).items():
         if _normal(str(name)) == "nochange":
@@ -187,7 +205,7 @@ def _unchanged_raw(signal: Any) -> int:
     return 0
 
 
-def _raw_value(signal: Any, value: Any, key: str) -> int:
+def raw_value(signal: Any, value: Any, key: str) -> int:
     if isinstance(value, str):
         wanted = _normal(value)
         for raw, name in (signal.choices or {}).items():
@@ -195,6 +213,8 @@ def _raw_value(signal: Any, value: Any, key: str) -> int:
                 return int(raw)
         names = ", ".join(str(n) for n in (signal.choices or {}).values()) or "none: give a number"
         raise PlanError(f"{value!r} is not a value of {signal.name} (values: {names})", key)
+    if not signal.scale:
+        raise PlanError(f"{signal.name} has a scale of 0 in the DBC: no value can be encoded", key)
     low, high = signal.minimum, signal.maximum
     if (low is not None and value < low) or (high is not None and value > high):
         raise PlanError(f"{value} is outside {signal.name}'s range {low}..{high}", key)

@@ -144,7 +144,8 @@ class _Parser:
                 closing = ")" if value == "(" else "]"
                 inner = self.alternatives(closing)
                 self.index += 1
-                options = inner.options if isinstance(inner, Choice) else (inner,)
+                # A group of alternatives becomes one choice; a lone [optional] inside ( ) stays optional.
+                options = inner.options if isinstance(inner, Choice) and not inner.optional else (inner,)
                 if _is_empty(inner):
                     raise TemplateError(f"empty group {value}{closing}", column)
                 items.append(Choice(options, optional=value == "["))

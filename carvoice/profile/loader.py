@@ -205,9 +205,18 @@ class _Loader:
         merged: dict[str, Any] = {}
         for path in files:
             try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
+                raw = path.read_bytes()
+            except OSError as error:
                 self.problem(path, "", f"cannot read: {error}")
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                # An editor in another encoding or a half-written file: say which line to look at.
+                line = raw[: error.start].count(b"\n") + 1
+                self.problems.append(
+                    Problem(path, line, "", f"not UTF-8 text: byte {raw[error.start]:#04x} is not valid")
+                )
                 continue
             self.sources[path] = _Source(path, text)
             try:
@@ -670,9 +679,10 @@ class _Loader:
 
     def _check_placeholders(self, key: str, text: str, known: set[str]) -> bool:
         """Placeholders must be well formed, and name something known (when `known` is given)."""
-        malformed = placeholders.malformed_in(text)
-        if malformed:
-            self.report(key, f"{malformed[0]} is not a placeholder like {{name}}, {{name:.1f}} or {{name + 1}}", text)
+        try:
+            placeholders.check(text)
+        except placeholders.PlaceholderError as error:
+            self.report(key, str(error), text)
             return False
         unknown = [n for n in placeholders.names_in(text) if known and n not in known]
         if unknown:

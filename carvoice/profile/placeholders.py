@@ -15,6 +15,16 @@ PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\s*([+-])\s*(\d+(?:\.\d+)?))?(
 _ANY_BRACES = re.compile(r"\{[^{}]*\}")
 
 Lookup = Callable[[str], Any]
+# Widths and precisions above this are a typo or an attack on memory, never a reply.
+_MAX_FORMAT_NUMBER = 32
+
+
+class PlaceholderError(ValueError):
+    """Text whose braces are not placeholders this module can fill; `column` points at the fault."""
+
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(message)
+        self.column = column
 
 
 class Missing(LookupError):
@@ -25,9 +35,33 @@ def names_in(text: str) -> list[str]:
     return [match.group(1) for match in PLACEHOLDER.finditer(text)]
 
 
-def malformed_in(text: str) -> list[str]:
-    """Braces that are not a placeholder this module understands."""
-    return [m.group(0) for m in _ANY_BRACES.finditer(text) if not PLACEHOLDER.fullmatch(m.group(0))]
+def check(text: str) -> None:
+    """Raises PlaceholderError unless every {...} is a placeholder whose format can show any number.
+
+    A format is checked when the profile loads because a state value may be a whole
+    number one moment and a fraction the next: `{speed:d}` would fail only in the car.
+    """
+    for match in _ANY_BRACES.finditer(text):
+        placeholder = PLACEHOLDER.fullmatch(match.group(0))
+        if placeholder is None:
+            raise PlaceholderError(
+                f"{match.group(0)} is not a placeholder like {{name}}, {{name:.1f}} or {{name + 1}}", match.start()
+            )
+        spec = placeholder.group(4)
+        if spec and not _usable_format(spec):
+            raise PlaceholderError(
+                f"{match.group(0)}: {spec!r} is not a number format such as .0f or .1f", match.start() + 1
+            )
+
+
+def _usable_format(spec: str) -> bool:
+    if any(int(number) > _MAX_FORMAT_NUMBER for number in re.findall(r"\d+", spec)):
+        return False
+    try:
+        format(7, spec), format(-2.5, spec)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def display(value: Any, spec: str = "") -> str:

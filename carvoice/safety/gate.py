@@ -13,12 +13,15 @@ from typing import Any
 
 from carvoice.act.plan import (
     CanFrame,
+    PlanError,
     PlannedAction,
     StateReader,
     extreme_states,
     lookup_in,
     plan_actions,
+    raw_value,
     slot_combinations,
+    unchanged_raw,
 )
 from carvoice.intent.grammar import SlotValueType
 from carvoice.profile import placeholders
@@ -46,7 +49,7 @@ class Verdict:
 class SafetyGate:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
-        self.allowed_ids = _frame_ids(profile)
+        self.policy = FramePolicy(profile)
 
     def review(self, words: list[str] | tuple[str, ...], confidence: float, rival: str | None = None) -> Verdict:
         """Accept only a complete, unambiguous command, heard confidently, with no equally good rival."""
@@ -101,23 +104,115 @@ class SafetyGate:
             return ""
 
     def foreign_frames(self, actions: list[PlannedAction]) -> list[CanFrame]:
-        """Frames whose identifier the profile never sends: these must not reach the bus."""
-        return [a for a in actions if isinstance(a, CanFrame) and a.arbitration_id not in self.allowed_ids]
+        """Frames the profile does not define, by identifier or by any signal's value: these must not reach the bus."""
+        return [a for a in actions if isinstance(a, CanFrame) and not self.policy.allows(a)]
 
 
 def _condition_text(intent: Intent) -> str:
     return intent.allow_when_text or "its condition"
 
 
-def _frame_ids(profile: Profile) -> frozenset[int]:
-    ids: set[int] = set()
-    for intent in profile.intents.values():
-        for action in intent.actions:
-            if isinstance(action, RawFrameAction):
-                ids.add(action.arbitration_id)
-            elif isinstance(action, CanAction) and profile.dbc is not None:
-                ids.add(profile.dbc.get_message_by_name(action.message).frame_id)
-    return frozenset(ids)
+class FramePolicy:
+    """Every frame the profile can send, signal by signal, worked out from the profile alone.
+
+    For each message a CAN action names, each signal may carry its NoChange value or a
+    value some action writes there: a constant, a value of the slot it names, or (for a
+    vehicle value such as "{setpoint + 1}") anything within the action's clamp or the
+    signal's range; at least one signal must carry a written value. A frame passes only
+    when it is exactly what encoding its raw values gives, so stray bits, unknown
+    identifiers, empty commands and values no command offers are all refused.
+    """
+
+    def __init__(self, profile: Profile) -> None:
+        self.raw_frames: set[tuple[int, bytes, bool]] = set()
+        # (frame id, extended) -> (message, signal -> raw values actions write there)
+        self.messages: dict[tuple[int, bool], tuple[Any, dict[str, list[range | set[int]]]]] = {}
+        for intent in profile.intents.values():
+            for action in intent.actions:
+                if isinstance(action, RawFrameAction):
+                    self.raw_frames.add((action.arbitration_id, action.data, action.extended))
+                elif isinstance(action, CanAction) and profile.dbc is not None:
+                    self._add(profile, intent, action)
+
+    def _add(self, profile: Profile, intent: Intent, action: CanAction) -> None:
+        try:
+            message = profile.dbc.get_message_by_name(action.message)
+        except KeyError:
+            return
+        key = (message.frame_id, message.is_extended_frame)
+        _, written = self.messages.setdefault(key, (message, {s.name: [] for s in message.signals}))
+        for name, spec in action.signals.items():
+            signal = next((s for s in message.signals if s.name == name), None)
+            if signal is not None:
+                written[name].extend(_raws(profile, intent, action, signal, spec))
+
+    def allows(self, frame: CanFrame) -> bool:
+        if (frame.arbitration_id, frame.data, frame.extended) in self.raw_frames:
+            return True
+        entry = self.messages.get((frame.arbitration_id, frame.extended))
+        if entry is None:
+            return False
+        message, written = entry
+        if len(frame.data) != message.length:
+            return False
+        try:
+            raw = message.decode(frame.data, decode_choices=False, scaling=False)
+            if bytes(message.encode(raw, scaling=False, strict=False)) != frame.data:
+                return False
+        except Exception:  # cantools raises several kinds for data that is not this message
+            return False
+        # A multiplexed message decodes only its active signals: a missing one is never allowed.
+        carried = {name for name, values in written.items() if any(raw.get(name) in v for v in values)}
+        unchanged = {s.name for s in message.signals if raw.get(s.name) == unchanged_raw(s)}
+        return bool(carried) and carried | unchanged == set(written)
+
+
+def _raws(
+    profile: Profile, intent: Intent, action: CanAction, signal: Any, spec: str | float
+) -> list[range | set[int]]:
+    """The raw values one action can put into one signal (a name is looked up as `lookup_in` does)."""
+    match = placeholders.PLACEHOLDER.fullmatch(spec) if isinstance(spec, str) else None
+    if match is None:
+        return [_encodable(signal, [spec], action)]
+    name, sign, amount, _ = match.groups()
+    given: list[Any] = [
+        *intent.slot_values.get(name, ()),
+        *([profile.vehicle[name]] if name in profile.vehicle else []),
+    ]
+    if sign:
+        shift = float(amount) if sign == "+" else -float(amount)
+        given = [v + shift for v in given if isinstance(v, int | float) and not isinstance(v, bool)]
+    raws: list[range | set[int]] = [_encodable(signal, given, action)]
+    if name in profile.state:  # a vehicle value: anything the signal holds, inside the clamp
+        raws.append(_state_raws(signal, action.clamp))
+    return raws
+
+
+def _state_raws(signal: Any, clamp: tuple[float, float] | None) -> range:
+    if not signal.scale:
+        return range(0)
+    limit = 1 << signal.length
+    lowest, highest = (-(limit >> 1), (limit >> 1) - 1) if signal.is_signed else (0, limit - 1)
+    low, high = signal.minimum, signal.maximum
+    if clamp is not None:
+        low = clamp[0] if low is None else max(low, clamp[0])
+        high = clamp[1] if high is None else min(high, clamp[1])
+    first = lowest if low is None else round((low - signal.offset) / signal.scale)
+    last = highest if high is None else round((high - signal.offset) / signal.scale)
+    first, last = sorted((first, last))
+    return range(max(first, lowest), min(last, highest) + 1)
+
+
+def _encodable(signal: Any, values: list[Any], action: CanAction) -> set[int]:
+    result = set()
+    for value in values:
+        if action.clamp is not None and isinstance(value, int | float) and not isinstance(value, bool):
+            value = min(max(value, action.clamp[0]), action.clamp[1])
+        try:
+            result.add(raw_value(signal, value, action.key))
+        except (PlanError, TypeError, ValueError):
+            continue
+    return result
 
 
 def every_frame(profile: Profile) -> set[tuple[int, bytes]]:

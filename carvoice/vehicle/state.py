@@ -100,8 +100,8 @@ class VehicleState:
         if not watched or message.is_error_frame or message.is_remote_frame:
             return
         definition = self.profile.dbc.get_message_by_frame_id(message.arbitration_id)
-        if len(message.data) != definition.length:
-            self.rejected_frames += 1
+        if len(message.data) != definition.length or message.is_extended_id != definition.is_extended_frame:
+            self.rejected_frames += 1  # 0x1B0 extended is another message than 0x1B0 standard
             return
         try:
             decoded = definition.decode(bytes(message.data), decode_choices=True)
@@ -111,12 +111,25 @@ class VehicleState:
         # Age counts from when the frame reached us, not from when this thread got round to it.
         received = message.timestamp or time.time()
         seen = self.clock() - min(max(time.time() - received, 0.0), MAX_BACKLOG_SECONDS)
+        invalid = False
         with self._lock:
             self._newest_received = max(self._newest_received, received)
             for name, signal in watched:
                 value = decoded.get(signal)
-                if value is not None:
-                    self._values[name] = (value if isinstance(value, int | float) else str(value), seen)
+                if value is None:
+                    continue
+                if isinstance(value, int | float) and not _within(definition.get_signal_by_name(signal), value):
+                    # Outside the DBC's range is the sender's "invalid" marker or a fault: unknown, not trusted.
+                    self._values.pop(name, None)
+                    invalid = True
+                    continue
+                self._values[name] = (value if isinstance(value, int | float) else str(value), seen)
+        self.rejected_frames += invalid
+
+
+def _within(signal: Any, value: float) -> bool:
+    low, high = signal.minimum, signal.maximum
+    return (low is None or value >= low) and (high is None or value <= high)
 
 
 class StateListener(can.Listener):
