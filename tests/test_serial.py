@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import select
 import threading
 import time
 
@@ -23,14 +24,20 @@ class PtyBoard:
         self.answer = answer
         self.delay = delay
         self.received = b""
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
-        while True:
+        # Polls rather than blocks, so that close() can stop it before the descriptors go: a thread
+        # left reading a closed number would read the next pty that the kernel gives that number.
+        while not self._stopped.is_set():
             try:
+                ready, _, _ = select.select([self.master], [], [], 0.02)
+                if not ready:
+                    continue
                 chunk = os.read(self.master, 256)
-            except OSError:
+            except (OSError, ValueError):
                 return
             self.received += chunk
             if b"\n" in chunk and self.answer is not None:
@@ -42,6 +49,9 @@ class PtyBoard:
 
     def close(self) -> None:
         """Like unplugging it; closing twice is harmless."""
+        self._stopped.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
         for fd in (self.master, self.slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
