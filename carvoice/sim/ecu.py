@@ -58,7 +58,7 @@ class SimEcu:
         # Only commands and OBD-II requests concern the car; the kernel (or python-can) drops the rest.
         wanted = [*self.commands, OBD_FUNCTIONAL, OBD_ENGINE_REQUEST]
         self.bus.set_filters([{"can_id": frame_id, "can_mask": 0x7FF, "extended": False} for frame_id in wanted])
-        self._notifier = can.Notifier(self.bus, [self.on_frame], timeout=0.05)
+        self._notifier = can.Notifier(self.bus, [_Ears(self.on_frame)], timeout=0.05)
         self._thread.start()
         return self
 
@@ -156,3 +156,16 @@ class SimEcu:
                     self.bus.send(self.status_frame(definition, values), timeout=0.05)
                 except can.CanError:
                     self.send_errors += 1
+
+
+class _Ears(can.Listener):
+    """The simulated car outlives a bus that goes down (`ip link set vcan0 down`), as ECUs do."""
+
+    def __init__(self, hear: Callable[[can.Message], None]) -> None:
+        self.hear = hear
+
+    def on_message_received(self, msg: can.Message) -> None:
+        self.hear(msg)
+
+    def on_error(self, exc: Exception) -> None:
+        time.sleep(0.1)
