@@ -6,8 +6,6 @@ the input that caused it. A target checks the same invariant as the matching pro
 test in tests/, so a crash found here becomes a property example there.
 
 Adding a target is one function with @target (and, if it parses text, a few tokens).
-Still to add when carvoice/vehicle/obd.py lands: its PID decoder, ISO-TP reassembly and
-ELM327 reply parser, each fed raw bytes.
 """
 
 from __future__ import annotations
@@ -90,6 +88,60 @@ def frame_policy(data: bytes) -> None:
 
     message = _frame(data, COMMANDS)
     GATE.foreign_frames([CanFrame(message.arbitration_id, bytes(message.data), message.is_extended_id)])
+
+
+@target()
+def obd_reply(data: bytes) -> None:
+    """An ECU's ISO-TP payload for a PID: a value inside the PID's range, or the OBD error types."""
+    import atheris
+
+    from carvoice.vehicle import obd
+
+    fdp = atheris.FuzzedDataProvider(data)
+    pid = fdp.PickValueInList(sorted(obd.PIDS))
+    payload = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 64))
+    try:
+        body = obd.response_data(obd.SHOW_CURRENT_DATA, pid, payload)
+        if body is None:
+            return
+        value = obd.decode(pid, body)
+    except obd.ObdError:
+        return
+    info = obd.pid_info(pid)
+    assert info.minimum - 1e-6 <= value <= info.maximum + 1e-6, (pid, value)
+
+
+@target(
+    "41 0D 32",
+    "7E8 03 41 0D 32",
+    "7E8 10 14 49 02 01",
+    "7E8 21",
+    "SEARCHING...",
+    "NO DATA",
+    "?",
+    "STOPPED",
+    "BUS INIT: ...ERROR",
+    "CAN ERROR",
+    "UNABLE TO CONNECT",
+    "\r",
+    " ",
+)
+def elm327_reply(data: bytes) -> None:
+    """The ELM327's reply lines for `01 0D`: payloads or the module's error, never a crash."""
+    import atheris
+
+    from carvoice.vehicle import obd
+    from carvoice.vehicle.elm327 import Elm327
+
+    fdp = atheris.FuzzedDataProvider(data)
+    adapter = Elm327("loop://")
+    adapter._detected_protocol = fdp.PickValueInList(["6", "7", "3"])  # CAN 11-bit, CAN 29-bit, ISO 9141
+    lines = fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 200)).replace("\n", "\r").split("\r")
+    try:
+        payloads = adapter._payloads("010D", [line.strip() for line in lines if line.strip()])
+    except obd.ObdError:
+        return
+    assert all(isinstance(p, bytes) for p in payloads)
 
 
 @target("(", ")", "[", "]", "|", "{", "}", "<", ">", ":", "{slot}", "{a:b}", "<rule>", "word", "don't", "'s")
