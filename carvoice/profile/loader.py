@@ -356,10 +356,12 @@ class _Loader:
         words = phrase.lower().split()
         if not all(re.fullmatch(r"[a-z][a-z']*", w) for w in words):
             self.report("wake.phrase", f"{phrase!r}: letters and apostrophes only", phrase)
-        threshold = self._typed(table, "wake", "threshold", (int, float), 1e-30)
-        if not 0 < threshold < 1:
-            self.report("wake.threshold", f"must be between 0 and 1 (smaller wakes more easily), not {threshold}")
-            threshold = 1e-30
+        threshold = self._typed(table, "wake", "threshold", (int, float), WakeSettings.threshold)
+        if not 1e-60 <= threshold <= 1e60:
+            self.report(
+                "wake.threshold", f"must be between 1e-60 and 1e60 (smaller wakes more easily), not {threshold}"
+            )
+            threshold = WakeSettings.threshold
         return WakeSettings(" ".join(words), float(threshold))
 
     def _audio(self, table: dict[str, Any]) -> AudioSettings:

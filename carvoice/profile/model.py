@@ -38,7 +38,7 @@ class ProfileError(Exception):
 @dataclass(frozen=True)
 class WakeSettings:
     phrase: str
-    threshold: float = 1e-30
+    threshold: float = 1e5  # see config/demo_car/profile.toml for what it was measured against
 
 
 @dataclass(frozen=True)
