@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from carvoice.audio.noise import CABIN, NoiseCondition
 from carvoice.cli._common import add_profile_option, load_or_report, profile_dir
 from carvoice.evaluation.commands import evaluate
 from carvoice.evaluation.manifest import ManifestError, read_manifest
@@ -18,6 +20,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_profile_option(parser)
     parser.add_argument("--jobs", type=int, default=0, help="worker processes (default: one per core)")
     parser.add_argument("--table", action="store_true", help="print one line per recording")
+    parser.add_argument("--noise", metavar="FILE.wav|cabin", help="add this noise (a WAV, or the synthetic cabin)")
+    parser.add_argument("--snr", type=float, default=12.0, metavar="DB", help="SNR of the added noise (default 12)")
+    parser.add_argument("--seed", type=int, default=0, help="where in the noise each recording starts (default 0)")
+    parser.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N manifest lines")
     parser.set_defaults(func=run)
 
 
@@ -30,7 +36,14 @@ def run(args: argparse.Namespace) -> int:
     except ManifestError as error:
         print(f"carvoice eval: {error}", file=sys.stderr)
         return 2
-    outcomes = evaluate(path, items, jobs=args.jobs, progress=_progress if sys.stderr.isatty() else None)
+    if args.limit:
+        items = items[: args.limit]
+    condition = NoiseCondition(args.noise, args.snr, args.seed)
+    if args.noise and args.noise != CABIN and not Path(args.noise).is_file():
+        print(f"carvoice eval: no such noise file: {args.noise}", file=sys.stderr)
+        return 2
+    progress = _progress if sys.stderr.isatty() else None
+    outcomes = evaluate(path, items, jobs=args.jobs, progress=progress, condition=condition)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.table:
