@@ -40,9 +40,7 @@ def noise_gain(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> float:
     return float(np.sqrt(signal_power / (noise_power * 10 ** (snr_db / 10))))
 
 
-def mix(
-    samples: np.ndarray, noise: np.ndarray, snr_db: float, offset: int, tail: int = 0
-) -> tuple[np.ndarray, float]:
+def mix(samples: np.ndarray, noise: np.ndarray, snr_db: float, offset: int, tail: int = 0) -> tuple[np.ndarray, float]:
     """`samples` plus noise at `snr_db` (int16), and the gain used.
 
     The gain is set on `samples` alone; `tail` more samples of the same noise follow
