@@ -59,7 +59,8 @@ class WakeDetector:
         for segment in segments[self._reported :]:
             phrase = segment.word.strip()
             end = self._utterance_start + (segment.end_frame + 1) * SAMPLES_PER_DECODER_FRAME
-            if end > self._last_end.get(phrase, -1) + REPLAY_SECONDS * SAMPLE_RATE:
+            last = self._last_end.get(phrase)
+            if last is None or end > last + REPLAY_SECONDS * SAMPLE_RATE:
                 found.append((phrase, min(end, self._position)))
                 self._last_end[phrase] = end
         self._reported = len(segments)
