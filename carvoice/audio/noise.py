@@ -53,6 +53,17 @@ def mix(samples: np.ndarray, noise: np.ndarray, snr_db: float, offset: int, tail
     return np.clip(np.round(padded + gain * span), -32768, 32767).astype(np.int16), gain
 
 
+def noise_floor(length: int, level_db: float, seed: int = 0) -> np.ndarray:
+    """White noise at `level_db` dBFS RMS, in int16 units (float), the same for the same seed."""
+    return np.random.default_rng(seed).normal(0.0, 32768.0 * 10 ** (level_db / 20), length)
+
+
+def with_floor(samples: np.ndarray, level_db: float, seed: int = 0) -> np.ndarray:
+    """int16 audio with a faint noise floor added, as any real microphone has."""
+    noisy = samples.astype(np.float64) + noise_floor(len(samples), level_db, seed)
+    return np.clip(np.round(noisy), -32768, 32767).astype(np.int16)
+
+
 def load_noise(spec: str | Path, seed: int = 0) -> np.ndarray:
     """A WAV file, or `cabin` for the synthetic cabin (the same seed gives the same noise)."""
     if str(spec) == CABIN:
