@@ -33,6 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--det", metavar="PNG", default="wake-det.png", help="where --sweep draws (default %(default)s)"
     )
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N manifest lines")
+    parser.add_argument("--stride", type=int, default=1, metavar="K", help="only every K-th line (a spread subset)")
     parser.set_defaults(func=run)
 
 
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     except ManifestError as error:
         print(f"carvoice eval: {error}", file=sys.stderr)
         return 2
+    items = items[:: max(1, args.stride)]
     if args.limit:
         items = items[: args.limit]
     condition = NoiseCondition(args.noise, args.snr, args.seed)
