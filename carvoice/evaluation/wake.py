@@ -98,7 +98,12 @@ def negative_files(spec: str | Path | None) -> list[Path]:
     if not spec:
         return []
     path = Path(spec)
-    return sorted(path.rglob("*.wav")) if path.is_dir() else [path]
+    if not path.is_dir():
+        return [path]
+    found = []  # os.walk, unlike Path.rglob before Python 3.13, follows linked folders
+    for folder, _, names in os.walk(path, followlinks=True):
+        found += [Path(folder) / name for name in names if name.lower().endswith(".wav")]
+    return sorted(found)
 
 
 def plan(items: list[Item], phrase: str, negatives: list[Path]) -> list[tuple[Path, bool]]:
