@@ -312,9 +312,11 @@ class Agent:
             else:
                 self.handle_answer(recognition.words, recognition.confidence, recognition.rival)
             return
-        if status is Status.NO_SPEECH:
+        if status is Status.NO_SPEECH and not recognition.words:
             self.emit(events.Rejected(self.now, reason="no command followed the wake phrase"))
             return
+        # Even when the energy endpointer heard no speech start (loud cabin noise: 20 of 80
+        # wake-prefixed commands at 6 dB), the grammar, confidence and rival checks decide.
         self.handle_recognition(recognition)
 
     def _hearing_itself(self) -> bool:

@@ -3,8 +3,10 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from carvoice.audio import SAMPLE_RATE
 from carvoice.audio.synth import utterance
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli import main
@@ -71,3 +73,26 @@ def test_eval_runs_the_daemon_path_on_a_tiny_set(tmp_path, capsys):
     assert summary["wrong_action_rate"] == pytest.approx(1 / 3, abs=1e-3)
     assert out[2].startswith("WRONG 2.wav")
     assert 0 < summary["rtf"] < 1
+
+
+def test_camel_case_labels_read_as_the_profile_names(tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"audio": "a.wav", "intent": "orderDrink", "slots": {"numberOfShots": "double shot"}}\n')
+    [item] = read_manifest(manifest)
+    assert item.intent == "order_drink" and item.slots == {"number_of_shots": "double shot"}
+
+
+@needs("flite")
+def test_noise_reaches_the_decoder(tmp_path, capsys):
+    """The same command, clean and buried in loud white noise: the noise must change the outcome."""
+    write_wav(tmp_path / "0.wav", utterance("lock the doors", "flite:slt", seed=1))
+    (tmp_path / "m.jsonl").write_text('{"audio": "0.wav", "intent": "lock", "slots": {"action": "lock"}}\n')
+    rng = np.random.default_rng(0)
+    write_wav(tmp_path / "white.wav", (3000 * rng.standard_normal(SAMPLE_RATE)).astype(np.int16))
+    runs = {}
+    for name, extra in (("clean", []), ("noisy", ["--noise", str(tmp_path / "white.wav"), "--snr", "-10"])):
+        assert main(["eval", str(tmp_path / "m.jsonl"), "--jobs", "1", *extra]) == 0
+        runs[name] = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert runs["clean"]["command_accuracy"] == 1.0
+    assert runs["noisy"]["command_accuracy"] == 0.0
+    assert main(["eval", str(tmp_path / "m.jsonl"), "--noise", str(tmp_path / "missing.wav")]) == 2

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from carvoice.audio import SAMPLE_RATE
+from carvoice.audio.noise import noise_floor
 from carvoice.audio.wavfile import resample
 
 ESPEAK_VOICES = ("en-us", "en-us+m3", "en-us+f3", "en-gb", "en-us+m7")
@@ -45,9 +46,8 @@ def silence(seconds: float) -> np.ndarray:
 
 def with_noise_floor(samples: np.ndarray, seed: int = 0, level_db: float = NOISE_FLOOR_DB) -> np.ndarray:
     """int16 audio with a faint white noise floor, as a real microphone would give."""
-    rng = np.random.default_rng(seed)
-    noisy = samples + rng.normal(0.0, 10 ** (level_db / 20), len(samples))
-    return np.clip(np.round(noisy * 32768.0), -32768, 32767).astype(np.int16)
+    noisy = samples * 32768.0 + noise_floor(len(samples), level_db, seed)
+    return np.clip(np.round(noisy), -32768, 32767).astype(np.int16)
 
 
 def utterance(

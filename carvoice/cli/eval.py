@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
+from carvoice.audio.noise import CABIN, NoiseCondition
 from carvoice.cli._common import add_profile_option, load_or_report, profile_dir
 from carvoice.evaluation.commands import evaluate
-from carvoice.evaluation.manifest import ManifestError, read_manifest
-from carvoice.evaluation.metrics import command_metrics, is_correct
+from carvoice.evaluation.manifest import Item, ManifestError, read_manifest
+from carvoice.evaluation.metrics import COMMAND_KEYS, command_metrics, is_correct
+from carvoice.evaluation.wake import evaluate_wake, negative_files, plot_det, wake_metrics
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +22,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_profile_option(parser)
     parser.add_argument("--jobs", type=int, default=0, help="worker processes (default: one per core)")
     parser.add_argument("--table", action="store_true", help="print one line per recording")
+    parser.add_argument("--noise", metavar="FILE.wav|cabin", help="add this noise (a WAV, or the synthetic cabin)")
+    parser.add_argument("--snr", type=float, default=12.0, metavar="DB", help="SNR of the added noise (default 12)")
+    parser.add_argument("--seed", type=int, default=0, help="where in the noise each recording starts (default 0)")
+    parser.add_argument(
+        "--negatives", metavar="FILE_OR_DIR", help="wake sets: more audio without the phrase (a WAV or a folder)"
+    )
+    parser.add_argument("--sweep", action="store_true", help="wake sets: every threshold in one pass, and a DET plot")
+    parser.add_argument(
+        "--det", metavar="PNG", default="wake-det.png", help="where --sweep draws (default %(default)s)"
+    )
+    parser.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N manifest lines")
+    parser.add_argument("--stride", type=int, default=1, metavar="K", help="only every K-th line (a spread subset)")
     parser.set_defaults(func=run)
 
 
@@ -30,7 +46,17 @@ def run(args: argparse.Namespace) -> int:
     except ManifestError as error:
         print(f"carvoice eval: {error}", file=sys.stderr)
         return 2
-    outcomes = evaluate(path, items, jobs=args.jobs, progress=_progress if sys.stderr.isatty() else None)
+    items = items[:: max(1, args.stride)]
+    if args.limit:
+        items = items[: args.limit]
+    condition = NoiseCondition(args.noise, args.snr, args.seed)
+    if args.noise and args.noise != CABIN and not Path(args.noise).is_file():
+        print(f"carvoice eval: no such noise file: {args.noise}", file=sys.stderr)
+        return 2
+    progress = _progress if sys.stderr.isatty() else None
+    if items and all(item.is_wake_item for item in items):
+        return _run_wake(args, path, items, condition, progress)
+    outcomes = evaluate(path, items, jobs=args.jobs, progress=progress, condition=condition)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.table:
@@ -43,6 +69,30 @@ def run(args: argparse.Namespace) -> int:
                 f'heard "{outcome.heard}" ({outcome.confidence:.2f})'
             )
     print(json.dumps(command_metrics(outcomes)))
+    return 0
+
+
+def _run_wake(args: argparse.Namespace, path: Path, items: list[Item], condition: NoiseCondition, progress: Any) -> int:
+    try:
+        runs = evaluate_wake(path, items, condition, negative_files(args.negatives), args.sweep, args.jobs, progress)
+    except ValueError as error:
+        print(f"carvoice eval: {error}", file=sys.stderr)
+        return 2
+    if progress is not None:
+        print(file=sys.stderr)
+    metrics = wake_metrics(runs)
+    if args.sweep:
+        try:
+            plot_det(runs, args.det)
+            metrics["det_plot"] = str(args.det)
+        except RuntimeError as error:
+            print(f"carvoice eval: {error}", file=sys.stderr)
+    if args.table:
+        for row in metrics.get("sweep", []):
+            miss, alarms = row["miss_rate"], row["false_alarms_per_hour"]
+            print(f"threshold {row['threshold']:8.0e}  miss rate {miss}  false alarms per hour {alarms}")
+    summary = dict.fromkeys(COMMAND_KEYS) | metrics
+    print(json.dumps(summary))
     return 0
 
 

@@ -19,6 +19,7 @@ from carvoice import events
 from carvoice.act.dry import DryRunSink
 from carvoice.agent import Agent
 from carvoice.audio import SAMPLE_RATE
+from carvoice.audio.noise import NoiseCondition
 from carvoice.audio.wavfile import read_wav
 from carvoice.evaluation.manifest import Item
 from carvoice.profile.loader import load_profile
@@ -40,20 +41,29 @@ class Outcome:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(profile_dir: str) -> None:
+def _init_worker(profile_dir: str, condition: NoiseCondition) -> None:
     from carvoice.recognise.engine import engine_for
 
     profile = load_profile(profile_dir)
     _worker["profile"] = profile
     _worker["engine"] = engine_for(profile)
+    _worker["condition"] = condition
+    _worker["noise"] = condition.load()
 
 
-def evaluate(profile_dir: Path | str, items: list[Item], jobs: int = 0, progress: Any = None) -> list[Outcome]:
+def evaluate(
+    profile_dir: Path | str,
+    items: list[Item],
+    jobs: int = 0,
+    progress: Any = None,
+    condition: NoiseCondition | None = None,
+) -> list[Outcome]:
     """Outcomes in manifest order; `progress(done, total)` is called as items finish."""
     jobs = jobs or os.cpu_count() or 1
     outcomes: list[Outcome | None] = [None] * len(items)
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(str(profile_dir),)) as pool:
-        futures = {pool.submit(_run, item): index for index, item in enumerate(items)}
+    initargs = (str(profile_dir), condition or NoiseCondition())
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=initargs) as pool:
+        futures = {pool.submit(_run, item, index): index for index, item in enumerate(items)}
         for done, future in enumerate(as_completed(futures), 1):
             outcomes[futures[future]] = future.result()
             if progress is not None:
@@ -78,10 +88,10 @@ class _Samples:
         pass
 
 
-def _run(item: Item) -> Outcome:
+def _run(item: Item, index: int) -> Outcome:
     profile, engine = _worker["profile"], _worker["engine"]
     try:
-        samples = read_wav(item.audio)
+        samples = _worker["condition"].apply(read_wav(item.audio), _worker["noise"], index)
     except Exception as error:  # a bad file is one failed item, not a failed evaluation
         return Outcome(item, error=str(error))
     heard: list[events.Event] = []

@@ -6,12 +6,14 @@
     {"audio": "computer/0003.wav", "wake": "computer"}        # a wake-word clip
     {"audio": "not-wake/x.wav", "wake": null}
 
-Audio paths are relative to the manifest.
+Audio paths are relative to the manifest. Intent and slot names are compared in a profile's
+snake_case: other tools' camelCase labels (`orderDrink`, `coffeeDrink`) read as `order_drink`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,8 +52,8 @@ def read_manifest(path: Path | str) -> list[Item]:
         items.append(
             Item(
                 audio=audio,
-                intent=data.get("intent"),
-                slots=dict(data.get("slots") or {}),
+                intent=snake_case(data["intent"]) if data.get("intent") else None,
+                slots={snake_case(k): v for k, v in (data.get("slots") or {}).items()},
                 wake=data.get("wake"),
                 is_wake_item="wake" in data,
                 text=str(data.get("text", "")),
@@ -59,6 +61,11 @@ def read_manifest(path: Path | str) -> list[Item]:
             )
         )
     return items
+
+
+def snake_case(name: str) -> str:
+    """`orderDrink` -> `order_drink`; names already in snake_case are unchanged."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
 def write_manifest(path: Path, lines: list[dict[str, Any]]) -> None:

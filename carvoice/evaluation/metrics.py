@@ -6,6 +6,16 @@ from typing import Any
 
 from carvoice.evaluation.commands import Outcome
 
+# What a command evaluation reports; a wake evaluation reports them as null.
+COMMAND_KEYS = (
+    "command_accuracy",
+    "slot_accuracy",
+    "wrong_action_rate",
+    "false_action_rate",
+    "rejection_rate",
+)
+WAKE_KEYS = ("miss_rate", "false_alarms_per_hour", "negative_hours")
+
 
 def _same(label: dict[str, Any], got: dict[str, Any]) -> bool:
     return {k: str(v) for k, v in label.items()} == {k: str(v) for k, v in got.items()}
@@ -46,4 +56,4 @@ def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         "false_action_rate": share(sum(bool(o.intents) for o in others), len(others)),
         "errors": sum(bool(o.error) for o in outcomes),
         "rtf": round(sum(o.cpu_seconds for o in outcomes) / audio, 4) if audio else None,
-    }
+    } | dict.fromkeys(WAKE_KEYS)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from carvoice.profile.model import Profile
 
 WAKE = "wake"
+WAKE_SWEEP = "wake_sweep"  # the wake phrase at many thresholds at once (evaluation only)
 COMMAND = "command"
 PHONES = "phones"  # a phone loop with no language model: the yardstick for "how well could any speech fit"
 SENTENCES = "sentences"  # a few given sentences, re-scored on demand
@@ -38,7 +39,8 @@ KWS_PHONE_LOOP_PENALTY = 1e-10
 # (topn 4 -> 32) and no lattice rescoring pass (bestpath, slower and worse) gave 0.90, and
 # decoding each command whole with its own cepstral mean (batch CMN) 0.96.
 DECODER_SETTINGS = {"topn": 32, "bestpath": False}
-_LOG_BASE = math.log(1.0001)  # the decoder's logmath base
+_LOG_BASE = math.log(1.0001)
+SWEEP_MARK = "__t"  # alias words of the wake sweep: "copilot__t3"  # the decoder's logmath base
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,34 @@ class SpeechEngine:
         self.search: str | None = None
         self.frames_fed = 0
         self._live_cmn: str | None = None  # the stream's cepstral mean, kept across whole-buffer decodes
+
+    def add_wake_sweep(self, phrase: str, thresholds: list[float]) -> dict[str, float]:
+        """The WAKE_SWEEP search: `phrase` once per threshold, in one keyphrase search.
+
+        The binding reports which keyphrase fired but not its score, so each threshold
+        gets its own copy of the phrase, spelled with aliases of its words (same
+        phones). All copies share one front end and one set of senone scores, so a
+        whole sweep costs one decoding pass. Returns keyphrase text -> threshold.
+        """
+        texts: dict[str, float] = {}
+        with tempfile.NamedTemporaryFile("w", suffix=".kws", delete=False) as keyfile:
+            for index, threshold in enumerate(thresholds):
+                words = []
+                for word in phrase.split():
+                    phones = self.decoder.lookup_word(word)
+                    if phones is None:
+                        raise ValueError(f"the wake phrase word {word!r} is not in the dictionary")
+                    alias = f"{word}{SWEEP_MARK}{index}"
+                    self.decoder.add_word(alias, phones, False)
+                    words.append(alias)
+                texts[" ".join(words)] = threshold
+                keyfile.write(f"{' '.join(words)} /{threshold:g}/\n")
+        try:
+            self.stop()
+            self.decoder.add_kws(WAKE_SWEEP, keyfile.name)
+        finally:
+            os.unlink(keyfile.name)
+        return texts
 
     def start(self, search: str) -> None:
         """Open an utterance for streaming audio (the wake phrase search)."""
@@ -165,16 +195,16 @@ class SpeechEngine:
         return self.decode(SENTENCES, samples)
 
 
-def engine_for(profile: Profile, verbose: bool = False) -> SpeechEngine:
-    """The engine for a profile: its words, its wake phrase and its command grammar."""
+def engine_for(profile: Profile, verbose: bool = False, wake_phrase: str | None = None) -> SpeechEngine:
+    """The engine for a profile: its words, its wake phrase (or another) and its command grammar."""
     from carvoice.safety.confirm import ANSWER_GRAMMAR
 
-    words = set(profile.dictionary_words) | ANSWER_GRAMMAR.words
+    words = set(profile.dictionary_words) | ANSWER_GRAMMAR.words | set((wake_phrase or "").split())
     pronunciations = dictionary.lookup(words - set(profile.pronunciations))
     pronunciations.update({w: p for w, p in profile.pronunciations.items() if w in words})
     return SpeechEngine(
         pronunciations,
-        profile.wake.phrase,
+        wake_phrase or profile.wake.phrase,
         profile.wake.threshold,
         {COMMAND: profile.grammar, ANSWER: ANSWER_GRAMMAR},
         verbose=verbose,

@@ -1,0 +1,56 @@
+"""The coffee-maker profile: another domain, no CAN bus, and real recorded orders."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from carvoice.cli import main
+from carvoice.profile.loader import load_profile
+
+COFFEE = Path(__file__).resolve().parents[1] / "config" / "coffee"
+
+
+def test_it_loads_without_a_bus_and_understands_its_examples():
+    profile = load_profile(COFFEE)
+    assert profile.dbc is None and list(profile.intents) == ["order_drink"]
+    assert all(not intent.actions for intent in profile.intents.values())
+    readings = profile.readings("can i get a large double shot dark roast latte with soy milk and some sugar".split())
+    assert readings == [
+        (
+            "order_drink",
+            {
+                "size": "large",
+                "number_of_shots": "double shot",
+                "roast": "dark roast",
+                "coffee_drink": "latte",
+                "milk_amount": "soy milk",
+                "sugar_amount": "some sugar",
+            },
+        )
+    ]
+    assert profile.readings("can i get a large".split()) == []  # a drink is required
+    assert profile.readings("a large latte".split()) == []  # so is the carrier phrase
+
+
+def test_typed_order_gets_the_reply_and_no_frames(capsys):
+    assert main(["text", "--profile", str(COFFEE), "--no-speech", "brew an iced mocha with a lot of cream"]) == 0
+    out = capsys.readouterr().out
+    assert "order_drink" in out and "coffee_drink=iced mocha" in out and "One iced mocha coming up." in out
+    assert "frame" not in out
+
+
+@pytest.mark.slow
+def test_real_recorded_orders(shared_data, tmp_path, capsys):
+    """Two real speakers from ../shared/data/coffee, decoded as the daemon would."""
+    lines = (shared_data / "coffee" / "manifest.jsonl").read_text().splitlines()[:2]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        "".join(
+            json.dumps(line | {"audio": str(shared_data / "coffee" / line["audio"])}) + "\n"
+            for line in map(json.loads, lines)
+        )
+    )
+    assert main(["eval", "--profile", str(COFFEE), str(manifest), "--jobs", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["n"] == 2 and summary["command_accuracy"] == 1.0 and summary["slot_accuracy"] == 1.0

@@ -1,0 +1,56 @@
+"""Noise mixing at the benchmarks' SNR, and the synthetic cabin."""
+
+import numpy as np
+import pytest
+
+from carvoice.audio import SAMPLE_RATE
+from carvoice.audio.noise import NoiseCondition, cabin_noise, mean_square, mix, noise_gain, noise_span
+
+
+def snr_db(signal: np.ndarray, added: np.ndarray) -> float:
+    return 10 * np.log10(mean_square(signal) / mean_square(added))
+
+
+def test_mix_puts_the_noise_at_the_asked_snr_over_the_whole_recording():
+    rng = np.random.default_rng(1)
+    speech = np.concatenate([np.zeros(8000), 3000 * rng.standard_normal(16000), np.zeros(8000)]).astype(np.int16)
+    noise = (500 * rng.standard_normal(5000)).astype(np.int16)  # shorter than the speech: looped
+    for snr in (24.0, 6.0, -3.0):
+        mixed, gain = mix(speech, noise, snr, offset=123)
+        added = mixed.astype(np.float64) - speech
+        assert snr_db(speech, added) == pytest.approx(snr, abs=0.02)  # int16 rounding only
+        assert gain == pytest.approx(noise_gain(speech, noise_span(noise, len(speech), 123), snr))
+
+
+def test_noise_span_loops_from_the_offset():
+    noise = np.arange(5, dtype=np.int16)
+    assert noise_span(noise, 7, 3).tolist() == [3, 4, 0, 1, 2, 3, 4]
+
+
+def test_the_seed_and_index_choose_the_offset_and_nothing_else():
+    speech = np.full(1600, 1000, dtype=np.int16)
+    noise = cabin_noise(5.0, seed=0)
+    same = NoiseCondition("cabin", 6.0, seed=3)
+    assert np.array_equal(same.apply(speech, noise, 7), same.apply(speech, noise, 7))
+    assert not np.array_equal(same.apply(speech, noise, 7), same.apply(speech, noise, 8))
+    other_seed = NoiseCondition("cabin", 6.0, seed=4)
+    assert not np.array_equal(same.apply(speech, noise, 7), other_seed.apply(speech, noise, 7))
+    clean = NoiseCondition().apply(speech, None, 0, tail=10)
+    assert clean[:1600].tolist() == speech.tolist() and clean[1600:].tolist() == [0] * 10
+
+
+def test_cabin_noise_is_mostly_low_frequency_with_engine_orders_and_some_hiss():
+    noise = cabin_noise(20.0, seed=2).astype(np.float64)
+    assert np.array_equal(noise, cabin_noise(20.0, seed=2)) and not np.array_equal(noise, cabin_noise(20.0, seed=3))
+    power = np.abs(np.fft.rfft(noise)) ** 2
+    freqs = np.fft.rfftfreq(len(noise), 1 / SAMPLE_RATE)
+
+    def share(low: float, high: float) -> float:
+        return float(power[(freqs >= low) & (freqs < high)].sum() / power.sum())
+
+    assert share(0, 300) > 0.8  # road and engine rumble
+    assert 0.005 < share(1000, 4000) < 0.15  # wind and fan noise reaches the speech band
+    assert share(0, 15) < 1e-4  # nothing below what a microphone passes
+    # The engine's firing frequency (2nd order, 2100-2700 rpm: 70-90 Hz) stands out of the road noise.
+    assert share(70, 90) > 2 * share(100, 120)
+    assert 20 * np.log10(np.sqrt(mean_square(noise)) / 32768) == pytest.approx(-20.8, abs=0.5)
