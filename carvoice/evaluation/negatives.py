@@ -68,7 +68,7 @@ def synthetic_talk(minutes: float, seed: int) -> Iterator[np.ndarray]:
         yield clip
 
 
-def measure(profile_dir: str, synthetic_minutes: float) -> list[dict]:
+def measure(profile_dir: str, synthetic_minutes: float, only: str | None = None) -> list[dict]:
     profile = load_profile(profile_dir)
     sources = [
         ("coffee orders (real)", lambda: real_clips(SHARED / "coffee")),
@@ -79,6 +79,8 @@ def measure(profile_dir: str, synthetic_minutes: float) -> list[dict]:
     ]
     rows = []
     for name, clips in sources:
+        if only is not None and only not in name:
+            continue
         if name.endswith("(real)") and not SHARED.is_dir():
             print(f"not-commands: {SHARED} is missing; skipping {name}", file=sys.stderr)
             continue
@@ -120,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/not-commands", description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic-minutes", type=float, default=30.0)
     parser.add_argument("--profile", default=str(default_profile_dir()))
+    parser.add_argument("--only", metavar="TEXT", help="only the sources whose name contains TEXT, e.g. coffee")
     args = parser.parse_args(argv)
-    rows = measure(args.profile, args.synthetic_minutes)
+    rows = measure(args.profile, args.synthetic_minutes, args.only)
     hours = sum(r["audio_hours"] for r in rows)
     total = {
         "source": "all",
