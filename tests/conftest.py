@@ -52,6 +52,18 @@ def bus_spec() -> str:
     return new_bus_spec()
 
 
+@pytest.fixture
+def car(bus_spec: str, demo_profile):
+    """The simulated demo car on the test's bus, parked, reporting at the DBC's cycle times."""
+    from carvoice.sim.ecu import SimEcu
+
+    bus = open_test_bus(bus_spec)
+    ecu = SimEcu(bus, demo_profile.dbc).start()
+    yield ecu
+    ecu.stop()
+    bus.shutdown()
+
+
 def open_test_bus(spec: str):
     import can
 

@@ -20,22 +20,12 @@ import pytest
 from carvoice import events
 from carvoice.act.can import CanSink
 from carvoice.agent import Agent
-from carvoice.sim.ecu import SimEcu
 from carvoice.vehicle.link import VehicleLink
 from tests.conftest import open_test_bus
 from tests.faults import record, until
 
 # The demo car's command messages: the only frames the agent may ever send.
 COMMAND_IDS = (0x2F1, 0x2F2, 0x2F3, 0x3A0)
-
-
-@pytest.fixture
-def car(bus_spec: str, demo_profile) -> Iterator[SimEcu]:
-    bus = open_test_bus(bus_spec)
-    ecu = SimEcu(bus, demo_profile.dbc).start()
-    yield ecu
-    ecu.stop()
-    bus.shutdown()
 
 
 class Cabin:

@@ -9,7 +9,6 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Iterator
 
 import can
 import numpy as np
@@ -21,24 +20,14 @@ from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli import main
 from carvoice.profile.loader import default_profile_dir
-from carvoice.sim.ecu import SimEcu
 from carvoice.vehicle.link import VehicleLink
 from carvoice.vehicle.state import VehicleState
-from tests.conftest import needs, open_test_bus
+from tests.conftest import needs
 
 
 @pytest.fixture
 def channel(bus_spec: str) -> str:
     return bus_spec
-
-
-@pytest.fixture
-def car(channel: str, demo_profile) -> Iterator[SimEcu]:
-    bus = open_test_bus(channel)
-    ecu = SimEcu(bus, demo_profile.dbc).start()
-    yield ecu
-    ecu.stop()
-    bus.shutdown()
 
 
 def say(sentence: str, channel: str, capsys, *extra: str) -> list[dict]:
