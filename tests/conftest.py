@@ -7,10 +7,10 @@ import shutil
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+from carvoice.audio import SampleSource
 from carvoice.profile.loader import default_profile_dir, load_profile
 
 FILES = Path(__file__).parent / "files"
@@ -76,22 +76,8 @@ def needs(*programs: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)} (scripts/setup --test)")
 
 
-class ArraySource:
-    """An audio source over samples already in memory (what FileSource does after reading)."""
-
-    realtime = False
-    description = "test audio"
-
-    def __init__(self, samples: np.ndarray, frame_samples: int = 480) -> None:
-        self.samples = samples
-        self.frame_samples = frame_samples
-
-    def frames(self):
-        for start in range(0, len(self.samples), self.frame_samples):
-            yield self.samples[start : start + self.frame_samples]
-
-    def close(self) -> None:
-        pass
+# An audio source over samples already in memory, for the tests.
+ArraySource = SampleSource
 
 
 # Property tests run a modest number of examples on the two shared CI cores; set

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioSourceError
+from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioSourceError, SampleSource
 
 
 def read_wav(path: Path | str) -> np.ndarray:
@@ -65,24 +63,9 @@ def _to_float(raw: bytes, width: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype).astype(np.float64) / float(1 << (8 * width - 1))
 
 
-class FileSource:
+class FileSource(SampleSource):
     """A recording played as if it were the microphone: as fast as possible, or paced in real time."""
 
     def __init__(self, path: Path | str, realtime: bool = False, frame_samples: int = FRAME_SAMPLES) -> None:
         self.path = Path(path)
-        self.samples = read_wav(self.path)
-        self.realtime = realtime
-        self.frame_samples = frame_samples
-        self.description = f"recording {self.path}"
-
-    def frames(self) -> Iterator[np.ndarray]:
-        started = time.monotonic()
-        for start in range(0, len(self.samples), self.frame_samples):
-            if self.realtime:
-                delay = started + start / SAMPLE_RATE - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            yield self.samples[start : start + self.frame_samples]
-
-    def close(self) -> None:
-        pass
+        super().__init__(read_wav(self.path), f"recording {self.path}", realtime, frame_samples)

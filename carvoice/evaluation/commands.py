@@ -18,7 +18,7 @@ from typing import Any
 from carvoice import events
 from carvoice.act.dry import DryRunSink
 from carvoice.agent import Agent
-from carvoice.audio import SAMPLE_RATE
+from carvoice.audio import SAMPLE_RATE, SampleSource
 from carvoice.audio.noise import NoiseCondition
 from carvoice.audio.wavfile import read_wav
 from carvoice.evaluation.manifest import Item
@@ -71,23 +71,6 @@ def evaluate(
     return [o for o in outcomes if o is not None]
 
 
-class _Samples:
-    realtime = False
-    description = "evaluation item"
-
-    def __init__(self, samples: Any) -> None:
-        self.samples = samples
-
-    def frames(self) -> Any:
-        from carvoice.audio import FRAME_SAMPLES
-
-        for start in range(0, len(self.samples), FRAME_SAMPLES):
-            yield self.samples[start : start + FRAME_SAMPLES]
-
-    def close(self) -> None:
-        pass
-
-
 def _run(item: Item, index: int) -> Outcome:
     profile, engine = _worker["profile"], _worker["engine"]
     try:
@@ -97,7 +80,7 @@ def _run(item: Item, index: int) -> Outcome:
     heard: list[events.Event] = []
     agent = Agent(profile, heard.append, [DryRunSink()], speaker=None, engine=engine)
     started = time.process_time()
-    agent.listen(_Samples(samples), awake=not item.wake_prefixed)
+    agent.listen(SampleSource(samples, "evaluation item"), awake=not item.wake_prefixed)
     cpu = time.process_time() - started
     intents = [(e.intent, dict(e.slots)) for e in heard if isinstance(e, events.Intent)]
     decisions = [e for e in heard if isinstance(e, events.Intent | events.Rejected)]

@@ -30,7 +30,7 @@ from carvoice import events
 from carvoice.act.can import CanSink
 from carvoice.act.plan import CanFrame, PlanError, extreme_states, plan_actions
 from carvoice.agent import Agent
-from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE
+from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE, SampleSource
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.evaluation.generate import NOT_COMMANDS
 from carvoice.profile.loader import default_profile_dir, load_profile
@@ -135,25 +135,11 @@ def calibrate(profile: Profile, agent: Agent, clips: list[Clip]) -> list[Clip]:
     for clip in clips:
         heard: list[events.Event] = []
         agent.emit = heard.append
-        agent.listen(_ArraySource(np.concatenate([silence(0.5), clip.samples, silence(1.5)])))
+        samples = np.concatenate([silence(0.5), clip.samples, silence(1.5)])
+        agent.listen(SampleSource(with_noise_floor(samples, seed=len(samples)), "soak clip"))
         if tuple(e.frame for e in heard if isinstance(e, events.Can)) == clip.frames:
             kept.append(clip)
     return kept
-
-
-class _ArraySource:
-    realtime = False
-    description = "soak clip"
-
-    def __init__(self, samples: np.ndarray) -> None:
-        self.samples = with_noise_floor(samples, seed=len(samples))
-
-    def frames(self) -> Iterator[np.ndarray]:
-        for start in range(0, len(self.samples), FRAME_SAMPLES):
-            yield self.samples[start : start + FRAME_SAMPLES]
-
-    def close(self) -> None:
-        pass
 
 
 class SoakSource:
