@@ -48,29 +48,28 @@ def bundle_of(tmp: Path, name: str, version: str, key: Path | None = None, sourc
     return out
 
 
-def start_daemon(tmp: Path, profile: Path, runtime: Path, seconds: int = 60, wait: bool = True) -> subprocess.Popen:
-    """`carvoice run` on a quiet recording paced like a microphone, as the service runs it."""
+def start_daemon(
+    tmp: Path,
+    profile: Path,
+    runtime: Path,
+    seconds: int = 60,
+    wait: bool = True,
+    env: dict[str, str] | None = None,
+    stdout: int = subprocess.DEVNULL,
+) -> subprocess.Popen:
+    """`carvoice run` on a quiet recording paced like a microphone, as the service runs it.
+
+    `env` adds to the environment (NOTIFY_SOCKET, ...); `stdout=subprocess.PIPE` reads its events.
+    """
     recording = tmp / "quiet.wav"
     if not recording.exists():
         write_wav(recording, with_noise_floor(np.zeros(16000 * seconds)))
-    env = dict(os.environ, CARVOICE_RUNTIME_DIR=str(runtime))
+    command = [sys.executable, "-m", "carvoice", "run", "--profile", str(profile), "--audio", str(recording)]
     daemon = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "carvoice",
-            "run",
-            "--profile",
-            str(profile),
-            "--audio",
-            str(recording),
-            "--realtime",
-            "--no-speech",
-            "--events",
-            "json",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
+        [*command, "--realtime", "--no-speech", "--events", "json"],
+        env=dict(os.environ, CARVOICE_RUNTIME_DIR=str(runtime), **(env or {})),
+        stdout=stdout,
+        text=True,
     )
     if wait:
         wait_until_ready(daemon, runtime)

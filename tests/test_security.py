@@ -6,17 +6,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from carvoice.audio.synth import with_noise_floor
-from carvoice.audio.wavfile import write_wav
 from carvoice.profile.loader import default_profile_dir, load_profile
 from carvoice.profile.model import ProfileError
+from tests.bundles import start_daemon
 
 
 def demo_copy(tmp_path: Path, old: str, new: str, file: str = "profile.toml") -> Path:
@@ -86,11 +83,7 @@ def _network_inodes() -> set[str]:
 
 
 def test_the_daemon_has_no_network_socket(tmp_path):
-    recording = tmp_path / "quiet.wav"
-    write_wav(recording, with_noise_floor(np.zeros(16000 * 20)))
-    env = dict(os.environ, CARVOICE_RUNTIME_DIR=str(tmp_path / "run"))
-    command = [sys.executable, "-m", "carvoice", "run", "--audio", str(recording), "--realtime", "--no-speech"]
-    process = subprocess.Popen([*command, "--events", "json"], env=env, stdout=subprocess.PIPE, text=True)
+    process = start_daemon(tmp_path, default_profile_dir(), tmp_path / "run", 20, wait=False, stdout=subprocess.PIPE)
     try:
         assert json.loads(process.stdout.readline())["event"] == "ready"
         time.sleep(0.5)

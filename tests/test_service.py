@@ -1,36 +1,13 @@
 """The daemon as a service: readiness and watchdog to systemd, reload on SIGHUP, a status file."""
 
 import json
-import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
-import time
 
-import numpy as np
-
-from carvoice.audio.synth import with_noise_floor
-from carvoice.audio.wavfile import write_wav
 from carvoice.profile.loader import default_profile_dir, profile_digest
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
-def status_of(directory):
-    try:
-        return json.loads((directory / "status.json").read_text())
-    except (OSError, ValueError):
-        return None
+from tests.bundles import start_daemon, status_of, wait_for
 
 
 def test_ready_watchdog_reload_and_stop(tmp_path):
@@ -45,30 +22,9 @@ def test_ready_watchdog_reload_and_stop(tmp_path):
     )
     active = tmp_path / "active"
     active.symlink_to(old)
-    write_wav(tmp_path / "quiet.wav", with_noise_floor(np.zeros(16000 * 30)))
     runtime = tmp_path / "run"
-    env = dict(
-        os.environ, NOTIFY_SOCKET=str(tmp_path / "notify"), WATCHDOG_USEC="1000000", CARVOICE_RUNTIME_DIR=str(runtime)
-    )
-    daemon = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "carvoice",
-            "run",
-            "--profile",
-            str(active),
-            "--audio",
-            str(tmp_path / "quiet.wav"),
-            "--realtime",
-            "--no-speech",
-            "--events",
-            "json",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    notify_env = {"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "1000000"}
+    daemon = start_daemon(tmp_path, active, runtime, 30, wait=False, env=notify_env, stdout=subprocess.PIPE)
     try:
         messages = []
         while not any(m.startswith("READY=1") for m in messages):
