@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -79,4 +80,8 @@ class VehicleLink:
             self.obd.close()
         self.notifier.stop()
         if self.log is not None:
+            # What arrived after the Notifier's last read (our own last frame, often) still goes in the log.
+            with contextlib.suppress(can.CanError, OSError):
+                while (message := self.bus.recv(0)) is not None:
+                    self.log.on_message_received(message)
             self.log.stop()

@@ -20,6 +20,8 @@ Clock = Callable[[], float]
 # How long a decision waits at most for the listener to catch up, and how close to "now" counts as caught up.
 CATCH_UP_SECONDS = 0.25
 CATCH_UP_SLACK = 0.01
+# How much longer a one-shot command waits for the rest of the car's values once any has arrived.
+STARTUP_GRACE = 1.0
 # A frame's reception time is trusted back this far (a wall-clock step between reception and now is not).
 MAX_BACKLOG_SECONDS = 5.0
 
@@ -86,10 +88,13 @@ class VehicleState:
             time.sleep(0.002)
 
     def wait_until_known(self) -> bool:
-        """For one-shot commands: give the car up to one max_age to report before rules read the state."""
-        deadline = self.clock() + max((s.max_age for s in self.profile.state.values()), default=0.0)
+        """For one-shot commands: give the car up to one max_age to report before rules read the state,
+        and STARTUP_GRACE more once it has been heard at all (a slow machine is still starting up)."""
+        started = self.clock()
+        longest = max((s.max_age for s in self.profile.state.values()), default=0.0)
         while None in self.snapshot().values():
-            if self.clock() >= deadline:
+            waited = self.clock() - started
+            if waited >= longest and (self._newest_received == 0.0 or waited >= longest + STARTUP_GRACE):
                 return False
             time.sleep(0.01)
         return True
