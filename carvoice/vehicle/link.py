@@ -27,6 +27,9 @@ class SessionLog(can.Listener):
             self._writer.on_message_received(msg)
 
     def stop(self) -> None:
+        """The Notifier says it stops reading; the link still drains the bus into the log, then closes it."""
+
+    def close(self) -> None:
         with self._lock:
             self._writer.stop()
 
@@ -84,4 +87,4 @@ class VehicleLink:
             with contextlib.suppress(can.CanError, OSError):
                 while (message := self.bus.recv(0)) is not None:
                     self.log.on_message_received(message)
-            self.log.stop()
+            self.log.close()
