@@ -90,9 +90,9 @@ class Agent:
 
     # -- after recognition: shared by speech and text --------------------------------------
 
-    def handle_words(self, words: Sequence[str], confidence: float = 1.0, rival: str | None = None) -> None:
+    def handle_words(self, words: Sequence[str], confidence: float = 1.0, doubt: str | None = None) -> None:
         text = " ".join(words)
-        verdict = self.gate.review(tuple(words), confidence, rival)
+        verdict = self.gate.review(tuple(words), confidence, doubt)
         if not verdict.accepted:
             self.emit(events.Rejected(self.now, reason=verdict.reason, text=text, confidence=round(confidence, 3)))
             self.say(self.profile.replies.not_understood)
@@ -105,7 +105,7 @@ class Agent:
         self.decide(verdict.intent, verdict.slots)
 
     def handle_recognition(self, recognition: Recognition) -> None:
-        self.handle_words(recognition.words, recognition.confidence, recognition.rival)
+        self.handle_words(recognition.words, recognition.confidence, recognition.doubt)
 
     def decide(self, intent_name: str, slots: dict[str, SlotValueType]) -> None:
         """The profile's safety rules first: refuse, ask, or go ahead."""
@@ -126,7 +126,7 @@ class Agent:
             return
         self.execute(intent_name, slots)
 
-    def handle_answer(self, words: Sequence[str], confidence: float, rival: str | None = None) -> None:
+    def handle_answer(self, words: Sequence[str], confidence: float, doubt: str | None = None) -> None:
         """Only a clear yes carries out the waiting command; anything else leaves the car alone."""
         if self.state is not None:
             self.state.catch_up()
@@ -134,7 +134,7 @@ class Agent:
         if pending is None:
             return
         answer = answer_of(tuple(words)) if words else None
-        clear = answer is not None and confidence >= self.profile.recognition.min_confidence and rival is None
+        clear = answer is not None and confidence >= self.profile.recognition.min_confidence and doubt is None
         self.emit(
             events.Answer(
                 self.now, answer=answer if clear else "none", text=" ".join(words), confidence=round(confidence, 3)
@@ -310,13 +310,13 @@ class Agent:
             if status is Status.NO_SPEECH:
                 self.handle_answer((), 0.0)
             else:
-                self.handle_answer(recognition.words, recognition.confidence, recognition.rival)
+                self.handle_answer(recognition.words, recognition.confidence, recognition.doubt)
             return
         if status is Status.NO_SPEECH and not recognition.words:
             self.emit(events.Rejected(self.now, reason="no command followed the wake phrase"))
             return
         # Even when the energy endpointer heard no speech start (loud cabin noise: 20 of 80
-        # wake-prefixed commands at 6 dB), the grammar, confidence and rival checks decide.
+        # wake-prefixed commands at 6 dB), the grammar, confidence, duration and rival checks decide.
         self.handle_recognition(recognition)
 
     def _hearing_itself(self) -> bool:

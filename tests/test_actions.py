@@ -177,3 +177,19 @@ def test_the_gate_refuses_any_frame_value_no_command_offers(demo_profile):
     ]
     assert gate.foreign_frames(ok + bad) == bad
     assert all(gate.policy.allows(CanFrame(i, d)) for i, d in every_frame(demo_profile))
+
+
+def test_moving_the_car_needs_more_certainty_than_answering(demo_profile):
+    """At a confidence between the two thresholds a question is answered and a command that acts
+    is not; a doubt from the recogniser rejects either, and is the reason given."""
+    from carvoice.safety.gate import SafetyGate
+
+    gate = SafetyGate(demo_profile)
+    settings = demo_profile.recognition
+    between = (settings.min_confidence + settings.min_confidence_to_answer) / 2
+    assert gate.review(("what", "is", "my", "speed"), between).accepted
+    assert gate.review(("cancel",), between).accepted
+    unsure = gate.review(("open", "the", "trunk"), between)
+    assert not unsure.accepted and unsure.reason.startswith("not sure enough")
+    doubted = gate.review(("what", "is", "my", "speed"), 1.0, '"speed" lasted 2.0 s')
+    assert not doubted.accepted and doubted.reason == '"speed" lasted 2.0 s'

@@ -150,3 +150,11 @@ def test_a_zero_scale_in_the_dbc_is_a_located_problem(tmp_path):
     dbc.write_text(dbc.read_text().replace("TempSetpoint_Cmd : 0|8@1+ (0.5,0)", "TempSetpoint_Cmd : 0|8@1+ (0,0)"))
     problems = problems_of(tmp_path / "p")
     assert problems and all("TempSetpoint_Cmd has a scale of 0 in the DBC" in p for p in problems), problems
+
+
+def test_a_confidence_outside_0_to_1_is_named(tmp_path):
+    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
+    with open(tmp_path / "p" / "profile.toml", "a") as profile:
+        profile.write("\n[recognition]\nmin_confidence_to_answer = 2\n")
+    [problem] = problems_of(tmp_path / "p")
+    assert "recognition.min_confidence_to_answer: must be between 0 and 1, not 2.0" in problem

@@ -69,7 +69,13 @@ _KEYS = {
     "can": {"interface", "channel", "bitrate", "dbc"},
     "obd": {"source", "poll_seconds", "baudrate"},
     "state_source": {"signal", "obd", "max_age"},
-    "recognition": {"min_confidence", "listen_seconds", "max_command_seconds", "trailing_silence"},
+    "recognition": {
+        "min_confidence",
+        "min_confidence_to_answer",
+        "listen_seconds",
+        "max_command_seconds",
+        "trailing_silence",
+    },
     "replies": {"not_understood", "failed", "refused", "unknown_state", "confirm", "cancelled", "no_answer"},
     "serial_port": {"url", "baudrate"},
     "slot": {"values", "range", "step"},
@@ -421,12 +427,15 @@ class _Loader:
 
     def _recognition(self, table: dict[str, Any]) -> RecognitionSettings:
         defaults = RecognitionSettings()
-        confidence = float(self._typed(table, "recognition", "min_confidence", (int, float), defaults.min_confidence))
-        if not 0 <= confidence <= 1:
-            self.report("recognition.min_confidence", f"must be between 0 and 1, not {confidence}")
-            confidence = defaults.min_confidence
+        confidences = {}
+        for key in ("min_confidence", "min_confidence_to_answer"):
+            confidence = float(self._typed(table, "recognition", key, (int, float), getattr(defaults, key)))
+            if not 0 <= confidence <= 1:
+                self.report(f"recognition.{key}", f"must be between 0 and 1, not {confidence}")
+                confidence = getattr(defaults, key)
+            confidences[key] = confidence
         return RecognitionSettings(
-            min_confidence=confidence,
+            **confidences,
             listen_seconds=self._positive(table, "recognition", "listen_seconds", defaults.listen_seconds),
             max_command_seconds=self._positive(
                 table, "recognition", "max_command_seconds", defaults.max_command_seconds

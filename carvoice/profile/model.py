@@ -65,6 +65,9 @@ class SerialPortSettings:
 @dataclass(frozen=True)
 class RecognitionSettings:
     min_confidence: float = 0.5
+    # For intents that only speak (questions, help, cancel): a mishearing there costs a wrong
+    # sentence, not a moved car, so less certainty is asked for.
+    min_confidence_to_answer: float = 0.2
     listen_seconds: float = 5.0
     max_command_seconds: float = 7.0
     trailing_silence: float = 0.6

@@ -39,8 +39,8 @@ KWS_PHONE_LOOP_PENALTY = 1e-10
 # (topn 4 -> 32) and no lattice rescoring pass (bestpath, slower and worse) gave 0.90, and
 # decoding each command whole with its own cepstral mean (batch CMN) 0.96.
 DECODER_SETTINGS = {"topn": 32, "bestpath": False}
-_LOG_BASE = math.log(1.0001)
-SWEEP_MARK = "__t"  # alias words of the wake sweep: "copilot__t3"  # the decoder's logmath base
+_LOG_BASE = math.log(1.0001)  # the decoder's logmath base
+SWEEP_MARK = "__t"  # alias words of the wake sweep: "copilot__t3"
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,11 @@ class Segment:
     word: str
     start_frame: int
     end_frame: int
+    acoustic_score: float = 0.0  # log units, as Hypothesis.acoustic_score
+
+    @property
+    def frames(self) -> int:
+        return self.end_frame - self.start_frame + 1
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,9 @@ class Hypothesis:
     text: str
     log_score: float  # in the decoder's log units; only differences between searches mean anything
     frames: int
+    # The same without the search's transition and insertion weights: how well the sounds
+    # alone fit, comparable between a grammar and a phone loop whatever their shapes.
+    acoustic_score: float = 0.0
 
 
 class SpeechEngine:
@@ -154,11 +162,16 @@ class SpeechEngine:
         hyp = self.decoder.hyp()
         if hyp is None:
             return None
-        log_score = math.log(hyp.score) / _LOG_BASE if hyp.score > 0 else -math.inf
-        return Hypothesis(hyp.hypstr, log_score, self.decoder.n_frames())
+        acoustic = sum(s.acoustic_score for s in self.segments())
+        return Hypothesis(hyp.hypstr, _log(hyp.score), self.decoder.n_frames(), acoustic)
 
     def segments(self) -> list[Segment]:
-        return [Segment(s.word, s.start_frame, s.end_frame) for s in (self.decoder.seg() or [])]
+        return [Segment(s.word, s.start_frame, s.end_frame, _log(s.ascore)) for s in (self.decoder.seg() or [])]
+
+    def phone_count(self, word: str) -> int:
+        """Phones in the pronunciation the decoder used (`to(3)` is one of `to`'s); 0 if unknown."""
+        phones = self.decoder.lookup_word(word)
+        return len(phones.split()) if phones else 0
 
     def decode(self, search: str, samples: np.ndarray) -> Hypothesis | None:
         """A whole recording through one search, normalised by its own cepstral mean.
@@ -193,6 +206,11 @@ class SpeechEngine:
         self.stop()
         self.decoder.add_fsg(SENTENCES, self.decoder.create_fsg(SENTENCES, 0, 1, transitions))
         return self.decode(SENTENCES, samples)
+
+
+def _log(probability: float) -> float:
+    """The binding hands scores over as probabilities; back to the decoder's log units."""
+    return math.log(probability) / _LOG_BASE if probability > 0 else -math.inf
 
 
 def engine_for(profile: Profile, verbose: bool = False, wake_phrase: str | None = None) -> SpeechEngine:

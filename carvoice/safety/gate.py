@@ -51,8 +51,8 @@ class SafetyGate:
         self.profile = profile
         self.policy = FramePolicy(profile)
 
-    def review(self, words: list[str] | tuple[str, ...], confidence: float, rival: str | None = None) -> Verdict:
-        """Accept only a complete, unambiguous command, heard confidently, with no equally good rival."""
+    def review(self, words: list[str] | tuple[str, ...], confidence: float, doubt: str | None = None) -> Verdict:
+        """Accept only a complete, unambiguous command, heard confidently, that the recogniser has no doubt about."""
         if not words:
             return Verdict(False, "nothing recognisable was said")
         readings = self.profile.readings(list(words))
@@ -62,11 +62,13 @@ class SafetyGate:
             meanings = " or ".join(f"{name} {slots}" for name, slots in readings)
             return Verdict(False, f"ambiguous: could mean {meanings}")
         intent, slots = readings[0]
-        minimum = self.profile.recognition.min_confidence
+        settings = self.profile.recognition
+        acts = bool(self.profile.intents[intent].actions)
+        minimum = settings.min_confidence if acts else settings.min_confidence_to_answer
         if confidence < minimum:
             return Verdict(False, f"not sure enough (confidence {confidence:.2f} < {minimum:.2f})", intent, slots)
-        if rival is not None:
-            return Verdict(False, f'could as well have been "{rival}"', intent, slots)
+        if doubt is not None:
+            return Verdict(False, doubt, intent, slots)
         return Verdict(True, "", intent, slots)
 
     def check_rules(self, intent: Intent, slots: dict[str, SlotValueType], state: StateReader | None) -> RuleDecision:
