@@ -7,9 +7,9 @@ speech that is not a command at all, so two checks follow every decode:
   audio, per frame of recognised words. Speech the grammar explains about as
   well as free phones is likely a command; speech the phone loop explains much
   better is not. (Acoustic scores are relative to the best senone of each frame,
-  so the two searches are comparable; the grammar's transition weights are left
-  out because they depend on how many ways the profile offers to say something,
-  not on the audio.)
+  so the two searches are comparable. The path score would add the search's
+  fixed cost per utterance, which marks short commands down: see README,
+  "Confidence, recalibrated", for what that trades.)
 - duration: a word held far longer than anyone says it is the grammar stretching
   a short word over noise or over other talk, whatever the fit says.
 - rivals: the same sentence with one slot's words swapped for another value of
@@ -33,15 +33,15 @@ from carvoice.recognise.engine import ANSWER, COMMAND, PHONES, Segment, SpeechEn
 from carvoice.safety.confirm import ANSWER_GRAMMAR, NO, YES, answer_of, ways_to_say
 
 # Logistic mapping of the fit (log units per word frame) onto 0..1: CENTRE maps to 0.5.
-# Measured with scripts/calibrate (see README "Measuring it"): at -24, 0.95 of 846
-# wake-prefixed synthetic commands are accepted and right while 4 of 288 wake-prefixed
-# sentences that are not commands are acted on.
+# Chosen on espeak-ng sets and real recordings (README, "Confidence, recalibrated").
 CONFIDENCE_CENTRE = -25.0
 CONFIDENCE_SCALE = 4.0
 # The longest a word may last: 0.25 s a phone plus 0.25 s (in 10 ms frames). Real speakers
-# stayed inside it (the longest, a hesitating "a", 0.33 s, in 206 coffee orders) while 175
-# of 262 real recordings that are not commands decoded to a command with a word held over
-# silence or noise, such as "fan" for a second and more.
+# stayed inside it (the longest, a hesitating "a", 0.33 s, in 206 coffee orders). Played as
+# scripts/not-commands plays them, each with a second of silence after, 484 real recordings
+# that are not the demo car's commands (coffee orders, wake-word clips) gave 204 sentences
+# that fit and rivals would let through; in 200 a word was held over silence or noise, such
+# as "fan" for a second and more.
 FRAMES_PER_PHONE = 25
 FRAMES_PER_WORD = 25
 _FILLERS = ("<", "[", "+", "(")  # silence, noise and the null transitions of the grammar
