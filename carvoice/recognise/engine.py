@@ -48,7 +48,7 @@ class Segment:
     word: str
     start_frame: int
     end_frame: int
-    acoustic_score: float = 0.0  # log units, as Hypothesis.acoustic_score
+    acoustic_score: float  # log units, as Hypothesis.acoustic_score
 
     @property
     def frames(self) -> int:
@@ -62,7 +62,7 @@ class Hypothesis:
     frames: int
     # The same without the search's transition and insertion weights: how well the sounds
     # alone fit, comparable between a grammar and a phone loop whatever their shapes.
-    acoustic_score: float = 0.0
+    acoustic_score: float
 
 
 class SpeechEngine:
