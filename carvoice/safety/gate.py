@@ -7,6 +7,7 @@ whatever produced it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,7 +74,8 @@ class SafetyGate:
 
     def check_rules(self, intent: Intent, slots: dict[str, SlotValueType], state: StateReader | None) -> RuleDecision:
         """allow_when must hold, with every value it needs known; confirm_when (or an unknown value in it) asks."""
-        lookup = lookup_in(self.profile, slots, state)
+        # Each value is read once, so the rule and the question it asks speak of the same car.
+        lookup = functools.cache(lookup_in(self.profile, slots, state))
         if intent.allow_when is not None:
             try:
                 allowed = intent.allow_when.evaluate(lookup)
