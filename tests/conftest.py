@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,16 @@ from carvoice.profile.loader import default_profile_dir, load_profile
 
 FILES = Path(__file__).parent / "files"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def until(check, seconds: float = 5.0, step: float = 0.005) -> float | None:
+    """Seconds until `check()` holds, or None when it never did."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if check():
+            return time.monotonic() - start
+        time.sleep(step)
+    return None
 
 
 @pytest.fixture(scope="session")

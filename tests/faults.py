@@ -6,7 +6,6 @@ worked again. `pytest tests/test_faults*.py` prints the table; CI prints it too.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 
@@ -30,13 +29,3 @@ def table() -> list[str]:
     lines = ["| fault | bus | what happened | recovery |", "|---|---|---|---|"]
     lines += [f"| {r.fault} | {r.bus} | {r.happened} | {r.recovery} |" for r in ROWS]
     return lines
-
-
-def until(check, seconds: float = 5.0, step: float = 0.005) -> float | None:
-    """Seconds until `check()` holds, or None when it never did."""
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        if check():
-            return time.monotonic() - start
-        time.sleep(step)
-    return None

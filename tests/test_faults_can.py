@@ -21,8 +21,8 @@ from carvoice import events
 from carvoice.act.can import CanSink
 from carvoice.agent import Agent
 from carvoice.vehicle.link import VehicleLink
-from tests.conftest import open_test_bus
-from tests.faults import record, until
+from tests.conftest import open_test_bus, until
+from tests.faults import record
 
 # The demo car's command messages: the only frames the agent may ever send.
 COMMAND_IDS = (0x2F1, 0x2F2, 0x2F3, 0x3A0)

@@ -16,6 +16,7 @@ from carvoice.vehicle import obd
 from carvoice.vehicle.obd_can import CanObd
 from carvoice.vehicle.obd_poll import ObdPoller
 from carvoice.vehicle.state import VehicleState
+from tests.conftest import until
 
 FILES = Path(__file__).parent / "files"
 VIN = "WDB1234567A890123"
@@ -269,15 +270,6 @@ def obd_profile(tmp_path: Path, source: str, channel: str = "minimal", poll_seco
     return load_profile(root)
 
 
-def wait_for(condition, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def test_vehicle_link_polls_obd_values_on_its_own_bus(tmp_path, channel, ecus):
     from carvoice.vehicle.link import VehicleLink
 
@@ -286,15 +278,15 @@ def test_vehicle_link_polls_obd_values_on_its_own_bus(tmp_path, channel, ecus):
     errors: list[str] = []
     link = VehicleLink(profile, "virtual", channel, report=errors.append)
     try:
-        assert wait_for(lambda: link.state.value("speed") == 42.0 and link.state.value("coolant") == 88.0)
+        assert until(lambda: link.state.value("speed") == 42.0 and link.state.value("coolant") == 88.0, 3.0) is not None
         assert link.state.value("fuel") is None
         polls = link.obd.polls
-        assert wait_for(lambda: link.obd.polls >= polls + 3)
+        assert until(lambda: link.obd.polls >= polls + 3, 3.0) is not None
         assert errors == [
             "fuel (fuel level, PID 2F): virtual:" + channel + ": no ECU answered OBD-II service 01 PID 2F within 50 ms"
         ]  # once, not once a poll
         ecm.answers[(1, 0x0D)] = obd.response(1, 0x0D, obd.encode(0x0D, 43))
-        assert wait_for(lambda: link.state.value("speed") == 43.0)
+        assert until(lambda: link.state.value("speed") == 43.0, 3.0) is not None
     finally:
         started = time.monotonic()
         link.close()
@@ -329,7 +321,7 @@ def test_a_failing_link_makes_values_unknown_and_the_thread_goes_on(tmp_path, ch
     assert state.value("speed") is None and state.value("fuel") is None  # not stale-but-trusted
     poller.start()
     try:
-        assert wait_for(lambda: state.value("fuel") == pytest.approx(10, abs=0.2))
+        assert until(lambda: state.value("fuel") == pytest.approx(10, abs=0.2), 3.0) is not None
     finally:
         poller.close()
     assert errors == ["flaky: adapter gone", "OBD-II polling failed: RuntimeError: a bug"]

@@ -6,6 +6,7 @@ import pytest
 from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
 from carvoice.recognise.command import CommandRecogniser, rivals
+from carvoice.recognise.engine import COMMAND
 from carvoice.wake.detector import WakeDetector
 from tests.conftest import needs
 
@@ -64,6 +65,16 @@ def test_talk_that_is_not_a_command_is_doubted(recogniser, demo_profile):
         result = recogniser.recognise(utterance(text, voice))
         doubted = result.confidence < 0.5 or result.doubt is not None
         assert not demo_profile.readings(list(result.words)) or doubted, (text, result)
+
+
+def test_the_grammar_path_costs_the_same_whatever_was_said(engine):
+    """What the path score adds to the acoustic score is one fixed cost per utterance (README,
+    "Confidence, recalibrated"): divided by the word frames it would mark short commands down."""
+    costs = set()
+    for text, voice in [("cancel", "en-gb"), ("close all the windows", "en-us+m3"), ("set the fan to three", "en-us")]:
+        heard = engine.decode(COMMAND, utterance(text, voice))
+        costs.add(round(heard.log_score - heard.acoustic_score))
+    assert len(costs) == 1 and costs.pop() < 0
 
 
 def test_a_word_held_over_silence_is_doubted(recogniser, shared_data):

@@ -22,7 +22,7 @@ from carvoice.cli import main
 from carvoice.profile.loader import default_profile_dir
 from carvoice.vehicle.link import VehicleLink
 from carvoice.vehicle.state import VehicleState
-from tests.conftest import needs
+from tests.conftest import needs, until
 
 
 @pytest.fixture
@@ -44,16 +44,6 @@ def spoken(events: list[dict]) -> list[str]:
     return [e["text"] for e in events if e["event"] == "say"]
 
 
-def eventually(check, seconds: float = 2.0) -> bool:
-    """The simulated car reacts on its own thread: give it a moment."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
-
-
 def test_the_trunk_is_refused_while_driving(car, channel, capsys):
     car.car.set("speed", 50)
     car.car.set("gear", "D")
@@ -69,7 +59,7 @@ def test_the_trunk_opens_at_a_standstill_in_park(car, channel, capsys):
     events = say("open the trunk", channel, capsys)
     assert kinds(events) == ["intent", "can", "say"]
     assert events[1]["frame"] == "2F2#04"
-    assert eventually(lambda: car.car.snapshot()["TrunkOpen"] == 1)
+    assert until(lambda: car.car.snapshot()["TrunkOpen"] == 1, 2.0) is not None
 
 
 def test_questions_are_answered_from_the_car(car, channel, capsys):
@@ -91,7 +81,7 @@ def test_warmer_raises_the_cars_setpoint_by_one_degree(car, channel, capsys):
     events = say("make it warmer", channel, capsys)
     [frame] = [e for e in events if e["event"] == "can"]
     assert frame["signals"]["TempSetpoint_Cmd"] == 22
-    assert eventually(lambda: car.car.snapshot()["TempSetpoint"] == 22)
+    assert until(lambda: car.car.snapshot()["TempSetpoint"] == 22, 2.0) is not None
     assert spoken(events) == ["Setting 22 degrees."]
 
 
@@ -115,7 +105,7 @@ def test_opening_all_windows_on_the_motorway_asks_first(car, channel, capsys):
     assert kinds(events) == ["intent", "confirm", "say", "answer", "can", "say"]
     assert events[1]["question"] == "You are going 100. Open all the windows?"
     assert events[3]["answer"] == "yes"
-    assert eventually(lambda: car.car.snapshot()["WindowRR_Pos"] > 0)
+    assert until(lambda: car.car.snapshot()["WindowRR_Pos"] > 0, 2.0) is not None
 
     for answer in ("no", "maybe later", "cancel"):
         events = say("open all the windows", channel, capsys, "--answer", answer)
@@ -139,7 +129,7 @@ def test_closing_all_windows_moves_only_the_open_ones(car, channel, capsys):
         "WindowRR_Cmd": "NoChange",
         "Sunroof_Cmd": "NoChange",
     }
-    assert eventually(lambda: car.car.snapshot()["WindowFR_Pos"] == 0)
+    assert until(lambda: car.car.snapshot()["WindowFR_Pos"] == 0, 2.0) is not None
     assert spoken(say("close all the windows", channel, capsys)) == ["The windows are already closed."]
 
 
@@ -155,7 +145,7 @@ def test_a_quiet_bus_makes_speed_gated_commands_refuse(car, channel, demo_profil
         assert [type(e).__name__ for e in emitted] == ["Can", "Say"]
         car.broadcasting = False
         max_age = demo_profile.state["speed"].max_age
-        assert eventually(lambda: link.state.value("speed") is None, max_age + 0.5)
+        assert until(lambda: link.state.value("speed") is None, max_age + 0.5) is not None
         emitted.clear()
         agent.decide("trunk", {"action": "open"})
         assert [type(e).__name__ for e in emitted] == ["Refused", "Say"]

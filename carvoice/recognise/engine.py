@@ -60,9 +60,13 @@ class Hypothesis:
     text: str
     log_score: float  # in the decoder's log units; only differences between searches mean anything
     frames: int
-    # The same without the search's transition and insertion weights: how well the sounds
-    # alone fit, comparable between a grammar and a phone loop whatever their shapes.
-    acoustic_score: float
+    segments: tuple[Segment, ...]
+
+    @property
+    def acoustic_score(self) -> float:
+        """The score without the search's own costs: how well the sounds alone fit, comparable
+        between a grammar and a phone loop whatever their shapes."""
+        return sum(s.acoustic_score for s in self.segments)
 
 
 class SpeechEngine:
@@ -162,8 +166,7 @@ class SpeechEngine:
         hyp = self.decoder.hyp()
         if hyp is None:
             return None
-        acoustic = sum(s.acoustic_score for s in self.segments())
-        return Hypothesis(hyp.hypstr, _log(hyp.score), self.decoder.n_frames(), acoustic)
+        return Hypothesis(hyp.hypstr, _log(hyp.score), self.decoder.n_frames(), tuple(self.segments()))
 
     def segments(self) -> list[Segment]:
         return [Segment(s.word, s.start_frame, s.end_frame, _log(s.ascore)) for s in (self.decoder.seg() or [])]
