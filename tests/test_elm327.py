@@ -15,7 +15,8 @@ import pytest
 
 from carvoice.vehicle import obd
 from carvoice.vehicle.elm327 import Elm327
-from tests.test_obd import obd_profile, wait_for
+from tests.conftest import until
+from tests.test_obd import obd_profile
 
 # Part of the test extra, so a missing emulator is a failure (scripts/setup --test), not a skip.
 EMULATOR = shutil.which("elm", path=str(Path(sys.executable).parent)) or shutil.which("elm")
@@ -51,7 +52,7 @@ class Emulator:
             command, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         ready = self._listening if self.port else lambda: batch.exists() and batch.read_text().startswith("/dev/")
-        assert wait_for(ready, 10.0), "ELM327-emulator did not start"
+        assert until(ready, 10.0) is not None, "ELM327-emulator did not start"
         return self
 
     def _listening(self) -> bool:
@@ -143,18 +144,19 @@ def test_the_agent_polls_the_emulator_and_survives_its_restart(tmp_path, emulato
     link = VehicleLink(profile, "virtual", "elm-test", report=errors.append)
     state = link.state
     try:
-        assert wait_for(lambda: None not in state.snapshot().values(), 5.0)
+        assert until(lambda: None not in state.snapshot().values(), 5.0) is not None
         assert state.value("coolant") in {55.0, 28.0, 36.0, 60.0, 45.0, 51.0, 32.0, 29.0, 46.0, 40.0, 44.0, 26.0, 62.0}
         assert state.value("fuel") == pytest.approx(FUEL, abs=1e-3)
         assert errors == []
         emulator.stop()
-        assert wait_for(lambda: errors and state.snapshot() == {"speed": None, "coolant": None, "fuel": None}, 3.0)
+        all_unknown = {"speed": None, "coolant": None, "fuel": None}
+        assert until(lambda: errors and state.snapshot() == all_unknown, 3.0) is not None
         assert errors[0].startswith(f"ELM327 at {emulator.url}: ")
         failures = len(errors)
         time.sleep(0.3)  # a few more failed polls ...
         assert len(errors) <= failures + 1  # ... are not reported again (at most: "went away", then "cannot open")
         emulator.start()
-        assert wait_for(lambda: state.value("fuel") == pytest.approx(FUEL, abs=1e-3), 5.0)
+        assert until(lambda: state.value("fuel") == pytest.approx(FUEL, abs=1e-3), 5.0) is not None
         assert state.value("speed") is not None
     finally:
         started = time.monotonic()
