@@ -16,7 +16,7 @@ from typing import Any
 
 from carvoice.intent.template import Choice, Expr, RuleRef, Sequence, SlotRef, Word
 
-SlotValueType = str | int
+SlotValueType = str | int | float  # a float only for a fraction: 21.5, never 21.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class GrammarProblem:
     origin: Any
     column: int
     message: str
+    undefined: str = ""  # the slot type or rule that is not defined, for the caller to suggest another
+    undefined_kind: str = ""  # "slot" or "rule"
 
 
 class GrammarError(ValueError):
@@ -262,7 +264,8 @@ class _Builder:
         if isinstance(expr, SlotRef):
             slot_type = self.slot_types.get(expr.type_name)
             if slot_type is None:
-                return self._problem(expr.column, f"slot type {expr.type_name!r} is not defined under [slots]", src)
+                message = f"slot type {expr.type_name!r} is not defined under [slots]"
+                return self._problem(expr.column, message, src, (expr.type_name, "slot"))
             end, closed = self.new_state(), self.new_state()
             for value in slot_type.values:
                 tagged = self.new_state()
@@ -272,7 +275,7 @@ class _Builder:
             return closed
         rule = self.rules.get(expr.name)
         if rule is None:
-            return self._problem(expr.column, f"rule <{expr.name}> is not defined", src)
+            return self._problem(expr.column, f"rule <{expr.name}> is not defined", src, (expr.name, "rule"))
         if expr.name in rule_stack:
             cycle = " -> ".join((*rule_stack, expr.name))
             return self._problem(expr.column, f"rule <{expr.name}> refers to itself: {cycle}", src)
@@ -282,8 +285,8 @@ class _Builder:
         finally:
             self.origin = outer
 
-    def _problem(self, column: int, message: str, src: int) -> int:
-        problem = GrammarProblem(self.origin, column, message)
+    def _problem(self, column: int, message: str, src: int, undefined: tuple[str, str] = ("", "")) -> int:
+        problem = GrammarProblem(self.origin, column, message, *undefined)
         if problem not in self.problems:
             self.problems.append(problem)
         return src

@@ -8,10 +8,12 @@ typo in a key would otherwise be silently ignored.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,8 +25,8 @@ from carvoice.intent import (
     SlotValue,
     TemplateError,
     compile_grammar,
-    number_to_words,
     parse_template,
+    spoken_forms,
 )
 from carvoice.intent.grammar import slot_refs, slot_sets
 from carvoice.intent.template import Choice, Expr, Sequence, SlotRef, Word, template_words
@@ -49,6 +51,8 @@ from carvoice.profile.model import (
     StateSource,
     WakeSettings,
 )
+from carvoice.profile.positions import Positions
+from carvoice.profile.suggest import known_names
 from carvoice.recognise import dictionary
 from carvoice.vehicle.obd import PIDS
 
@@ -99,6 +103,9 @@ _KEYS = {
 }
 _FRAME = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
 REPLY_EXAMPLES = "examples"
+# A number slot is a list of words for the recogniser: beyond these it is a typo, not a car.
+_MAX_RANGE_VALUES = 1_000_000
+_MAX_DECIMAL_PLACES = 3
 
 
 @dataclass(frozen=True)
@@ -108,27 +115,6 @@ class Origin:
     file: Path
     key: str
     text: str
-
-
-class _Source:
-    def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.lines = text.splitlines()
-
-    def nth_line(self, text: str, index: int) -> int | None:
-        """The line of the index-th (from 0) [[array.of.tables]] header."""
-        found = [n for n, line in enumerate(self.lines, 1) if line.strip().startswith(text)]
-        return found[index] if index < len(found) else None
-
-    def line_of(self, *needles: str) -> int | None:
-        """The first line holding the most specific needle that occurs at all."""
-        for needle in needles:
-            if not needle:
-                continue
-            for number, line in enumerate(self.lines, 1):
-                if needle in line:
-                    return number
-        return None
 
 
 def load_profile(root: Path | str) -> Profile:
@@ -159,34 +145,31 @@ class _Loader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
-        self.sources: dict[Path, _Source] = {}
+        self.sources: dict[Path, Positions] = {}
         self.owner: dict[str, Path] = {}
+        # Keys that are defined but unusable (a slot with a bad range, a DBC that does not load):
+        # they are reported once, and whatever names them is not reported again.
+        self.broken: set[str] = set()
 
     # -- reporting ---------------------------------------------------------------
 
     def problem(self, file: Path | None, key: str, message: str, *needles: str) -> None:
+        """A problem at the line where `key` is written in `file` (a needle picks a line within a long value)."""
         line = None
         if file is not None and file in self.sources:
-            line = self.sources[file].line_of(*needles)
+            line = self.sources[file].line_of(key, *needles)
         self.problems.append(Problem(file, line, key, message))
 
     def _file_of(self, key: str) -> Path | None:
         parts = key.split(".")
         for size in range(len(parts), 0, -1):
-            owner = self.owner.get(".".join(parts[:size]))
+            owner = self.owner.get(".".join(parts[:size]).split("[", 1)[0])
             if owner is not None:
                 return owner
         return None
 
     def report(self, key: str, message: str, *needles: str) -> None:
-        file = self._file_of(key)
-        table = re.fullmatch(r"(.+)\[(\d+)\]", key)
-        if table and file is not None and not any(needles):
-            line = self.sources[file].nth_line(f"[[{table.group(1)}]]", int(table.group(2)))
-            self.problems.append(Problem(file, line, key, message))
-            return
-        leaf = key.rsplit(".", 1)[-1].split("[", 1)[0]
-        self.problem(file, key, message, *needles, f"[{key}]", f"[[{key}]]", f"{leaf} =", f"{leaf}=")
+        self.problem(self._file_of(key), key, message, *needles)
 
     # -- reading -----------------------------------------------------------------
 
@@ -224,7 +207,6 @@ class _Loader:
                     Problem(path, line, "", f"not UTF-8 text: byte {raw[error.start]:#04x} is not valid")
                 )
                 continue
-            self.sources[path] = _Source(path, text)
             try:
                 data = tomllib.loads(text)
             except tomllib.TOMLDecodeError as error:
@@ -233,21 +215,21 @@ class _Loader:
                 message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
                 self.problems.append(Problem(path, line, "", f"not valid TOML: {message}"))
                 continue
+            self.sources[path] = Positions(text)
             self._merge(path, data, merged)
         return merged
 
     def _merge(self, path: Path, data: dict[str, Any], merged: dict[str, Any]) -> None:
         for table, value in data.items():
             if table not in _SINGLE_TABLES and table not in _MERGED_TABLES:
-                known = ", ".join(_SINGLE_TABLES + _MERGED_TABLES)
-                self.problem(path, table, f"unknown section (known: {known})", f"[{table}", f"{table} =")
+                self.problem(path, table, "unknown section " + known_names(table, _SINGLE_TABLES + _MERGED_TABLES))
                 continue
             if not isinstance(value, dict):
-                self.problem(path, table, "must be a table, written [" + table + "]", f"{table} =")
+                self.problem(path, table, "must be a table, written [" + table + "]")
                 continue
             if table in _SINGLE_TABLES:
                 if table in merged:
-                    self.problem(path, table, f"already given in {self.owner[table].name}", f"[{table}]")
+                    self.problem(path, table, f"already given in {self.owner[table].name}")
                     continue
                 merged[table] = value
                 self.owner[table] = path
@@ -256,7 +238,7 @@ class _Loader:
             for name, entry in value.items():
                 key = f"{table}.{name}"
                 if name in target:
-                    self.problem(path, key, f"already defined in {self.owner[key].name}", f"[{key}]", f"{name} =")
+                    self.problem(path, key, f"already defined in {self.owner[key].name}")
                     continue
                 target[name] = entry
                 self.owner[key] = path
@@ -279,17 +261,13 @@ class _Loader:
         if not intents_data:
             self.problem(self.root / MAIN_FILE, "intents", "the profile defines no intents (commands)")
         sentences = self._sentences(intents_data)
-        grammar = None
-        try:
-            grammar = compile_grammar(sentences, slot_types, rules, _wake_tails(wake, pronunciations))
-        except GrammarError as error:
-            for p in error.problems:
-                origin: Origin = p.origin
-                self.problem(origin.file, origin.key, p.message, origin.text)
+        grammar = self._grammar(sentences, slot_types, rules, _wake_tails(wake, pronunciations))
         dbc = self._dbc(can)
         obd = self._obd(data.get("obd"))
         state = self._state(data.get("state", {}), dbc, obd)
-        names = set(vehicle) | set(state)  # what conditions and replies may name besides slots
+        # What conditions and replies may name besides slots; a broken [state] entry is reported
+        # once, not again in every rule that names it.
+        names = set(vehicle) | set(state) | self._broken_names("state")
         intents = {
             name: self._intent(name, intent_data, sentences.get(name, []), rules, slot_types, names, serial)
             for name, intent_data in intents_data.items()
@@ -322,6 +300,35 @@ class _Loader:
             self._check_behaviour(profile)
         return profile
 
+    def _broken_names(self, table: str) -> set[str]:
+        return {key.split(".", 1)[1] for key in self.broken if key.startswith(table + ".")}
+
+    def _grammar(
+        self,
+        sentences: dict[str, list[Sentence]],
+        slot_types: dict[str, SlotType],
+        rules: dict[str, Rule],
+        lead_in: Expr | None,
+    ) -> Any:
+        """The compiled grammar, or None once its problems are reported.
+
+        Slots and rules that are defined but broken stand in empty, so a sentence that uses
+        one does not add "not defined" to the problem already reported where it is defined.
+        """
+        slot_types = {**{n: SlotType(n, ()) for n in self._broken_names("slots")}, **slot_types}
+        rules = {**{n: Rule(Sequence(())) for n in self._broken_names("rules")}, **rules}
+        try:
+            return compile_grammar(sentences, slot_types, rules, lead_in)
+        except GrammarError as error:
+            for p in error.problems:
+                origin: Origin = p.origin
+                message = p.message
+                if p.undefined:
+                    known = slot_types if p.undefined_kind == "slot" else rules
+                    message += " " + known_names(p.undefined, known, "defined")
+                self.problem(origin.file, origin.key, message, origin.text)
+            return None
+
     def _table(self, data: dict[str, Any], name: str) -> dict[str, Any]:
         table = data.get(name, {})
         self._unknown_keys(name, table, _KEYS[name])
@@ -330,7 +337,7 @@ class _Loader:
     def _unknown_keys(self, key: str, table: dict[str, Any], allowed: set[str]) -> None:
         for name in table:
             if name not in allowed:
-                self.report(f"{key}.{name}", f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+                self.report(f"{key}.{name}", "unknown key " + known_names(name, allowed))
 
     def _typed(self, table: dict[str, Any], key: str, name: str, kind: type | tuple, default: Any) -> Any:
         value = table.get(name, default)
@@ -392,10 +399,12 @@ class _Loader:
         if dbc_name:
             dbc = (self.root / dbc_name).resolve()
             if not dbc.is_relative_to(self.root.resolve()):
-                self.report("can.dbc", f"{dbc_name!r} must be a file inside the profile folder", dbc_name)
+                self.report("can.dbc", f"{dbc_name!r} must be a file inside the profile folder")
+                self.broken.add("can.dbc")
                 return None
             if not dbc.is_file():
-                self.report("can.dbc", f"no such file: {dbc_name}", dbc_name)
+                self.report("can.dbc", f"no such file: {dbc_name}")
+                self.broken.add("can.dbc")
                 return None
         return CanSettings(interface, str(channel), bitrate, dbc)
 
@@ -414,6 +423,7 @@ class _Loader:
             if not self._safe_serial_url(f"{key}.url", url):
                 continue
             result[name] = SerialPortSettings(name, url, self._typed(table, key, "baudrate", int, 9600))
+        self.broken |= {f"serial.{name}" for name in ports if name not in result}
         return result
 
     def _vehicle(self, table: dict[str, Any]) -> dict[str, str | int | float]:
@@ -500,6 +510,7 @@ class _Loader:
             expr = self._template(key, text)
             if expr is not None:
                 rules[name] = Rule(expr, Origin(self._file_of(key) or self.root, key, str(text)))
+        self.broken |= {f"rules.{name}" for name in table if name not in rules}
         return rules
 
     def _slots(self, table: dict[str, Any], rules: dict[str, Rule]) -> dict[str, SlotType]:
@@ -510,15 +521,18 @@ class _Loader:
                 self.report(key, "must be a table with values = [...] and/or range = [low, high]")
                 continue
             self._unknown_keys(key, definition, _KEYS["slot"])
+            reported = len(self.problems)
             values = self._slot_values(key, definition.get("values")) + self._slot_range(key, definition)
             if not values:
-                self.report(key, "a slot needs values = [...] or range = [low, high]", f"[{key}]")
+                if len(self.problems) == reported:
+                    self.report(key, "a slot needs values = [...] or range = [low, high]")
                 continue
             seen = [v.value for v in values]
             duplicates = sorted({str(v) for v in seen if seen.count(v) > 1})
             if duplicates:
                 self.report(key, f"value(s) given twice: {', '.join(duplicates)}")
             slot_types[name] = SlotType(name, tuple(values))
+        self.broken |= {f"slots.{name}" for name in table if name not in slot_types}
         return slot_types
 
     def _slot_values(self, key: str, values: Any) -> list[SlotValue]:
@@ -547,22 +561,40 @@ class _Loader:
         return result
 
     def _slot_range(self, key: str, definition: dict[str, Any]) -> list[SlotValue]:
-        bounds = definition.get("range")
+        """Numbers from low to high by step; a fractional step gives decimals ("twenty one point five")."""
+        bounds, step = definition.get("range"), definition.get("step", 1)
         if bounds is None:
+            if "step" in definition:
+                self.report(f"{key}.step", "a step needs range = [low, high]")
             return []
-        step = definition.get("step", 1)
-        valid = (
-            isinstance(bounds, list)
-            and len(bounds) == 2
-            and all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)
-            and isinstance(step, int)
-            and step > 0
-            and 0 <= bounds[0] <= bounds[1] < 1_000_000
-        )
-        if not valid:
-            self.report(f"{key}.range", "must be [low, high]: whole numbers from 0, low <= high, with step >= 1")
+        numbers = [_decimal(b) for b in bounds] if isinstance(bounds, list) and len(bounds) == 2 else [None]
+        if None in numbers:
+            self.report(f"{key}.range", f"must be [low, high], two numbers such as [16, 30], not {bounds!r}")
             return []
-        return [SlotValue(n, _words_expr(number_to_words(n))) for n in range(bounds[0], bounds[1] + 1, step)]
+        low, high = numbers
+        decimal_step = _decimal(step)
+        if decimal_step is None or decimal_step <= 0:
+            self.report(f"{key}.step", f"must be a number greater than 0, such as 1 or 0.5, not {step!r}")
+            return []
+        if not 0 <= low <= high < 1_000_000:
+            self.report(f"{key}.range", f"needs 0 <= low <= high < 1000000, not {bounds!r}")
+            return []
+        count = int((high - low) / decimal_step) + 1
+        places = max(-n.as_tuple().exponent for n in (low, decimal_step))
+        if places > _MAX_DECIMAL_PLACES or count > _MAX_RANGE_VALUES:
+            self.report(
+                f"{key}.step" if "step" in definition else f"{key}.range",
+                f"gives {count} values with {places} decimal places: at most {_MAX_RANGE_VALUES} values"
+                f" and {_MAX_DECIMAL_PLACES} decimal places",
+            )
+            return []
+        values = []
+        for index in range(count):
+            number = low + index * decimal_step
+            value = int(number) if number == int(number) else float(number)
+            forms = [_words_expr(form) for form in spoken_forms(number)]
+            values.append(SlotValue(value, forms[0] if len(forms) == 1 else Choice(tuple(forms))))
+        return values
 
     def _sentences(self, intents: dict[str, Any]) -> dict[str, list[Sentence]]:
         result: dict[str, list[Sentence]] = {}
@@ -643,9 +675,11 @@ class _Loader:
             return {}
         result = {}
         for slot, value in table.items():
-            if isinstance(value, bool) or not isinstance(value, str | int):
-                self.report(f"{key}.defaults.{slot}", "a default is a slot value (text or a whole number)")
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                self.report(f"{key}.defaults.{slot}", "a default is a slot value (text or a number)")
                 continue
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # as a range slot holds it
             if slot in slot_values and value not in slot_values[slot]:
                 self.report(f"{key}.defaults.{slot}", f"{value!r} is not a value of slot {{{slot}}}")
                 continue
@@ -676,7 +710,7 @@ class _Loader:
             return None
         unknown = sorted(names(condition) - known)
         if unknown:
-            self.report(key, f"unknown name(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})", text)
+            self.report(key, f"unknown name {unknown[0]} {known_names(unknown[0], known)}", text)
             return None
         return condition
 
@@ -697,8 +731,8 @@ class _Loader:
             return False
         unknown = [n for n in placeholders.names_in(text) if known and n not in known]
         if unknown:
-            choices = ", ".join(sorted(known - {REPLY_EXAMPLES})) or "none"
-            self.report(key, f"{{{unknown[0]}}} is not a slot, setting or state value here (known: {choices})", text)
+            choices = known_names(unknown[0], known - {REPLY_EXAMPLES})
+            self.report(key, f"{{{unknown[0]}}} is not a slot, setting or state value here {choices}", text)
             return False
         return True
 
@@ -718,7 +752,8 @@ class _Loader:
             if not isinstance(text, str):
                 self.report(rkey, 'a reply needs text = "..."')
                 continue
-            if self._check_placeholders(rkey, text, known | {REPLY_EXAMPLES}):
+            text_key = f"{rkey}.text" if "replies" in data else rkey
+            if self._check_placeholders(text_key, text, known | {REPLY_EXAMPLES}):
                 replies.append(Reply(text, self._condition(f"{rkey}.when", spec.get("when"), known)))
         return tuple(replies)
 
@@ -767,11 +802,9 @@ class _Loader:
         self._unknown_keys(key, spec, _KEYS["serial_action"])
         port, write = spec["serial"], spec.get("write")
         if port not in serial:
-            self.report(
-                f"{key}.serial",
-                f"no serial port {port!r} (defined: {', '.join(serial) or 'none'}; add [serial.{port}])",
-                str(port),
-            )
+            if f"serial.{port}" not in self.broken:
+                defined = known_names(str(port), serial, "defined")
+                self.report(f"{key}.serial", f"no serial port {port!r} {defined}: add [serial.{port}]")
             return None
         if not isinstance(write, str) or not write:
             self.report(key, 'a serial action needs write = "..." (the bytes to send)')
@@ -843,26 +876,40 @@ class _Loader:
                     continue
                 sources[name] = StateSource(name, float(max_age or 3 * obd.poll_seconds), obd_pid=int(pid, 16))
                 continue
-            message_name, _, signal_name = str(spec["signal"]).partition(".")
-            if dbc is None:
-                self.report(f"{key}.signal", 'bus signals need a DBC file (dbc = "..." under [can])')
-                continue
-            try:
-                message = dbc.get_message_by_name(message_name)
-                message.get_signal_by_name(signal_name)
-            except KeyError:
-                self.report(
-                    f"{key}.signal",
-                    f"the DBC has no signal {spec['signal']!r} (write MESSAGE.Signal)",
-                    str(spec["signal"]),
-                )
+            message, signal = self._state_signal(key, spec["signal"], dbc)
+            if message is None or signal is None:
                 continue
             cycle = (message.cycle_time or 0) / 1000
             if max_age is None and not cycle:
-                self.report(f"{key}.max_age", f"{message_name} has no cycle time in the DBC: give max_age")
+                self.report(f"{key}.signal", f"{message.name} has no cycle time in the DBC: give max_age")
                 continue
-            sources[name] = StateSource(name, float(max_age or 3 * cycle), message_name, signal_name)
+            sources[name] = StateSource(name, float(max_age or 3 * cycle), message.name, signal.name)
+        self.broken |= {f"state.{name}" for name in table if name not in sources}
         return sources
+
+    def _state_signal(self, key: str, text: Any, dbc: Any) -> tuple[Any, Any]:
+        """The DBC message and signal `MESSAGE.Signal` names, or (None, None) once reported."""
+        if dbc is None:
+            if "can.dbc" not in self.broken:  # a DBC that does not load is one problem, not one per value
+                self.report(f"{key}.signal", 'bus signals need a DBC file (dbc = "..." under [can])')
+            return None, None
+        message_name, dot, signal_name = str(text).partition(".")
+        if not dot or not isinstance(text, str):
+            self.report(f"{key}.signal", f"{text!r}: write MESSAGE.Signal, e.g. {_example_signal(dbc)}")
+            return None, None
+        try:
+            message = dbc.get_message_by_name(message_name)
+        except KeyError:
+            names = [m.name for m in dbc.messages]
+            self.report(f"{key}.signal", f"the DBC has no message {message_name} {known_names(message_name, names)}")
+            return None, None
+        try:
+            return message, message.get_signal_by_name(signal_name)
+        except KeyError:
+            names = [s.name for s in message.signals]
+            where = f"{message_name} has no signal {signal_name}"
+            self.report(f"{key}.signal", f"{where} {known_names(signal_name, names, 'its signals')}")
+            return None, None
 
     def _dbc(self, can: CanSettings | None) -> Any:
         if can is None or can.dbc is None:
@@ -872,7 +919,12 @@ class _Loader:
         try:
             return cantools.database.load_file(str(can.dbc), database_format="dbc")
         except Exception as error:  # cantools raises many kinds; all mean "not a usable DBC"
-            self.report("can.dbc", f"{can.dbc.name} does not load as a DBC: {error}", can.dbc.name)
+            # The mistake is in the DBC: point at its line, not at the dbc = "..." that names it.
+            text = re.sub(r"^DBC: ", "", str(error)).strip('"')
+            match = re.search(r"at line (\d+)", text)
+            line = int(match.group(1)) if match else None
+            self.problems.append(Problem(can.dbc, line, "can.dbc", f"does not load as a DBC: {text}"))
+            self.broken.add("can.dbc")
             return None
 
     def _check_dictionary(
@@ -943,6 +995,20 @@ def _wake_tails(wake: WakeSettings | None, pronunciations: dict[str, list[str]])
         pronunciations[ending] = [" ".join(phones[start:])]
         tails.append(Word(ending))
     return Choice(tuple(tails))
+
+
+def _decimal(number: Any) -> Decimal | None:
+    """A TOML number as written (0.1 stays 0.1, not 0.1000000000000000055), or None if it is not one."""
+    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+        return None
+    return Decimal(str(number))
+
+
+def _example_signal(dbc: Any) -> str:
+    for message in dbc.messages:
+        for signal in message.signals:
+            return f'"{message.name}.{signal.name}"'
+    return '"MESSAGE.Signal"'
 
 
 def _describe(slots: dict[str, Any]) -> str:
