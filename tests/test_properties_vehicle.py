@@ -177,7 +177,7 @@ def test_status_frames_of_any_shape_never_crash_or_store_an_impossible_value(mes
 
 @given(st.lists(frames(COMMANDS), max_size=20))
 def test_the_simulated_car_survives_any_command_frame(messages) -> None:
-    ecu = SimEcu(can.Bus(interface="virtual", channel=f"sim-{uuid.uuid4().hex}"), PROFILE.dbc)
+    ecu = SimEcu(can.Bus(interface="virtual", channel=f"sim-{uuid.uuid4().hex}"), PROFILE)
     try:
         for message in messages:
             ecu.on_frame(message)

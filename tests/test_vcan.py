@@ -128,7 +128,7 @@ def test_cansend_setpoint_then_warmer(candump, inject, capsys, tmp_path):
 
 def test_the_simulator_as_its_own_process(capsys):
     sim = subprocess.Popen(
-        [sys.executable, "-m", "carvoice", "sim", "--channel", VCAN, "--speed", "50", "--gear", "D"],
+        [sys.executable, "-m", "carvoice", "sim", "--channel", VCAN, "--set", "speed=50", "--set", "gear=D"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -19,6 +19,7 @@ from carvoice.agent import Agent
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli import main
+from carvoice.cli import text as text_command
 from carvoice.profile.loader import default_profile_dir
 from carvoice.vehicle.link import VehicleLink
 from carvoice.vehicle.state import VehicleState
@@ -30,9 +31,8 @@ def channel(bus_spec: str) -> str:
     return bus_spec
 
 
-def say(sentence: str, channel: str, capsys, *extra: str) -> list[dict]:
-    status = main(["text", "--can", channel, "--events", "json", "--no-speech", *extra, sentence])
-    assert status == 0
+def say(sentence: str, channel: str, capsys, *extra: str, status: int = text_command.DONE) -> list[dict]:
+    assert main(["text", "--can", channel, "--events", "json", "--no-speech", *extra, sentence]) == status
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -47,7 +47,7 @@ def spoken(events: list[dict]) -> list[str]:
 def test_the_trunk_is_refused_while_driving(car, channel, capsys):
     car.car.set("speed", 50)
     car.car.set("gear", "D")
-    events = say("open the trunk", channel, capsys)
+    events = say("open the trunk", channel, capsys, status=text_command.REFUSED)
     assert kinds(events) == ["intent", "refused", "say"]
     assert events[1]["intent"] == "trunk" and "speed < 3 and gear is P" in events[1]["reason"]
     assert spoken(events) == ["I can only do that when the car is parked."]
@@ -93,7 +93,7 @@ def test_warmer_stops_at_thirty(car, channel, capsys):
 
 
 def test_warmer_without_a_car_sends_nothing(channel, capsys):
-    events = say("make it warmer", channel, capsys)
+    events = say("make it warmer", channel, capsys, status=text_command.REFUSED)
     assert kinds(events) == ["intent", "refused", "say"]
     assert events[1]["reason"] == "setpoint is not known right now"
 
@@ -108,7 +108,7 @@ def test_opening_all_windows_on_the_motorway_asks_first(car, channel, capsys):
     assert until(lambda: car.car.snapshot()["WindowRR_Pos"] > 0, 2.0) is not None
 
     for answer in ("no", "maybe later", "cancel"):
-        events = say("open all the windows", channel, capsys, "--answer", answer)
+        events = say("open all the windows", channel, capsys, "--answer", answer, status=text_command.REFUSED)
         assert "can" not in kinds(events), answer
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,6 +37,19 @@ class UnknownValue(PlanError):
     def __init__(self, name: str, key: str = "") -> None:
         super().__init__(f"{name} is not known right now", key)
         self.name = name
+
+
+# can-utils' compact form of a frame: 3 hex digits (11-bit id) or 8 (29-bit), #, up to 8 bytes.
+FRAME_TEXT = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
+
+
+def parse_frame_text(text: str) -> tuple[int, bytes, bool] | None:
+    """`123#0102` -> (0x123, b"\x01\x02", extended False); None when it is not that form."""
+    match = FRAME_TEXT.fullmatch(text.strip())
+    if match is None:
+        return None
+    ident, payload = match.groups()
+    return int(ident, 16), bytes.fromhex(payload), len(ident) == 8
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from carvoice.act.can import network_bus_problem
+from carvoice.act.plan import PlanError, extreme_states, parse_frame_text, plan_actions, slot_combinations
 from carvoice.intent import (
     GrammarError,
     Rule,
@@ -59,10 +61,8 @@ from carvoice.vehicle.obd import PIDS
 MAIN_FILE = "profile.toml"
 LEAD_IN_MARK = "~"  # in the names of the wake phrase's word endings (see _wake_tails)
 # What a profile, which may come from anyone, may name. pyserial's spy:// writes a log to any
-# file and rfc2217:// or hwgrep:// are not ports a head unit has; python-can's network transports
-# would put the car's bus on a network.
+# file and rfc2217:// or hwgrep:// are not ports a head unit has.
 SERIAL_URL_SCHEMES = ("loop", "socket", "relayboard")
-NETWORK_CAN_INTERFACES = frozenset({"udp_multicast", "socketcand", "remote"})
 
 _SINGLE_TABLES = ("profile", "wake", "audio", "can", "obd", "recognition", "replies")
 _MERGED_TABLES = ("serial", "vehicle", "state", "pronunciations", "rules", "slots", "intents")
@@ -101,7 +101,6 @@ _KEYS = {
     "frame_action": {"frame", "when"},
     "serial_action": {"serial", "write", "expect", "timeout", "when"},
 }
-_FRAME = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
 REPLY_EXAMPLES = "examples"
 # A number slot is a list of words for the recogniser: beyond these it is a typo, not a car.
 _MAX_RANGE_VALUES = 1_000_000
@@ -385,13 +384,9 @@ class _Loader:
 
     def _can(self, table: dict[str, Any]) -> CanSettings | None:
         interface = self._typed(table, "can", "interface", str, "virtual")
-        if interface in NETWORK_CAN_INTERFACES:
-            self.report(
-                "can.interface",
-                f"{interface!r} carries CAN over the network; a profile may only name a local bus"
-                " (pass --can on the command line to test over a network)",
-                interface,
-            )
+        refusal = network_bus_problem(interface)
+        if refusal is not None:
+            self.report("can.interface", refusal)
         channel = self._typed(table, "can", "channel", (str, int), "carvoice")
         bitrate = self._typed(table, "can", "bitrate", int, None)
         dbc_name = self._typed(table, "can", "dbc", str, None)
@@ -790,15 +785,14 @@ class _Loader:
             return CanAction(spec["can"], dict(signals), when, key, tuple(clamp) if clamp else None)
         if kind == "frame":
             self._unknown_keys(key, spec, _KEYS["frame_action"])
-            match = _FRAME.fullmatch(str(spec["frame"]))
-            if match is None:
+            frame = parse_frame_text(str(spec["frame"]))
+            if frame is None:
                 self.report(
                     f"{key}.frame",
                     f"{spec['frame']!r} is not a frame like 123#0102 (3 or 8 hex digits, # and up to 8 bytes)",
                 )
                 return None
-            ident, payload = match.groups()
-            return RawFrameAction(int(ident, 16), bytes.fromhex(payload), len(ident) == 8, when, key)
+            return RawFrameAction(*frame, when, key)
         self._unknown_keys(key, spec, _KEYS["serial_action"])
         port, write = spec["serial"], spec.get("write")
         if port not in serial:
@@ -956,8 +950,6 @@ class _Loader:
             )
 
     def _check_behaviour(self, profile: Profile) -> None:
-        from carvoice.act.plan import PlanError, extreme_states, plan_actions, slot_combinations
-
         for intent in profile.intents.values():
             for example in intent.examples:
                 readings = profile.readings(example.lower().split())
