@@ -54,7 +54,7 @@ from carvoice.profile.model import (
     WakeSettings,
 )
 from carvoice.profile.positions import Positions
-from carvoice.profile.suggest import known_names
+from carvoice.profile.suggest import known_names, nearest
 from carvoice.recognise import dictionary
 from carvoice.vehicle.obd import PIDS
 
@@ -333,6 +333,12 @@ class _Loader:
         self._unknown_keys(name, table, _KEYS[name])
         return table
 
+    @staticmethod
+    def _misspelt(table: dict[str, Any], allowed: set[str], name: str) -> bool:
+        """True when the table has an unknown key most like `name`: it is reported as unknown (with
+        "did you mean"), so that `name` is missing is the same mistake and not said again."""
+        return any(key not in allowed and nearest(str(key), allowed) == name for key in table)
+
     def _unknown_keys(self, key: str, table: dict[str, Any], allowed: set[str]) -> None:
         for name in table:
             if name not in allowed:
@@ -361,9 +367,10 @@ class _Loader:
     def _wake(self, table: dict[str, Any]) -> WakeSettings | None:
         phrase = self._typed(table, "wake", "phrase", str, None)
         if not phrase:
-            self.problem(
-                self.owner.get("wake", self.root / MAIN_FILE), "wake.phrase", "a wake phrase is required", "[wake]"
-            )
+            if phrase is None and not self._misspelt(table, _KEYS["wake"], "phrase") and "phrase" not in table:
+                self.problem(self.owner.get("wake", self.root / MAIN_FILE), "wake.phrase", "a wake phrase is required")
+            elif phrase == "":
+                self.report("wake.phrase", "a wake phrase is required")
             return None
         words = phrase.lower().split()
         if not all(re.fullmatch(r"[a-z][a-z']*", w) for w in words):
@@ -413,7 +420,8 @@ class _Loader:
             self._unknown_keys(key, table, _KEYS["serial_port"])
             url = self._typed(table, key, "url", str, None)
             if not url:
-                self.report(key, "needs url = ... (a device path, loop://, socket://host:port)")
+                if "url" in table or not self._misspelt(table, _KEYS["serial_port"], "url"):
+                    self.report(key, "needs url = ... (a device path, loop://, socket://host:port)")
                 continue
             if not self._safe_serial_url(f"{key}.url", url):
                 continue
@@ -519,7 +527,8 @@ class _Loader:
             reported = len(self.problems)
             values = self._slot_values(key, definition.get("values")) + self._slot_range(key, definition)
             if not values:
-                if len(self.problems) == reported:
+                misspelt = any(self._misspelt(definition, _KEYS["slot"], name) for name in ("values", "range"))
+                if len(self.problems) == reported and not misspelt:
                     self.report(key, "a slot needs values = [...] or range = [low, high]")
                 continue
             seen = [v.value for v in values]
@@ -603,7 +612,8 @@ class _Loader:
                 continue
             texts = data.get("sentences")
             if not isinstance(texts, list) or not texts:
-                self.report(f"{key}.sentences", 'an intent needs sentences = ["...", ...]', f"[{key}]")
+                if "sentences" in data or not self._misspelt(data, _KEYS["intent"], "sentences"):
+                    self.report(f"{key}.sentences", 'an intent needs sentences = ["...", ...]')
                 continue
             file = self._file_of(key) or self.root
             sentences = []
@@ -745,7 +755,8 @@ class _Loader:
             self._unknown_keys(rkey, spec, _KEYS["reply"])
             text = spec.get("text")
             if not isinstance(text, str):
-                self.report(rkey, 'a reply needs text = "..."')
+                if "text" in spec or not self._misspelt(spec, _KEYS["reply"], "text"):
+                    self.report(rkey, 'a reply needs text = "..."')
                 continue
             text_key = f"{rkey}.text" if "replies" in data else rkey
             if self._check_placeholders(text_key, text, known | {REPLY_EXAMPLES}):
@@ -758,14 +769,20 @@ class _Loader:
         when = self._condition(f"{key}.when", spec.get("when"), known)
         kinds = [k for k in ("can", "frame", "serial") if k in spec]
         if len(kinds) != 1:
-            self.report(key, 'an action is one of: can = "MESSAGE" (with signals), frame = "ID#DATA", serial = "port"')
+            any_action = _KEYS["can_action"] | _KEYS["frame_action"] | _KEYS["serial_action"]
+            if not kinds and any(self._misspelt(spec, any_action, kind) for kind in ("can", "frame", "serial")):
+                self._unknown_keys(key, spec, any_action)
+            else:
+                kinds_text = 'can = "MESSAGE" (with signals), frame = "ID#DATA", serial = "port"'
+                self.report(key, f"an action is one of: {kinds_text}")
             return None
         kind = kinds[0]
         if kind == "can":
             self._unknown_keys(key, spec, _KEYS["can_action"])
             signals = spec.get("signals", {})
             if not isinstance(spec["can"], str) or not isinstance(signals, dict) or not signals:
-                self.report(key, 'write can = "MESSAGE_NAME" and signals = { Signal = value, ... }')
+                if "signals" in spec or not self._misspelt(spec, _KEYS["can_action"], "signals"):
+                    self.report(key, 'write can = "MESSAGE_NAME" and signals = { Signal = value, ... }')
                 return None
             for signal, value in signals.items():
                 if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -801,7 +818,8 @@ class _Loader:
                 self.report(f"{key}.serial", f"no serial port {port!r} {defined}: add [serial.{port}]")
             return None
         if not isinstance(write, str) or not write:
-            self.report(key, 'a serial action needs write = "..." (the bytes to send)')
+            if "write" in spec or not self._misspelt(spec, _KEYS["serial_action"], "write"):
+                self.report(key, 'a serial action needs write = "..." (the bytes to send)')
             return None
         if not self._check_placeholders(f"{key}.write", write, known):
             return None
@@ -854,7 +872,9 @@ class _Loader:
                 self.report(f"{key}.max_age", "must be a number of seconds greater than 0")
                 continue
             if ("signal" in spec) == ("obd" in spec):
-                self.report(key, 'give exactly one of signal = "MESSAGE.Signal" or obd = "PID"')
+                misspelt = any(self._misspelt(spec, _KEYS["state_source"], name) for name in ("signal", "obd"))
+                if "signal" in spec or not misspelt:
+                    self.report(key, 'give exactly one of signal = "MESSAGE.Signal" or obd = "PID"')
                 continue
             if "obd" in spec:
                 pid = str(spec["obd"])
@@ -895,7 +915,9 @@ class _Loader:
             message = dbc.get_message_by_name(message_name)
         except KeyError:
             names = [m.name for m in dbc.messages]
-            self.report(f"{key}.signal", f"the DBC has no message {message_name} {known_names(message_name, names)}")
+            self.report(
+                f"{key}.signal", f"the DBC has no message {message_name} {known_names(message_name, names, 'messages')}"
+            )
             return None, None
         try:
             return message, message.get_signal_by_name(signal_name)
@@ -964,7 +986,8 @@ class _Loader:
                 except PlanError as error:
                     if error.key not in reported:
                         reported.add(error.key)
-                        self.report(error.key or f"intents.{intent.name}", f"{error} (when {_describe(slots)})")
+                        when = f" (when {_describe(slots)})" if slots else ""
+                        self.report(error.key or f"intents.{intent.name}", f"{error}{when}")
 
 
 def _wake_tails(wake: WakeSettings | None, pronunciations: dict[str, list[str]]) -> Expr | None:
