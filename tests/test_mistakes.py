@@ -65,6 +65,8 @@ EXPECTED = {
     " pronunciations, recognition, replies, rules, serial, slots, state, vehicle, wake; did you mean intents?)",
     "unknown_serial_port": "profile.toml:20: intents.pump.actions[0].serial: no serial port 'relay'"
     " (defined: relays; did you mean relays?): add [serial.relay]",
+    "relayboard_option": "profile.toml:15: serial.relays.url: relayboard:// has no option 'answer'"
+    " (options: separator, on, off, ok, error)",
     "refused_serial_port_used": "profile.toml:15: serial.relays.url: spy:// is not allowed in a profile"
     " (a device path, or loop://, socket://, relayboard://)",
 }

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from carvoice.act import protocol_relayboard as relayboard
 from carvoice.act.can import network_bus_problem
 from carvoice.act.plan import PlanError, extreme_states, parse_frame_text, plan_actions, slot_combinations
 from carvoice.intent import (
@@ -840,6 +841,12 @@ class _Loader:
             allowed = ", ".join(f"{s}://" for s in SERIAL_URL_SCHEMES)
             self.report(key, f"{scheme}:// is not allowed in a profile (a device path, or {allowed})", url)
             return False
+        if scheme == "relayboard":
+            try:
+                relayboard.protocol(url)
+            except ValueError as error:
+                self.report(key, str(error))
+                return False
         return True
 
     def _obd(self, table: Any) -> ObdSettings | None:
