@@ -190,7 +190,11 @@ def test_a_scenario_is_checked_at_its_lines_before_the_drive(tmp_path):
 
 
 def test_the_scenario_in_the_readme_drives_the_demo_car(demo_profile):
-    steps = load_scenario(FILES.parents[1] / "config" / "scenarios" / "demo_drive.toml", car_for(demo_profile))
+    scenario = FILES.parents[1] / "config" / "scenarios" / "demo_drive.toml"
+    steps = load_scenario(scenario, car_for(demo_profile))
+    steps_text = scenario.read_text().split("\n\n", 1)[1]
+    shown = "\n".join(f"    {line}" if line else "" for line in steps_text.splitlines())
+    assert shown in (FILES.parents[1] / "config" / "README.md").read_text()
     assert [s.at for s in steps] == [0, 10, 20, 30, 40]
     assert steps[3].broadcasting is False and steps[4].settings == {"speed": 0, "gear": "P"}
 
