@@ -215,3 +215,13 @@ def test_the_bus_stays_local(capsys):
         main(["text", "--can", "socketcand:x", "--no-speech", "how is the battery"])
     assert caught.value.code == 2
     assert "'socketcand' carries CAN over the network" in capsys.readouterr().err
+
+
+def test_a_missing_socketcan_points_at_user_mode_linux(capsys):
+    """Here the kernel has no CAN at all; inside scripts/vcan-uml there is no such interface."""
+    command = ["sim", "--profile", str(CAMPER), "--interface", "socketcan", "--channel", "nocan7"]
+    assert main(command) == 1
+    assert "scripts/vcan-uml" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as caught:
+        main(["text", "--profile", str(CAMPER), "--can", "socketcan:nocan7", "--no-speech", "how is the battery"])
+    assert "cannot open CAN bus socketcan:nocan7" in str(caught.value) and "scripts/vcan-uml" in str(caught.value)
