@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from carvoice.cli import main
+from carvoice.cli import text as text_command
 from carvoice.profile.loader import default_profile_dir
 from tests.conftest import needs
 
@@ -79,8 +80,8 @@ def inject() -> Iterator[Injector]:
     injector.stop()
 
 
-def say(sentence: str, capsys, *extra: str) -> list[dict]:
-    assert main(["text", "--can", f"socketcan:{VCAN}", "--events", "json", "--no-speech", *extra, sentence]) == 0
+def say(sentence: str, capsys, *extra: str, status: int = text_command.DONE) -> list[dict]:
+    assert main(["text", "--can", f"socketcan:{VCAN}", "--events", "json", "--no-speech", *extra, sentence]) == status
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -109,7 +110,7 @@ def test_candump_sees_the_trunk_open_only_when_parked(candump, inject, capsys, t
     inject.stop()
     inject.stream("1A0#88130300")  # 50 km/h, gear D
     time.sleep(0.2)
-    events = say("open the trunk", capsys, "--profile", profile)
+    events = say("open the trunk", capsys, "--profile", profile, status=text_command.REFUSED)
     assert [e["event"] for e in events] == ["intent", "refused", "say"]
     time.sleep(0.1)
     assert candump.frames().count("2F2#04") == 1
@@ -138,7 +139,7 @@ def test_the_simulator_as_its_own_process(capsys):
         assert [e["text"] for e in say("what is my speed", capsys) if e["event"] == "say"] == [
             "You are going 50 kilometres per hour."
         ]
-        assert "refused" in [e["event"] for e in say("open the trunk", capsys)]
+        assert "refused" in [e["event"] for e in say("open the trunk", capsys, status=text_command.REFUSED)]
         say("turn on the headlights", capsys)
         assert "command: Headlights -> 1" in _read_until(sim, "Headlights")
     finally:
