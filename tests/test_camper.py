@@ -225,3 +225,19 @@ def test_a_missing_socketcan_points_at_user_mode_linux(capsys):
     with pytest.raises(SystemExit) as caught:
         main(["text", "--profile", str(CAMPER), "--can", "socketcan:nocan7", "--no-speech", "how is the battery"])
     assert "cannot open CAN bus socketcan:nocan7" in str(caught.value) and "scripts/vcan-uml" in str(caught.value)
+
+
+def test_the_live_prompt(van_on):
+    van = van_on()
+    simulation = van.simulation
+    assert simulation.command("set water 33") and van.car.snapshot()["FreshWater"] == 33
+    assert simulation.command("set water lots") and van.car.snapshot()["FreshWater"] == 33
+    assert simulation.command("quiet") and not simulation.ecu.broadcasting
+    assert simulation.command("talk") and simulation.ecu.broadcasting
+    assert simulation.command("show") and simulation.command("help") and simulation.command("fly")
+    out = van.out.getvalue()
+    assert "water = 33.0" in out and "water takes a number, not 'lots'" in out and "gas = 0.0" in out
+    assert "set NAME VALUE   change a [state] value" in out and "unknown command 'fly'; type help" in out
+    stop = threading.Event()
+    simulation.prompt(io.StringIO("set gas 50\nquit\nset gas 70\n"), stop)
+    assert stop.is_set() and van.car.snapshot()["Gas"] == 50
