@@ -31,6 +31,7 @@ from carvoice.intent.template import Choice, Expr, Sequence, SlotRef, Word, temp
 from carvoice.profile import placeholders
 from carvoice.profile.conditions import Condition, ConditionError, names, parse_condition
 from carvoice.profile.model import (
+    CHECKSUM_TYPES,
     Action,
     AudioSettings,
     CanAction,
@@ -50,7 +51,8 @@ from carvoice.profile.model import (
     WakeSettings,
 )
 from carvoice.recognise import dictionary
-from carvoice.vehicle.obd import PIDS
+from carvoice.vehicle.integrity import checksum_byte
+from carvoice.vehicle.obd import PIDS, diagnostic_id
 
 MAIN_FILE = "profile.toml"
 LEAD_IN_MARK = "~"  # in the names of the wake phrase's word endings (see _wake_tails)
@@ -68,7 +70,7 @@ _KEYS = {
     "audio": {"input", "output"},
     "can": {"interface", "channel", "bitrate", "dbc"},
     "obd": {"source", "poll_seconds", "baudrate"},
-    "state_source": {"signal", "obd", "max_age"},
+    "state_source": {"signal", "obd", "max_age", "counter", "checksum", "checksum_type"},
     "recognition": {
         "min_confidence",
         "min_confidence_to_answer",
@@ -99,6 +101,10 @@ _KEYS = {
 }
 _FRAME = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
 REPLY_EXAMPLES = "examples"
+_DIAGNOSTIC = (
+    "{ident} is a diagnostic (OBD-II/UDS) identifier that ECUs obey, 7DF all of them at once:"
+    " only [obd] polling may use it, never a command"
+)
 
 
 @dataclass(frozen=True)
@@ -295,6 +301,8 @@ class _Loader:
             for name, intent_data in intents_data.items()
             if isinstance(intent_data, dict)
         }
+        if dbc is not None:
+            self._check_diagnostic_messages(intents, dbc)
         if wake is not None:
             self._check_dictionary(wake, pronunciations, sentences, rules, slot_types)
         if wake is None or can is None or grammar is None:
@@ -763,6 +771,9 @@ class _Loader:
                 )
                 return None
             ident, payload = match.groups()
+            if diagnostic_id(int(ident, 16), len(ident) == 8):
+                self.report(f"{key}.frame", _DIAGNOSTIC.format(ident=ident), str(spec["frame"]))
+                return None
             return RawFrameAction(int(ident, 16), bytes.fromhex(payload), len(ident) == 8, when, key)
         self._unknown_keys(key, spec, _KEYS["serial_action"])
         port, write = spec["serial"], spec.get("write")
@@ -861,8 +872,47 @@ class _Loader:
             if max_age is None and not cycle:
                 self.report(f"{key}.max_age", f"{message_name} has no cycle time in the DBC: give max_age")
                 continue
-            sources[name] = StateSource(name, float(max_age or 3 * cycle), message_name, signal_name)
+            checks = self._sequence_signals(key, spec, message)
+            if checks is not None:
+                sources[name] = StateSource(name, float(max_age or 3 * cycle), message_name, signal_name, None, *checks)
         return sources
+
+    def _sequence_signals(self, key: str, spec: dict[str, Any], message: Any) -> tuple[Any, Any, Any] | None:
+        """counter, checksum and checksum_type of a state value: signals of its own message, or None if wrong."""
+        counter, checksum = spec.get("counter"), spec.get("checksum")
+        checksum_type = spec.get("checksum_type")
+        names = {s.name for s in message.signals}
+        for field, value in (("counter", counter), ("checksum", checksum)):
+            if value is not None and value not in names:
+                self.report(f"{key}.{field}", f"{message.name} has no signal {value!r}", str(value))
+                return None
+        if counter is not None and message.get_signal_by_name(counter).is_signed:
+            self.report(f"{key}.counter", f"{counter} is signed; a rolling counter counts up from 0", counter)
+            return None
+        if (checksum is None) != (checksum_type is None):
+            self.report(key, f"give checksum and checksum_type ({' or '.join(CHECKSUM_TYPES)}) together")
+            return None
+        if checksum_type is not None and checksum_type not in CHECKSUM_TYPES:
+            self.report(f"{key}.checksum_type", f"{checksum_type!r} is not one of {', '.join(CHECKSUM_TYPES)}")
+            return None
+        if checksum is not None and checksum_byte(message, checksum) is None:
+            self.report(f"{key}.checksum", f"{checksum} must fill exactly one whole byte of {message.name}", checksum)
+            return None
+        return counter, checksum, checksum_type
+
+    def _check_diagnostic_messages(self, intents: dict[str, Intent], dbc: Any) -> None:
+        """A command may not send a DBC message that sits on a diagnostic identifier either."""
+        for intent in intents.values():
+            for action in intent.actions:
+                if not isinstance(action, CanAction):
+                    continue
+                try:
+                    message = dbc.get_message_by_name(action.message)
+                except KeyError:
+                    continue  # reported when the actions are planned
+                if diagnostic_id(message.frame_id, message.is_extended_frame):
+                    ident = f"{message.frame_id:0{8 if message.is_extended_frame else 3}X}"
+                    self.report(f"{action.key}.can", _DIAGNOSTIC.format(ident=ident), action.message)
 
     def _dbc(self, can: CanSettings | None) -> Any:
         if can is None or can.dbc is None:

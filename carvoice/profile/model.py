@@ -115,6 +115,10 @@ class SerialAction:
 Action = CanAction | RawFrameAction | SerialAction
 
 
+# How a status message's checksum byte is computed from its other bytes (carvoice.vehicle.integrity).
+CHECKSUM_TYPES = ("xor", "sum", "crc8")
+
+
 @dataclass(frozen=True)
 class StateSource:
     """Where a named vehicle value comes from: a DBC signal on the bus, or an OBD-II PID."""
@@ -124,6 +128,10 @@ class StateSource:
     message: str | None = None
     signal: str | None = None
     obd_pid: int | None = None
+    # Signals of the same message that show its frames are in sequence (carvoice.vehicle.integrity).
+    counter: str | None = None
+    checksum: str | None = None
+    checksum_type: str | None = None
 
 
 @dataclass(frozen=True)
