@@ -64,14 +64,6 @@ def checksum_byte(message: Any, signal_name: str) -> int | None:
     return filled[0] if len(filled) == 1 and data[filled[0]] == 0xFF else None
 
 
-def seal(message: Any, checksum: str, checksum_type: str, data: bytes) -> bytes:
-    """The frame with its checksum byte computed: what a correct sender puts on the bus."""
-    index = checksum_byte(message, checksum)
-    assert index is not None, f"{message.name}.{checksum} is not one whole byte"
-    value = CHECKSUMS[checksum_type](data[:index] + data[index + 1 :])
-    return data[:index] + bytes((value,)) + data[index + 1 :]
-
-
 @dataclass(frozen=True)
 class SequenceRules:
     """What the profile says protects one message: its counter and checksum signals, and its cycle time."""
