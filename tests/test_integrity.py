@@ -44,11 +44,8 @@ def checked_car(tmp_path: Path, checksum_type: str = "crc8", checksum: str = "Dy
 
 def frame(profile, counter: int, speed: float, corrupt: bool = False) -> can.Message:
     message = profile.dbc.get_message_by_name("VEHICLE_DYNAMICS")
-    data = bytes(
-        message.encode(
-            {"VehicleSpeed": speed, "Gear": 3, "ParkingBrake": 0, "Ignition": 2, "DynCounter": counter, "DynChecksum": 0}
-        )
-    )
+    signals = {"VehicleSpeed": speed, "Gear": 3, "ParkingBrake": 0, "Ignition": 2, "DynCounter": counter}
+    data = bytes(message.encode({**signals, "DynChecksum": 0}))
     checksum = CHECKSUMS["crc8"](data[:4]) ^ (1 if corrupt else 0)
     return can.Message(arbitration_id=message.frame_id, data=data[:4] + bytes((checksum,)), is_extended_id=False)
 
