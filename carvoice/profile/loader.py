@@ -233,6 +233,10 @@ class _Loader:
             self.sources[path] = _Source(path, text)
             try:
                 data = tomllib.loads(text)
+            except RecursionError:  # Python's TOML reader recurses once per level of nested arrays and tables
+                line = _too_deep_line(text)
+                self.problems.append(Problem(path, line, "", "not valid TOML here: arrays or tables nested too deeply"))
+                continue
             except tomllib.TOMLDecodeError as error:
                 match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
                 line = int(match.group(1)) if match else len(text.splitlines())  # "(at end of document)"
@@ -993,6 +997,28 @@ def _wake_tails(wake: WakeSettings | None, pronunciations: dict[str, list[str]])
         pronunciations[ending] = [" ".join(phones[start:])]
         tails.append(Word(ending))
     return Choice(tuple(tails))
+
+
+def _too_deep_line(text: str, depth: int = 100) -> int:
+    """The line where [ and { (outside strings and comments) first nest `depth` deep; the last line if never."""
+    level, quote, line = 0, "", 1
+    for index, char in enumerate(text):
+        if char == "\n":
+            line += 1
+            if quote in ("#", '"', "'"):
+                quote = ""
+        elif quote:
+            if char == quote and text[index - 1] != "\\":
+                quote = ""
+        elif char in "\"'#":
+            quote = char
+        elif char in "[{":
+            level += 1
+            if level >= depth:
+                return line
+        elif char in "]}":
+            level -= 1
+    return line
 
 
 def _describe(slots: dict[str, Any]) -> str:
