@@ -47,6 +47,10 @@ BOMBS = {
     ),
     "5,000 nested TOML arrays": ("[vehicle]\n\nx = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
     "5,000 nested TOML inline tables": ("[vehicle]\n\nx = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n", "too deeply"),
+    "a number slot of a million values": (
+        '[slots.big]\nrange = [0, 999999]\n\n[intents.bomb]\nsentences = ["set it to {big}"]\n',
+        "more than 1,000",
+    ),
     "2,000 optional words in a row": (
         '[intents.bomb]\nsentences = ["sound ' + "[the] " * 2000 + 'horn"]\n',
         "optional",

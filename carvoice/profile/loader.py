@@ -101,6 +101,7 @@ _KEYS = {
 }
 _FRAME = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
 REPLY_EXAMPLES = "examples"
+MAX_RANGE_VALUES = 1000  # a number slot's values, each one spoken form in the grammar
 _DIAGNOSTIC = (
     "{ident} is a diagnostic (OBD-II/UDS) identifier that ECUs obey, 7DF all of them at once:"
     " only [obd] polling may use it, never a command"
@@ -574,7 +575,11 @@ class _Loader:
         if not valid:
             self.report(f"{key}.range", "must be [low, high]: whole numbers from 0, low <= high, with step >= 1")
             return []
-        return [SlotValue(n, _words_expr(number_to_words(n))) for n in range(bounds[0], bounds[1] + 1, step)]
+        numbers = range(bounds[0], bounds[1] + 1, step)
+        if len(numbers) > MAX_RANGE_VALUES:  # each is a spoken form in the grammar
+            self.report(f"{key}.range", f"gives {len(numbers):,} values, more than {MAX_RANGE_VALUES:,}: use a step")
+            return []
+        return [SlotValue(n, _words_expr(number_to_words(n))) for n in numbers]
 
     def _sentences(self, intents: dict[str, Any]) -> dict[str, list[Sentence]]:
         result: dict[str, list[Sentence]] = {}
