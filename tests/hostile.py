@@ -84,7 +84,7 @@ def many_folders_bundle(path: Path, count: int = 2_000_000) -> Path:
 def wav_header(rate: int, channels: int = 1, bits: int = 16, frames: int = 16000, fmt: int = 1) -> bytes:
     """A RIFF/WAVE file whose fmt chunk says whatever it is told (the data is silence)."""
     block = channels * bits // 8
-    fmt_chunk = struct.pack("<HHIIHH", fmt, channels, rate, rate * block, block, bits)
+    fmt_chunk = struct.pack("<HHIIHH", fmt, channels, rate, (rate * block) & 0xFFFFFFFF, block, bits)
     data = bytes(frames * block)
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt_chunk)) + fmt_chunk + b"data" + struct.pack("<I", len(data))
     return b"RIFF" + struct.pack("<I", len(body) + len(data)) + body + data
