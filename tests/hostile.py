@@ -88,3 +88,48 @@ def wav_header(rate: int, channels: int = 1, bits: int = 16, frames: int = 16000
     data = bytes(frames * block)
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt_chunk)) + fmt_chunk + b"data" + struct.pack("<I", len(data))
     return b"RIFF" + struct.pack("<I", len(body) + len(data)) + body + data
+
+
+def doubling_rules(levels: int, uses: int = 2) -> str:
+    """Each rule uses the one before `uses` times: a few hundred bytes for 2**22 sentences."""
+    rules = ['r0 = "(horn | beep)"'] + [f'r{i} = "{" ".join([f"<r{i - 1}>"] * uses)}"' for i in range(1, levels + 1)]
+    return "[rules]\n" + "\n".join(rules) + f'\n\n[intents.bomb]\nsentences = ["sound <r{levels}>"]\n'
+
+
+PROFILE_BOMBS = {  # name -> (bomb.toml added to the demo car, what the located error says)
+    "22 levels of rules, each using the one before twice": (doubling_rules(22), "more than 8 deep"),
+    "7 levels of rules, each using the one before ten times": (doubling_rules(7, 10), "arcs"),
+    "3,000 nested parentheses in a sentence": (
+        '[intents.bomb]\nsentences = ["' + "(" * 3000 + "horn" + ")" * 3000 + '"]\n',
+        "nested more than 16 deep",
+    ),
+    "3,000 nots in a condition": (
+        '[intents.bomb]\nsentences = ["sound the horn"]\nallow_when = "' + "not " * 3000 + 'speed is 0"\n',
+        "nested more than 16 deep",
+    ),
+    "3,000 nested parentheses in a condition": (
+        '[intents.bomb]\nsentences = ["sound the horn"]\nallow_when = "'
+        + "(" * 3000
+        + "speed is 0"
+        + ")" * 3000
+        + '"\n',
+        "nested more than 16 deep",
+    ),
+    "5,000 nested TOML arrays": ("[vehicle]\n\nx = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    "5,000 nested TOML inline tables": ("[vehicle]\n\nx = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n", "too deeply"),
+    "a number slot of a million values": (
+        '[slots.big]\nrange = [0, 999999]\n\n[intents.bomb]\nsentences = ["set it to {big}"]\n',
+        "more than 1,000",
+    ),
+    "2,000 optional words in a row": (
+        '[intents.bomb]\nsentences = ["sound ' + "[the] " * 2000 + 'horn"]\n',
+        "optional",
+    ),
+}
+
+
+def twenty_optional_slots_text() -> str:
+    """An intent whose one sentence has twenty optional on/off slots: "horn on on on ..." has
+    exponentially many readings."""
+    slots = " ".join(f"[{{s{i}:state}}]" for i in range(20))
+    return f'[intents.horn_bomb]\nsentences = ["horn {slots}"]\nreply = "Beep."\n'

@@ -15,47 +15,11 @@ from carvoice.cli import main
 from carvoice.intent.grammar import READINGS_PER_STATE
 from carvoice.profile.loader import default_profile_dir, load_profile
 from carvoice.profile.model import ProfileError
+from tests.hostile import PROFILE_BOMBS as BOMBS
+from tests.hostile import twenty_optional_slots_text
 
 # Memory the loader may take to refuse any of these (the demo car itself takes about 15 MB).
 MEMORY_LIMIT = 100 * 2**20
-
-
-def doubling_rules(levels: int, uses: int = 2) -> str:
-    """Each rule uses the one before `uses` times: a few hundred bytes for 2**22 sentences."""
-    rules = ['r0 = "(horn | beep)"'] + [f'r{i} = "{" ".join([f"<r{i - 1}>"] * uses)}"' for i in range(1, levels + 1)]
-    return "[rules]\n" + "\n".join(rules) + f'\n\n[intents.bomb]\nsentences = ["sound <r{levels}>"]\n'
-
-
-BOMBS = {
-    "22 levels of rules, each using the one before twice": (doubling_rules(22), "more than 8 deep"),
-    "7 levels of rules, each using the one before ten times": (doubling_rules(7, 10), "arcs"),
-    "3,000 nested parentheses in a sentence": (
-        '[intents.bomb]\nsentences = ["' + "(" * 3000 + "horn" + ")" * 3000 + '"]\n',
-        "nested more than 16 deep",
-    ),
-    "3,000 nots in a condition": (
-        '[intents.bomb]\nsentences = ["sound the horn"]\nallow_when = "' + "not " * 3000 + 'speed is 0"\n',
-        "nested more than 16 deep",
-    ),
-    "3,000 nested parentheses in a condition": (
-        '[intents.bomb]\nsentences = ["sound the horn"]\nallow_when = "'
-        + "(" * 3000
-        + "speed is 0"
-        + ")" * 3000
-        + '"\n',
-        "nested more than 16 deep",
-    ),
-    "5,000 nested TOML arrays": ("[vehicle]\n\nx = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
-    "5,000 nested TOML inline tables": ("[vehicle]\n\nx = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n", "too deeply"),
-    "a number slot of a million values": (
-        '[slots.big]\nrange = [0, 999999]\n\n[intents.bomb]\nsentences = ["set it to {big}"]\n',
-        "more than 1,000",
-    ),
-    "2,000 optional words in a row": (
-        '[intents.bomb]\nsentences = ["sound ' + "[the] " * 2000 + 'horn"]\n',
-        "optional",
-    ),
-}
 
 
 def with_file(tmp_path: Path, text: str, name: str = "bomb.toml") -> Path:
@@ -103,8 +67,7 @@ def silent_wav(tmp_path: Path) -> Path:
 
 
 def twenty_optional_slots(tmp_path: Path) -> Path:
-    slots = " ".join(f"[{{s{i}:state}}]" for i in range(20))
-    return with_file(tmp_path, f'[intents.horn_bomb]\nsentences = ["horn {slots}"]\nreply = "Beep."\n')
+    return with_file(tmp_path, twenty_optional_slots_text())
 
 
 def test_speech_that_would_explode_the_parser_is_answered(tmp_path, capsys):
