@@ -49,10 +49,11 @@ from carvoice.profile.model import (
     SerialPortSettings,
     StateSource,
     WakeSettings,
+    diagnostic_id,
 )
 from carvoice.recognise import dictionary
 from carvoice.vehicle.integrity import checksum_byte
-from carvoice.vehicle.obd import PIDS, diagnostic_id
+from carvoice.vehicle.obd import PIDS
 
 MAIN_FILE = "profile.toml"
 LEAD_IN_MARK = "~"  # in the names of the wake phrase's word endings (see _wake_tails)

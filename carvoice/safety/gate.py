@@ -29,8 +29,7 @@ from carvoice.act.plan import (
 from carvoice.intent.grammar import SlotValueType
 from carvoice.profile import placeholders
 from carvoice.profile.conditions import Unknown
-from carvoice.profile.model import CanAction, Intent, Profile, RawFrameAction
-from carvoice.vehicle.obd import diagnostic_id
+from carvoice.profile.model import CanAction, Intent, Profile, RawFrameAction, diagnostic_id
 
 
 @dataclass(frozen=True)

@@ -126,14 +126,6 @@ def encode_supported(base: int, pids: Iterable[int]) -> bytes:
     return mask.to_bytes(4, "big")
 
 
-def diagnostic_id(arbitration_id: int, extended: bool) -> bool:
-    """An OBD-II or UDS identifier (ISO 15765-4): 0x7DF reaches every ECU at once, 0x7E0-0x7EF one each,
-    and 29-bit 0x18DB.... / 0x18DA.... the same. Only OBD-II polling may send on them, never a command."""
-    if extended:
-        return arbitration_id >> 16 in (0x18DA, 0x18DB)
-    return arbitration_id == 0x7DF or 0x7E0 <= arbitration_id <= 0x7EF
-
-
 def request(service: int, pid: int) -> bytes:
     """The request payload: service, PID."""
     return bytes((service, pid))
