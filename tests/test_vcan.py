@@ -149,8 +149,7 @@ def test_the_simulator_as_its_own_process(capsys):
         say("turn on the headlights", capsys)
         assert "command: Headlights -> 1" in _read_until(sim, "Headlights")
     finally:
-        sim.terminate()
-        sim.wait(timeout=10)
+        stop(sim)
 
 
 @pytest.mark.parametrize(
@@ -174,8 +173,7 @@ def test_can_utils_spoofing_a_standstill_never_opens_the_trunk(candump, inject, 
         trials = [say("open the trunk", capsys) for _ in range(TRIALS)]
     finally:
         inject.stop()
-        sim.terminate()
-        sim.wait(timeout=10)
+        stop(sim)
     assert [[e["event"] for e in trial if e["event"] != "error"] for trial in trials] == [
         ["intent", "refused", "say"]
     ] * TRIALS
@@ -185,6 +183,16 @@ def test_can_utils_spoofing_a_standstill_never_opens_the_trunk(candump, inject, 
     time.sleep(0.1)
     assert not [f for f in candump.frames() if f.startswith("2F2#")]
     record(f"second sender on 0x1A0 ({how}), simulator at 50 km/h D", f"trunk refused {TRIALS}/{TRIALS}", None, VCAN)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """A simulator left running would be a second sender in every later test: killed if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _read_until(process: subprocess.Popen, text: str) -> str:
