@@ -15,15 +15,16 @@ import numpy as np
 import pytest
 
 from carvoice.act.can import CanSink
+from carvoice.act.plan import CanFrame
 from carvoice.agent import Agent
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli import main
 from carvoice.cli import text as text_command
 from carvoice.profile.loader import default_profile_dir
-from carvoice.vehicle.link import VehicleLink
-from carvoice.vehicle.state import VehicleState
-from tests.conftest import needs, until
+from carvoice.vehicle.link import VehicleLink, watched_frames
+from carvoice.vehicle.state import VehicleState, sequence_rules
+from tests.conftest import needs, open_test_bus, until
 
 
 @pytest.fixture
@@ -158,7 +159,10 @@ def test_a_status_frame_of_the_wrong_length_is_ignored(demo_profile):
     now = [100.0]
     state = VehicleState(demo_profile, clock=lambda: now[0])
     speed_id = demo_profile.dbc.get_message_by_name("VEHICLE_DYNAMICS").frame_id
+    confirm = sequence_rules(demo_profile)[speed_id][2].confirm_seconds
     state.on_frame(can.Message(arbitration_id=speed_id, data=bytes.fromhex("88132310"), is_extended_id=False))
+    assert state.value("speed") is None  # not before the real sender could have contradicted it
+    now[0] += confirm
     assert state.value("speed") == 50 and state.value("gear") == "D"
     state.on_frame(can.Message(arbitration_id=speed_id, data=bytes.fromhex("FFFF"), is_extended_id=False))
     assert state.rejected_frames == 1 and state.value("speed") == 50
@@ -176,6 +180,27 @@ def test_the_session_log_is_in_candump_format(car, channel, capsys, tmp_path):
     assert "1A0" in ids  # what the car broadcast
     # python-can reads it back, as canplayer would replay it
     assert any(m.arbitration_id == 0x2F3 for m in can.LogReader(str(log)))
+
+
+def test_the_session_log_keeps_the_kernel_filters_on(car, channel, demo_profile, tmp_path):
+    """--can-log records what the agent sent and what it listens to; other traffic never reaches Python."""
+    log = tmp_path / "drive.log"
+    link = VehicleLink(demo_profile, *channel.split(":", 1), log_path=log)
+    other = open_test_bus(channel)
+    try:
+        assert link.bus.filters == watched_frames(demo_profile)
+        for _ in range(20):
+            other.send(can.Message(arbitration_id=0x555, data=b"\x01\x02", is_extended_id=False))
+            time.sleep(0.005)
+        CanSink(link.bus).perform(CanFrame(0x2F2, bytes.fromhex("04")), 0.0)
+        time.sleep(0.2)
+    finally:
+        other.shutdown()
+        link.close()
+        link.bus.shutdown()
+    frames = [line.split()[2:] for line in log.read_text().splitlines()]
+    assert ["2F2#04", "T"] in frames  # what we sent, marked as sent
+    assert {f[0].split("#")[0] for f in frames} == {"2F2", "1A0", "1B0", "3B0", "3B1"}  # no 555
 
 
 @needs("flite")
@@ -243,11 +268,14 @@ def test_age_counts_from_reception_and_decisions_wait_for_the_listener(car, chan
 def test_a_status_value_outside_the_dbc_range_or_an_extended_twin_is_not_stored(demo_profile):
     """Found by the property tests: raw 127 in a 0..100 % window signal was kept as 127 %,
     and an extended frame that shares a standard message's number was decoded as that message."""
-    state = VehicleState(demo_profile, clock=lambda: 0.0)
+    now = [0.0]
+    state = VehicleState(demo_profile, clock=lambda: now[0])
     body = demo_profile.dbc.get_message_by_name("BODY_STATUS")
     frame = bytes.fromhex("327F000000000000")  # FL 50 %, FR raw 127
     state.on_frame(can.Message(arbitration_id=body.frame_id, data=frame, is_extended_id=True))
+    now[0] += sequence_rules(demo_profile)[body.frame_id][2].confirm_seconds
     assert state.value("window_fl") is None and state.rejected_frames == 1
     state.on_frame(can.Message(arbitration_id=body.frame_id, data=frame, is_extended_id=False))
+    now[0] += sequence_rules(demo_profile)[body.frame_id][2].confirm_seconds
     assert state.value("window_fl") == 50 and state.value("window_fr") is None and state.value("window_rl") == 0
     assert state.rejected_frames == 2

@@ -83,6 +83,10 @@ class StateReader(Protocol):
 
     def value(self, name: str) -> Any: ...
 
+    def why_unknown(self, name: str) -> str:
+        """Why a value is not trusted now, for the event stream; "" when it is merely unheard or old."""
+        ...
+
     def catch_up(self) -> None:
         """Take in what the car reported up to now before a decision reads it."""
 
@@ -278,6 +282,9 @@ class FixedState:
 
     def value(self, name: str) -> Any:
         return self.values.get(name)
+
+    def why_unknown(self, name: str) -> str:
+        return ""
 
     def catch_up(self) -> None:
         """Nothing to wait for: the values never change."""

@@ -82,11 +82,14 @@ def _bus_option(spec: str) -> tuple[str, str]:
 
 
 def load_or_report(path: Path) -> Profile | None:
+    """The profile, or None once the reason is printed; any failure, not only a ProfileError, is one."""
     try:
         return load_profile(path)
     except ProfileError as error:
         print(f"carvoice: {path}: {error}", file=sys.stderr)
-        return None
+    except Exception as error:  # a bug or an exhausted resource must still leave the fallback to run
+        print(f"carvoice: {path}: the profile does not load: {type(error).__name__}: {error}", file=sys.stderr)
+    return None
 
 
 def build_agent(args: argparse.Namespace, profile: Profile, default_speech_dir: str = "carvoice-speech") -> Agent:

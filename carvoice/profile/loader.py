@@ -36,6 +36,7 @@ from carvoice.intent.template import Choice, Expr, Sequence, SlotRef, Word, temp
 from carvoice.profile import placeholders
 from carvoice.profile.conditions import Condition, ConditionError, names, parse_condition
 from carvoice.profile.model import (
+    CHECKSUM_TYPES,
     Action,
     AudioSettings,
     CanAction,
@@ -53,10 +54,12 @@ from carvoice.profile.model import (
     SerialPortSettings,
     StateSource,
     WakeSettings,
+    diagnostic_id,
 )
 from carvoice.profile.positions import Positions
 from carvoice.profile.suggest import known_names, nearest
 from carvoice.recognise import dictionary
+from carvoice.vehicle.integrity import checksum_byte
 from carvoice.vehicle.obd import PIDS
 
 MAIN_FILE = "profile.toml"
@@ -73,7 +76,7 @@ _KEYS = {
     "audio": {"input", "output"},
     "can": {"interface", "channel", "bitrate", "dbc"},
     "obd": {"source", "poll_seconds", "baudrate"},
-    "state_source": {"signal", "obd", "max_age"},
+    "state_source": {"signal", "obd", "max_age", "counter", "checksum", "checksum_type"},
     "recognition": {
         "min_confidence",
         "min_confidence_to_answer",
@@ -103,9 +106,13 @@ _KEYS = {
     "serial_action": {"serial", "write", "expect", "timeout", "when"},
 }
 REPLY_EXAMPLES = "examples"
-# A number slot is a list of words for the recogniser: beyond these it is a typo, not a car.
-_MAX_RANGE_VALUES = 1_000_000
+# A number slot is a list of words for the recogniser, each value a spoken form in the grammar.
+MAX_RANGE_VALUES = 1000
 _MAX_DECIMAL_PLACES = 3
+_DIAGNOSTIC = (
+    "{ident} is a diagnostic (OBD-II/UDS) identifier that ECUs obey, 7DF all of them at once:"
+    " only [obd] polling may use it, never a command"
+)
 
 
 @dataclass(frozen=True)
@@ -209,6 +216,10 @@ class _Loader:
                 continue
             try:
                 data = tomllib.loads(text)
+            except RecursionError:  # Python's TOML reader recurses once per level of nested arrays and tables
+                line = _too_deep_line(text)
+                self.problems.append(Problem(path, line, "", "not valid TOML here: arrays or tables nested too deeply"))
+                continue
             except tomllib.TOMLDecodeError as error:
                 match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
                 line = int(match.group(1)) if match else len(text.splitlines())  # "(at end of document)"
@@ -273,6 +284,8 @@ class _Loader:
             for name, intent_data in intents_data.items()
             if isinstance(intent_data, dict)
         }
+        if dbc is not None:
+            self._check_diagnostic_messages(intents, dbc)
         if wake is not None:
             self._check_dictionary(wake, pronunciations, sentences, rules, slot_types)
         if wake is None or can is None or grammar is None:
@@ -586,12 +599,12 @@ class _Loader:
             return []
         count = int((high - low) / decimal_step) + 1
         places = max(-n.as_tuple().exponent for n in (low, decimal_step))
-        if places > _MAX_DECIMAL_PLACES or count > _MAX_RANGE_VALUES:
-            self.report(
-                f"{key}.step" if "step" in definition else f"{key}.range",
-                f"gives {count} values with {places} decimal places: at most {_MAX_RANGE_VALUES} values"
-                f" and {_MAX_DECIMAL_PLACES} decimal places",
-            )
+        where = f"{key}.step" if "step" in definition else f"{key}.range"
+        if count > MAX_RANGE_VALUES:
+            self.report(where, f"gives {count:,} values, more than {MAX_RANGE_VALUES:,}: use a larger step")
+            return []
+        if places > _MAX_DECIMAL_PLACES:
+            self.report(where, f"has {places} decimal places, more than {_MAX_DECIMAL_PLACES}")
             return []
         values = []
         for index in range(count):
@@ -810,6 +823,11 @@ class _Loader:
                     f"{spec['frame']!r} is not a frame like 123#0102 (3 or 8 hex digits, # and up to 8 bytes)",
                 )
                 return None
+            ident, _, extended = frame
+            if diagnostic_id(ident, extended):
+                text = str(spec["frame"])
+                self.report(f"{key}.frame", _DIAGNOSTIC.format(ident=text.partition("#")[0]), text)
+                return None
             return RawFrameAction(*frame, when, key)
         self._unknown_keys(key, spec, _KEYS["serial_action"])
         port, write = spec["serial"], spec.get("write")
@@ -904,7 +922,9 @@ class _Loader:
             if max_age is None and not cycle:
                 self.report(f"{key}.signal", f"{message.name} has no cycle time in the DBC: give max_age")
                 continue
-            sources[name] = StateSource(name, float(max_age or 3 * cycle), message.name, signal.name)
+            checks = self._sequence_signals(key, spec, message)
+            if checks is not None:
+                sources[name] = StateSource(name, float(max_age or 3 * cycle), message.name, signal.name, None, *checks)
         self.broken |= {f"state.{name}" for name in table if name not in sources}
         return sources
 
@@ -933,6 +953,43 @@ class _Loader:
             where = f"{message_name} has no signal {signal_name}"
             self.report(f"{key}.signal", f"{where} {known_names(signal_name, names, 'its signals')}")
             return None, None
+
+    def _sequence_signals(self, key: str, spec: dict[str, Any], message: Any) -> tuple[Any, Any, Any] | None:
+        """counter, checksum and checksum_type of a state value: signals of its own message, or None if wrong."""
+        counter, checksum = spec.get("counter"), spec.get("checksum")
+        checksum_type = spec.get("checksum_type")
+        names = {s.name for s in message.signals}
+        for field, value in (("counter", counter), ("checksum", checksum)):
+            if value is not None and value not in names:
+                self.report(f"{key}.{field}", f"{message.name} has no signal {value!r}", str(value))
+                return None
+        if counter is not None and message.get_signal_by_name(counter).is_signed:
+            self.report(f"{key}.counter", f"{counter} is signed; a rolling counter counts up from 0", counter)
+            return None
+        if (checksum is None) != (checksum_type is None):
+            self.report(key, f"give checksum and checksum_type ({' or '.join(CHECKSUM_TYPES)}) together")
+            return None
+        if checksum_type is not None and checksum_type not in CHECKSUM_TYPES:
+            self.report(f"{key}.checksum_type", f"{checksum_type!r} is not one of {', '.join(CHECKSUM_TYPES)}")
+            return None
+        if checksum is not None and checksum_byte(message, checksum) is None:
+            self.report(f"{key}.checksum", f"{checksum} must fill exactly one whole byte of {message.name}", checksum)
+            return None
+        return counter, checksum, checksum_type
+
+    def _check_diagnostic_messages(self, intents: dict[str, Intent], dbc: Any) -> None:
+        """A command may not send a DBC message that sits on a diagnostic identifier either."""
+        for intent in intents.values():
+            for action in intent.actions:
+                if not isinstance(action, CanAction):
+                    continue
+                try:
+                    message = dbc.get_message_by_name(action.message)
+                except KeyError:
+                    continue  # reported when the actions are planned
+                if diagnostic_id(message.frame_id, message.is_extended_frame):
+                    ident = f"{message.frame_id:0{8 if message.is_extended_frame else 3}X}"
+                    self.report(f"{action.key}.can", _DIAGNOSTIC.format(ident=ident), action.message)
 
     def _dbc(self, can: CanSettings | None) -> Any:
         if can is None or can.dbc is None:
@@ -1031,6 +1088,28 @@ def _example_signal(dbc: Any) -> str:
         for signal in message.signals:
             return f'"{message.name}.{signal.name}"'
     return '"MESSAGE.Signal"'
+
+
+def _too_deep_line(text: str, depth: int = 100) -> int:
+    """The line where [ and { (outside strings and comments) first nest `depth` deep; the last line if never."""
+    level, quote, line = 0, "", 1
+    for index, char in enumerate(text):
+        if char == "\n":
+            line += 1
+            if quote in ("#", '"', "'"):
+                quote = ""
+        elif quote:
+            if char == quote and text[index - 1] != "\\":
+                quote = ""
+        elif char in "\"'#":
+            quote = char
+        elif char in "[{":
+            level += 1
+            if level >= depth:
+                return line
+        elif char in "]}":
+            level -= 1
+    return line
 
 
 def _describe(slots: dict[str, Any]) -> str:
