@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,3 +108,41 @@ def unit_files_in_place(root: Path) -> None:
         ["systemd-analyze", "verify", f"--root={root}", "carvoice.service"], capture_output=True, text=True
     )
     assert verified.returncode == 0 and verified.stdout + verified.stderr == "", verified.stderr
+
+
+def hat_block(oscillator: int = 12000000, interrupt: int = 25) -> str:
+    """The boot config lines both provisioning tools write for an MCP2515 HAT."""
+    marker = "carvoice CAN HAT (scripts/install-unit, scripts/ansible/provision.yml)"
+    return (
+        f"# BEGIN {marker}\n[all]\ndtparam=spi=on\n"
+        f"dtoverlay=mcp2515-can0,oscillator={oscillator},interrupt={interrupt},spimaxfrequency=2000000\n"
+        f"# END {marker}\n"
+    )
+
+
+def community_general() -> Path:
+    """A collections folder with community.general (its chroot connection), for the installed ansible-core.
+
+    The collection comes from the `ansible` package on PyPI, which bundles it for each ansible-core
+    (ansible N goes with ansible-core 2.(N+7)); only community.general is unpacked from it, once.
+    """
+    from importlib.metadata import version
+
+    core_minor = int(version("ansible-core").split(".")[1])
+    folder = CACHE / "collections" / f"ansible-core-2.{core_minor}"
+    if (folder / "ansible_collections/community/general/plugins/connection/chroot.py").exists():
+        return folder
+    wheels = CACHE / "collections" / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(wheels), f"ansible=={core_minor - 7}.*"],
+        check=True,
+    )
+    wheel = sorted(wheels.glob(f"ansible-{core_minor - 7}.*-py3-none-any.whl"))[-1]
+    unpacking = folder.with_name(folder.name + ".unpacking")
+    shutil.rmtree(unpacking, ignore_errors=True)
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(
+            unpacking, [name for name in archive.namelist() if name.startswith("ansible_collections/community/general/")]
+        )
+    unpacking.rename(folder)
+    return folder
