@@ -50,11 +50,11 @@ def provision(root: Path, signers: Path) -> tuple[dict[str, int], str]:
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_LOCALHOST_WARNING="false",
     )
+    playbook = [str(ANSIBLE_PLAYBOOK), "-i", f"{root},", "-c", "community.general.chroot", str(PLAYBOOK)]
+    playbook += ["-e", f"allowed_signers={signers}", "-e", "keep_downloads=true"]
+    playbook += ["-e", "pip_cache_dir=/var/cache/carvoice-pip", "-e", "pip_cert=/tmp/host-ca.crt"]
     done = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script, "provision"]
-        + [str(ANSIBLE_PLAYBOOK), "-i", f"{root},", "-c", "community.general.chroot", str(PLAYBOOK)]
-        + ["-e", f"allowed_signers={signers}", "-e", "keep_downloads=true"]
-        + ["-e", "pip_cache_dir=/var/cache/carvoice-pip", "-e", "pip_cert=/tmp/host-ca.crt"],
+        ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script, "provision", *playbook],
         capture_output=True,
         text=True,
         env=env,

@@ -141,8 +141,7 @@ def community_general() -> Path:
     unpacking = folder.with_name(folder.name + ".unpacking")
     shutil.rmtree(unpacking, ignore_errors=True)
     with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(
-            unpacking, [name for name in archive.namelist() if name.startswith("ansible_collections/community/general/")]
-        )
+        wanted = [name for name in archive.namelist() if name.startswith("ansible_collections/community/general/")]
+        archive.extractall(unpacking, wanted)
     unpacking.rename(folder)
     return folder
