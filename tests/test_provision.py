@@ -48,6 +48,7 @@ def provision(root: Path, signers: Path) -> tuple[dict[str, int], str]:
         ANSIBLE_COLLECTIONS_PATH=str(community_general()),
         ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3",
         ANSIBLE_NOCOLOR="1",
+        ANSIBLE_PIPELINING="1",
         ANSIBLE_LOCALHOST_WARNING="false",
     )
     playbook = [str(ANSIBLE_PLAYBOOK), "-i", f"{root},", "-c", "community.general.chroot", str(PLAYBOOK)]
