@@ -17,6 +17,7 @@ import numpy as np
 
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
+from carvoice.cli.text import NOT_UNDERSTOOD
 from tests.conftest import needs
 
 NOISE = "third-party noise from espeak-ng's thread"
@@ -40,8 +41,8 @@ sys.exit(main())
 """
 
 
-def run_slowly(tmp_path: Path, *argv: str) -> tuple[list[dict], str]:
-    """carvoice ARGV with the slowed speech engine: the events on stdout, and stderr."""
+def run_slowly(tmp_path: Path, *argv: str, status: int = 0) -> tuple[list[dict], str]:
+    """carvoice ARGV with the slowed speech engine: the events on stdout, and stderr; it must exit with `status`."""
     done = subprocess.run(
         [sys.executable, "-c", SLOW_CARVOICE, *argv, "--events", "json", "--speech-dir", str(tmp_path / "speech")],
         capture_output=True,
@@ -50,14 +51,14 @@ def run_slowly(tmp_path: Path, *argv: str) -> tuple[list[dict], str]:
         stdin=subprocess.DEVNULL,
         timeout=300,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == status, done.stderr
     assert "Audio saved" not in done.stdout + done.stderr  # the driver's own print is logged, not printed
     return [json.loads(line) for line in done.stdout.splitlines()], done.stderr
 
 
 @needs("espeak-ng")
 def test_text_prints_only_json_while_speech_is_slow(tmp_path):
-    events, stderr = run_slowly(tmp_path, "text", "open the glovebox")
+    events, stderr = run_slowly(tmp_path, "text", "open the glovebox", status=NOT_UNDERSTOOD)
     assert [e["event"] for e in events] == ["rejected", "say"]
     assert Path(events[1]["file"]).stat().st_size > 1000
     assert stderr.count(NOISE) == 1  # the noise was made, and went to stderr
