@@ -18,7 +18,7 @@ COMMAND_KEYS = (
 WAKE_KEYS = ("miss_rate", "false_alarms_per_hour", "negative_hours")
 
 
-def _same(label: dict[str, Any], got: dict[str, Any]) -> bool:
+def same_slots(label: dict[str, Any], got: dict[str, Any]) -> bool:
     return {k: str(v) for k, v in label.items()} == {k: str(v) for k, v in got.items()}
 
 
@@ -26,7 +26,9 @@ def is_correct(outcome: Outcome) -> bool:
     """Exactly one action, of the labelled intent, with every labelled slot right."""
     item = outcome.item
     return (
-        len(outcome.intents) == 1 and outcome.intents[0][0] == item.intent and _same(item.slots, outcome.intents[0][1])
+        len(outcome.intents) == 1
+        and outcome.intents[0][0] == item.intent
+        and same_slots(item.slots, outcome.intents[0][1])
     )
 
 

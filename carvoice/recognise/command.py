@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -81,15 +81,18 @@ class Calibration:
 
     confidence_centre: float = -25.0  # the fit (log units per frame) that maps to confidence 0.5
     confidence_scale: float = 4.0
+    word_fit: float = -math.inf  # every word against the phone loop over its own frames, per frame
+    phone_score: float = -75.0  # per frame, every phone of the last word and of the slot values
     last_phone_frames: int = 7  # the last phone of the last word: said phones are not squeezed
     last_phone_score: float = -45.0  # per frame, the last phone of the last word
-    phone_score: float = -75.0  # per frame, every phone of the last word and of the slot values
     last_phone_level_db: float = 5.0  # the last phone above the pauses: not silence
     last_word_pace: float = 0.85  # the last word's frames per phone against the speaker's other words
+    skipped_db: float = math.inf  # the loudest stretch between words the grammar may call silence
     rival_margin: float = 0.0  # how much better (log units per frame of the slot words) than any rival
 
     @classmethod
     def load(cls, path: Path | str) -> Calibration:
+        """From JSON (as `dumps` writes it; Infinity and -Infinity switch a check off)."""
         values = json.loads(Path(path).read_text(encoding="utf-8"))
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -134,6 +137,8 @@ class WordEvidence:
 
     def doubt(self, limits: Calibration) -> str | None:
         """Why the word was probably not said (in full), if it was not."""
+        if self.fit < limits.word_fit:
+            return f'"{self.word}" does not sound like what was said'
         if not self.matters:
             return None
         if self.weakest_phone_score < limits.phone_score:
@@ -215,20 +220,26 @@ def skipped_db(grammar: Hypothesis, levels: np.ndarray, pauses: float) -> float:
 
 @dataclass(frozen=True)
 class Recognition:
+    """What the recogniser heard and measured; its confidence and doubts follow from `limits`."""
+
     words: tuple[str, ...]
-    confidence: float
     fit: float  # grammar minus phone-loop acoustic score per frame of recognised words
-    rival: str | None = None  # a different command that fits the audio about as well or better
+    limits: Calibration = field(default_factory=calibration)
     drawn_out: Segment | None = None  # a word held longer than speech holds it
-    unheard: str | None = None  # why a word that matters was probably not said
-    evidence: tuple[WordEvidence, ...] = ()
-    rival_margin: float | None = None  # per frame of the slot words, over the best rival (None: no rival)
+    evidence: tuple[WordEvidence, ...] = ()  # every word, as placed on the audio
     placed: tuple[AlignedWord, ...] = ()  # the words on the audio, phone by phone
+    unplaced: bool = False  # the words could not be forced onto the audio at all
     skipped_db: float = -math.inf  # the loudest stretch inside the command the grammar had no word for
+    rival: str | None = None  # the best other command that differs in a slot value
+    rival_margin: float | None = None  # per frame of the slot words, own score over the rival's
 
     @property
     def text(self) -> str:
         return " ".join(self.words)
+
+    @property
+    def confidence(self) -> float:
+        return confidence_of(self.fit, self.limits)
 
     @property
     def doubt(self) -> str | None:
@@ -236,11 +247,20 @@ class Recognition:
         if self.drawn_out is not None:
             word = self.drawn_out.word.split("(")[0]
             return f'"{word}" lasted {self.drawn_out.frames / 100:.1f} s, longer than it is ever said'
-        if self.unheard is not None:
-            return self.unheard
-        if self.rival is not None:
+        if self.unplaced:
+            return "the words could not be placed on the audio"
+        unheard = next((reason for e in self.evidence if (reason := e.doubt(self.limits))), None)
+        if unheard is not None:
+            return unheard
+        if self.skipped_db > self.limits.skipped_db:
+            return "part of what was said is no part of any command"
+        if self.rival_margin is not None and self.rival_margin <= self.limits.rival_margin:
             return f'could as well have been "{self.rival}"'
         return None
+
+    def judged(self, limits: Calibration) -> Recognition:
+        """The same measurements judged with other constants (calibration)."""
+        return dataclasses.replace(self, limits=limits)
 
 
 def confidence_of(fit: float, limits: Calibration | None = None) -> float:
@@ -289,30 +309,30 @@ class CommandRecogniser:
         self._frames = []
         grammar = self.engine.decode(self.search, audio)
         if grammar is None:
-            return Recognition((), 0.0, -math.inf)
+            return Recognition((), -math.inf, self.limits)
         words = tuple(w for w in grammar.text.split() if not w.startswith(FILLER_MARKS) and LEAD_IN_MARK not in w)
         spoken = [s for s in grammar.segments if not s.word.startswith(FILLER_MARKS)]
         word_frames = sum(s.frames for s in spoken)
         parses = self._grammar().parse(list(words)) if words else []
         if not words or word_frames == 0 or not parses:
-            return Recognition(words, 0.0, -math.inf)
+            return Recognition(words, -math.inf, self.limits)
         drawn_out = next((s for s in spoken if s.frames > self._longest(s.word)), None)
         phones = self.engine.decode(PHONES, audio)
-        fit = (grammar.acoustic_score - phones.acoustic_score) / word_frames if phones is not None else -math.inf
-        confidence = confidence_of(fit, self.limits)
+        if phones is None:
+            return Recognition(words, -math.inf, self.limits, drawn_out)
+        fit = (grammar.acoustic_score - phones.acoustic_score) / word_frames
         aligned = self.engine.align(words, audio)
         if aligned is None or len(aligned[1]) != len(words):
-            return Recognition(words, confidence, fit, None, drawn_out, "the words could not be placed on the audio")
+            return Recognition(words, fit, self.limits, drawn_out, unplaced=True)
         own, placed = aligned
         slots = {i for _, _, start, end in parses[0].spans for i in range(start, end)}
         levels = frame_levels_db(audio)
-        pauses = float(np.percentile(levels, PAUSE_PERCENTILE)) if len(levels) else 0.0
-        evidence = word_evidence(placed, slots, phones.segments if phones else (), levels, pauses)
-        unheard = next((reason for e in evidence if (reason := e.doubt(self.limits))), None)
+        pauses = float(np.percentile(levels, PAUSE_PERCENTILE))
+        evidence = word_evidence(placed, slots, phones.segments, levels, pauses)
         slot_frames = sum(w.frames for i, w in enumerate(placed) if i in slots) or word_frames
         rival, margin = self._best_rival(words, own, slot_frames, audio)
         skipped = skipped_db(grammar, levels, pauses)
-        return Recognition(words, confidence, fit, rival, drawn_out, unheard, evidence, margin, placed, skipped)
+        return Recognition(words, fit, self.limits, drawn_out, evidence, placed, False, skipped, rival, margin)
 
     def _grammar(self) -> Grammar:
         return self.profile.grammar
@@ -326,13 +346,12 @@ class CommandRecogniser:
     def _best_rival(
         self, words: tuple[str, ...], own: Hypothesis, frames: int, audio: np.ndarray
     ) -> tuple[str | None, float | None]:
-        """The best rival sentence if it comes too close, and own's margin over it per frame."""
+        """The best rival sentence, and own's margin over it per frame (None, None without rivals)."""
         candidates = self._rivals(words)
         best = self.engine.decode_sentences(candidates, audio) if candidates else None
         if best is None:
             return None, None
-        margin = (own.log_score - best.log_score) / frames
-        return (best.text if margin <= self.limits.rival_margin else None), margin
+        return best.text, (own.log_score - best.log_score) / frames
 
     def recognise(self, audio: np.ndarray) -> Recognition:
         """A whole recording of one command, for evaluation and tests."""
