@@ -1,10 +1,12 @@
 """Fitting the recogniser's judgement constants on labelled recordings (scripts/calibrate).
 
-Every recording of the tuning half runs through the daemon's path with every check
-switched off, so that what the recogniser measured is seen whatever the shipped
-constants are. Of the commands it heard correctly (the words read as the labelled
-intent and slots), each floor keeps all but FLOOR_PERCENTILE per cent, and the
-confidence centre all but CENTRE_PERCENTILE per cent. The other half is then
+Every clean recording of the tuning half runs through the daemon's path with every
+check switched off, so that what the recogniser measured is seen whatever the
+shipped constants are. Of the commands it heard correctly (the words read as the
+labelled intent and slots), each floor keeps all but FLOOR_PERCENTILE per cent, and
+the confidence centre all but CENTRE_PERCENTILE per cent. Noisy recordings are left
+out on purpose: the floors describe words really said, so noise that wears the
+evidence away leads to "Sorry?" rather than a guess. The other half is then
 evaluated with the fitted constants (`carvoice eval --calibration`), and the halves
 swap. Nothing here looks at the non-commands: cut-offs and near misses are what the
 constants are judged on, never what they are fitted to.
@@ -37,11 +39,9 @@ OPEN = dataclasses.replace(
     last_phone_score=-math.inf,
     last_phone_level_db=-math.inf,
     last_word_pace=0.0,
-    skipped_db=math.inf,
 )
-# Floors (a heard command must reach them) and ceilings (it must stay below them).
+# Floors a heard command must reach.
 FLOORS = ("word_fit", "phone_score", "last_phone_frames", "last_phone_score", "last_phone_level_db", "last_word_pace")
-CEILINGS = ("skipped_db",)
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,6 @@ def measures(recognition: Recognition) -> dict[str, float]:
         "last_phone_score": last.last_phone_score,
         "last_phone_level_db": last.last_phone_level_db,
         "last_word_pace": last.pace if last.pace is not None else math.inf,
-        "skipped_db": recognition.skipped_db,
     }
 
 
@@ -92,11 +91,10 @@ def fit(recognitions: list[Recognition], base: Calibration | None = None) -> Cal
     values = [measures(r) for r in recognitions]
 
     def percentile(name: str, share: float) -> float:
-        column = np.array([v[name] for v in values if math.isfinite(v[name])])
-        return float(np.percentile(column, share)) if len(column) else (math.inf if share > 50 else -math.inf)
+        column = [v[name] for v in values if math.isfinite(v[name])]
+        return round(float(np.percentile(column, share)), 2) if column else getattr(base or Calibration(), name)
 
-    fitted = {name: round(percentile(name, FLOOR_PERCENTILE), 2) for name in FLOORS}
-    fitted |= {name: round(percentile(name, 100 - FLOOR_PERCENTILE), 2) for name in CEILINGS}
+    fitted: dict[str, float] = {name: percentile(name, FLOOR_PERCENTILE) for name in FLOORS}
     fitted["last_phone_frames"] = math.floor(fitted["last_phone_frames"])
-    fitted["confidence_centre"] = round(percentile("fit", CENTRE_PERCENTILE), 2)
+    fitted["confidence_centre"] = percentile("fit", CENTRE_PERCENTILE)
     return dataclasses.replace(base or Calibration(), **fitted)
