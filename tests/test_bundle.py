@@ -31,7 +31,7 @@ from tests.bundles import (
     status_of,
     wait_for,
 )
-from tests.hostile import GIB, big_header_bundle, many_folders_bundle
+from tests.hostile import GIB, big_header_bundle, entries_bundle, many_folders_bundle, tar_header
 
 
 @pytest.fixture(scope="module")
@@ -407,8 +407,9 @@ def test_the_signature_is_checked_before_anything_is_parsed(tmp_path, keys):
         (lambda path: big_header_bundle(path, b"x", GIB), "a 1073741824-byte tar header"),
         (lambda path: big_header_bundle(path, b"L", 64 * 2**20), "a 67108864-byte tar header"),
         (lambda path: many_folders_bundle(path, 20_000), "more than 1000 entries"),
+        (lambda path: big_header_bundle(path, b"5", GIB), "the folder entry 'profile/' claims 1073741824 bytes"),
     ],
-    ids=["1 GiB pax header", "64 MiB GNU long name", "20,000 folders"],
+    ids=["1 GiB pax header", "64 MiB GNU long name", "20,000 folders", "a folder holding 1 GiB"],
 )
 def test_archive_bombs_are_refused_while_streaming(tmp_path, make, says):
     """On a workbench (--allow-unsigned) the bundle is read, and its limits hold as it is read:
@@ -424,6 +425,34 @@ def test_archive_bombs_are_refused_while_streaming(tmp_path, make, says):
         tracemalloc.stop()
     assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
     assert not unit.profiles.exists() or not list(unit.profiles.iterdir())
+
+
+def _damaged_checksum(path: Path) -> Path:
+    header = bytearray(tar_header(b"manifest.json", 0, b"0"))
+    header[148:156] = b"zzzzzz\0 "  # not octal
+    return entries_bundle(path, bytes(header))
+
+
+def _nested_manifest(path: Path) -> Path:
+    deep = b"[" * 100_000
+    return entries_bundle(path, tar_header(b"manifest.json", len(deep), b"0"), deep, bytes(-len(deep) % 512))
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (_damaged_checksum, "not a readable bundle: a damaged tar header"),
+        (_nested_manifest, "manifest.json is not JSON: maximum recursion depth"),
+    ],
+)
+def test_a_malformed_bundle_is_a_one_line_refusal(tmp_path, capsys, make, says):
+    """A workbench (--allow-unsigned) reads what anyone made: damage is refused, never a traceback."""
+    bundle = make(tmp_path / "bad.cvb")
+    unit = ["--root", str(tmp_path / "root"), "--runtime-dir", str(tmp_path / "run"), "--allow-unsigned"]
+    assert main(["bundle", "install", str(bundle), *unit]) == 1
+    err = capsys.readouterr().err
+    assert f"bad.cvb: {says}" in err and "Traceback" not in err
+    assert not Unit(tmp_path / "root", tmp_path / "run").profiles.exists()
 
 
 def _folder(path: Path) -> None:
