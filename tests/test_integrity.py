@@ -84,3 +84,33 @@ def test_a_checksum_the_unit_cannot_check_is_a_located_profile_error(tmp_path, c
         load_profile(folder)
     [problem] = [p for p in raised.value.problems if p.key.startswith("state.gear")]  # then gear is unknown
     assert says in problem.message and problem.file == folder / "state.toml" and problem.line is not None
+
+
+def test_the_simulator_keeps_the_sequence_the_profile_names(tmp_path, bus_spec):
+    """`carvoice sim --profile` of a car whose counter is not called *Counter and whose frames carry a
+    checksum: the head unit hears the simulated sender in order and trusts its values."""
+    from carvoice.sim.ecu import SimEcu
+    from carvoice.vehicle.link import VehicleLink
+    from tests.conftest import open_test_bus, until
+
+    folder = checked_car(tmp_path)
+    for name in ("demo_car.dbc", "state.toml"):
+        (folder / name).write_text((folder / name).read_text().replace("DynCounter", "DynAlive"))
+    profile = load_profile(folder)
+    assert sequence_rules(profile)[0x1A0][2].counter == "DynAlive"
+    reports: list[str] = []
+    link = VehicleLink(profile, *bus_spec.split(":", 1), report=reports.append)
+    car_bus = open_test_bus(bus_spec)
+    try:
+        with SimEcu(car_bus, profile) as ecu:
+            ecu.car.set("speed", 42.5)
+            assert until(lambda: link.state.value("speed") == 42.5, 5.0) is not None, reports
+            heard = [ecu.status_frame(profile.dbc.get_message_by_name("VEHICLE_DYNAMICS"), {}) for _ in range(2)]
+    finally:
+        link.close()
+        link.bus.shutdown()
+        car_bus.shutdown()
+    assert reports == []  # not one frame out of sequence, nor a wrong checksum
+    counters = [profile.dbc.decode_message(0x1A0, bytes(m.data))["DynAlive"] for m in heard]
+    assert (counters[1] - counters[0]) % 16 == 1
+    assert all(CHECKSUMS["crc8"](bytes(m.data[:4])) == m.data[4] for m in heard)
