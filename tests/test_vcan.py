@@ -171,7 +171,7 @@ def test_can_utils_spoofing_a_standstill_never_opens_the_trunk(candump, inject, 
         else:
             inject.counting("1A0#000000{c}0")
         time.sleep(0.3)
-        trials = [say("open the trunk", capsys) for _ in range(TRIALS)]
+        trials = [say("open the trunk", capsys, status=text_command.REFUSED) for _ in range(TRIALS)]
     finally:
         inject.stop()
         stop(sim)
