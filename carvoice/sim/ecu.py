@@ -44,6 +44,7 @@ class SimEcu:
         self.broadcasting = True  # False makes the bus go quiet: the head unit's values age out
         self.malformed = 0  # command frames that did not decode (wrong length, bad values)
         self.send_errors = 0
+        self.encode_errors = 0  # status frames that could not be encoded from the values held
         self._counters: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._broadcast, name="sim-broadcast", daemon=True)
@@ -158,7 +159,12 @@ class SimEcu:
                     continue
                 due[definition.name] = max(due[definition.name] + self.periods[definition.name], now)
                 try:
-                    self.bus.send(self.status_frame(definition, values), timeout=0.05)
+                    frame = self.status_frame(definition, values)
+                except Exception:  # cantools raises several kinds; one message must not silence the car
+                    self.encode_errors += 1
+                    continue
+                try:
+                    self.bus.send(frame, timeout=0.05)
                 except can.CanError:
                     self.send_errors += 1
 
