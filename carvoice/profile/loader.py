@@ -109,6 +109,8 @@ REPLY_EXAMPLES = "examples"
 # A number slot is a list of words for the recogniser, each value a spoken form in the grammar.
 MAX_RANGE_VALUES = 1000
 _MAX_DECIMAL_PLACES = 3
+# One TOML file of a profile: the demo car's largest is 4 KB; the TOML reader holds many times this.
+MAX_TOML_BYTES = 4 * 2**20
 _DIAGNOSTIC = (
     "{ident} is a diagnostic (OBD-II/UDS) identifier that ECUs obey, 7DF all of them at once:"
     " only [obd] polling may use it, never a command"
@@ -200,10 +202,17 @@ class _Loader:
         files = [main, *sorted(p for p in self.root.glob("*.toml") if p.name != MAIN_FILE)]
         merged: dict[str, Any] = {}
         for path in files:
+            if not path.is_file():  # a pipe would block the loader (and a reload) for ever
+                self.problem(path, "", "not a plain file (a pipe, device or folder named .toml)")
+                continue
             try:
-                raw = path.read_bytes()
+                with path.open("rb") as stream:
+                    raw = stream.read(MAX_TOML_BYTES + 1)
             except OSError as error:
                 self.problem(path, "", f"cannot read: {error}")
+                continue
+            if len(raw) > MAX_TOML_BYTES:
+                self.problem(path, "", f"more than {MAX_TOML_BYTES // 2**20} MiB: not a profile file")
                 continue
             try:
                 text = raw.decode("utf-8")
