@@ -438,10 +438,32 @@ def _nested_manifest(path: Path) -> Path:
     return entries_bundle(path, tar_header(b"manifest.json", len(deep), b"0"), deep, bytes(-len(deep) % 512))
 
 
+def _nul_in_a_name(path: Path) -> Path:
+    """A pax path with a NUL, listed in a manifest whose hashes and digest all fit."""
+    name, data = "a\0b.toml", b"x"
+    manifest = Manifest("Car", "1", "now", files_digest({name: data}), {name: sha256(data)}).to_bytes()
+    record = f"path=profile/{name}\n".encode()
+    record = b"%d " % (len(record) + 3) + record  # the length counts itself: 2 digits and a space
+
+    def padded(data: bytes) -> bytes:
+        return data + bytes(-len(data) % 512)
+
+    return entries_bundle(
+        path,
+        tar_header(b"manifest.json", len(manifest), b"0"),
+        padded(manifest),
+        tar_header(b"././@PaxHeader", len(record), b"x"),
+        padded(record),
+        tar_header(b"profile/placeholder", len(data), b"0"),
+        padded(data),
+    )
+
+
 @pytest.mark.parametrize(
     ("make", "says"),
     [
         (_damaged_checksum, "not a readable bundle: a damaged tar header"),
+        (_nul_in_a_name, "refused: 'profile/a\\x00b.toml' has a control character in its name"),
         (_nested_manifest, "manifest.json is not JSON: maximum recursion depth"),
     ],
 )

@@ -10,7 +10,7 @@ so a hostile bundle from someone without a key never reaches the tar reader. Tha
 our own, streaming, and refuses as it goes what no bundle needs: headers (pax records, GNU long
 names) over MAX_HEADER_BYTES, names over MAX_NAME_BYTES, more than MAX_ENTRIES entries
 (folders too), more than MAX_BYTES of files; folders that claim data, links, devices, absolute
-paths and `..`. Every
+paths, `..` and control characters in names. Every
 file's hash is compared with the manifest before anything touches the disk.
 """
 
@@ -168,6 +168,8 @@ def _entries(path: Path, stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
             continue
         if len(name.encode()) > MAX_NAME_BYTES:
             raise BundleError(f"{path}: refused: a name of more than {MAX_NAME_BYTES} bytes")
+        if any(ord(char) < 0x20 or char == "\x7f" for char in name):  # a NUL cannot even be a file name
+            raise BundleError(f"{path}: refused: {name!r} has a control character in its name")
         parts = PurePosixPath(name).parts
         if name.startswith("/") or ".." in parts or "\\" in name:
             raise BundleError(f"{path}: refused: {name!r} would be written outside the profile folder")
