@@ -7,12 +7,30 @@ from __future__ import annotations
 
 import gzip
 import struct
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 from carvoice.bundle import archive
 
 GIB = 2**30
+
+
+class PeakMemory:
+    """The most memory Python allocated inside a `with` block (tracemalloc): `.bytes` once it ends."""
+
+    bytes = 0
+
+    def __enter__(self) -> PeakMemory:
+        tracemalloc.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _, self.bytes = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+
+    def __str__(self) -> str:
+        return f"{self.bytes / 2**20:.0f} MB"
 
 
 def tar_header(name: bytes, size: int, kind: bytes) -> bytes:

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ from tests.bundles import (
     status_of,
     wait_for,
 )
-from tests.hostile import GIB, big_header_bundle, entries_bundle, many_folders_bundle, tar_header
+from tests.hostile import GIB, PeakMemory, big_header_bundle, entries_bundle, many_folders_bundle, tar_header
 
 
 @pytest.fixture(scope="module")
@@ -387,18 +386,14 @@ def test_the_signature_is_checked_before_anything_is_parsed(tmp_path, keys):
     archive.pack(stranger, payload, signing.sign(payload, keys[1]))
     garbage = tmp_path / "garbage.cvb"
     archive.pack(garbage, b"\x1f\x8b not gzip at all", signing.sign(b"other bytes", keys[0]))
-    tracemalloc.start()
-    try:
+    with PeakMemory() as memory:
         with pytest.raises(BundleError, match="refused: not signed"):
             install(bomb, unit)
         with pytest.raises(BundleError, match="signed by a key that is not in"):
             install(stranger, unit)
         with pytest.raises(BundleError, match="the signature does not match the bundle"):
             install(garbage, unit)  # not "not a readable bundle": it was never read
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
+    assert memory.bytes < 100 * 2**20, memory
 
 
 @pytest.mark.parametrize(
@@ -416,14 +411,9 @@ def test_archive_bombs_are_refused_while_streaming(tmp_path, make, says):
     scripts/hostile-costs runs the full-size bombs (a 1 GiB long name, 2 million folders)."""
     bomb = make(tmp_path / "bomb.cvb")
     unit = Unit(tmp_path / "root", tmp_path / "run")
-    tracemalloc.start()
-    try:
-        with pytest.raises(BundleError, match=f"refused: {says}"):
-            install(bomb, unit, allow_unsigned=True)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
+    with PeakMemory() as memory, pytest.raises(BundleError, match=f"refused: {says}"):
+        install(bomb, unit, allow_unsigned=True)
+    assert memory.bytes < 100 * 2**20, memory
     assert not unit.profiles.exists() or not list(unit.profiles.iterdir())
 
 

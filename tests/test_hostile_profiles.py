@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from carvoice.intent.grammar import READINGS_PER_STATE
 from carvoice.profile.loader import default_profile_dir, load_profile
 from carvoice.profile.model import ProfileError
 from tests.hostile import PROFILE_BOMBS as BOMBS
-from tests.hostile import twenty_optional_slots_text
+from tests.hostile import PeakMemory, twenty_optional_slots_text
 
 # Memory the loader may take to refuse any of these (the demo car itself takes about 15 MB).
 MEMORY_LIMIT = 100 * 2**20
@@ -37,17 +36,12 @@ def with_file(tmp_path: Path, text: str, name: str = "bomb.toml") -> Path:
 def test_an_exploding_profile_is_refused_with_a_located_error_in_bounded_memory(tmp_path, bomb):
     text, says = BOMBS[bomb]
     folder = with_file(tmp_path, text)
-    tracemalloc.start()
-    try:
-        with pytest.raises(ProfileError) as raised:
-            load_profile(folder)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    with PeakMemory() as memory, pytest.raises(ProfileError) as raised:
+        load_profile(folder)
     located = [p for p in raised.value.problems if says in p.message]
     assert located, raised.value.problems
     assert all(p.file == folder / "bomb.toml" and p.line is not None for p in located)
-    assert peak < MEMORY_LIMIT, f"{peak / 2**20:.0f} MB"
+    assert memory.bytes < MEMORY_LIMIT, memory
 
 
 def test_the_daemon_runs_the_previous_profile_when_the_active_one_explodes(tmp_path, capsys):
