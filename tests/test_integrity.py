@@ -105,7 +105,8 @@ def test_the_simulator_keeps_the_sequence_the_profile_names(tmp_path, bus_spec):
         with SimEcu(car_bus, profile) as ecu:
             ecu.car.set("speed", 42.5)
             assert until(lambda: link.state.value("speed") == 42.5, 5.0) is not None, reports
-            heard = [ecu.status_frame(profile.dbc.get_message_by_name("VEHICLE_DYNAMICS"), {}) for _ in range(2)]
+        # two more frames once the simulator's own thread has stopped sending
+        heard = [ecu.status_frame(profile.dbc.get_message_by_name("VEHICLE_DYNAMICS"), {}) for _ in range(2)]
     finally:
         link.close()
         link.bus.shutdown()
