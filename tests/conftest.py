@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -26,6 +27,17 @@ def until(check, seconds: float = 5.0, step: float = 0.005) -> float | None:
             return time.monotonic() - start
         time.sleep(step)
     return None
+
+
+@pytest.fixture(autouse=True)
+def signal_actions_put_back():
+    """`carvoice run` leaves SIGHUP and SIGTERM ignored as it returns (its process is on the way out, and
+    must not die of one now). Run in the test process, that would be inherited by every program a later
+    test starts: an emulator or a candump that then ignores terminate()."""
+    before = {number: signal.getsignal(number) for number in (signal.SIGHUP, signal.SIGTERM)}
+    yield
+    for number, action in before.items():
+        signal.signal(number, action)
 
 
 @pytest.fixture(scope="session")

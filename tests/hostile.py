@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,24 @@ from carvoice.bundle import archive
 GIB = 2**30
 
 
-def _header(name: bytes, size: int, kind: bytes) -> bytes:
+class PeakMemory:
+    """The most memory Python allocated inside a `with` block (tracemalloc): `.bytes` once it ends."""
+
+    bytes = 0
+
+    def __enter__(self) -> PeakMemory:
+        tracemalloc.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _, self.bytes = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+
+    def __str__(self) -> str:
+        return f"{self.bytes / 2**20:.0f} MB"
+
+
+def tar_header(name: bytes, size: int, kind: bytes) -> bytes:
     """One ustar header block, checksum included."""
     block = bytearray(512)
     block[0 : len(name)] = name
@@ -41,12 +59,22 @@ def _bundle(path: Path, chunks: Iterator[bytes], level: int = 9) -> Path:
     return path
 
 
+# The entry each kind of big header is: a pax header, a GNU long name, or a folder that claims data.
+_BIG_HEADER_NAMES = {b"x": b"././@PaxHeader", b"L": b"././@LongLink", b"5": b"profile/"}
+
+
+def entries_bundle(path: Path, *blocks: bytes) -> Path:
+    """An unsigned bundle of tar blocks as a hand-made tool wrote them, then the end-of-archive marker."""
+    return _bundle(path, iter([*blocks, bytes(1024)]))
+
+
 def big_header_bundle(path: Path, kind: bytes = b"x", size: int = GIB) -> Path:
-    """A pax header (kind x) or GNU long name (kind L) of `size` bytes: about 1 MB compressed for 1 GiB."""
+    """A pax header (kind x), GNU long name (kind L) or folder entry (kind 5) carrying `size` bytes:
+    about 1 MB compressed for 1 GiB."""
     record = b"path=" if kind == b"x" else b""
 
     def chunks() -> Iterator[bytes]:
-        yield _header(b"././@PaxHeader" if kind == b"x" else b"././@LongLink", size, kind)
+        yield tar_header(_BIG_HEADER_NAMES[kind], size, kind)
         head = b"%d " % size + record
         yield head
         left = size - len(head)
@@ -55,14 +83,14 @@ def big_header_bundle(path: Path, kind: bytes = b"x", size: int = GIB) -> Path:
             yield block[: min(left, len(block))]
             left -= len(block)
         yield bytes(-size % 512)
-        yield _header(b"manifest.json", 0, b"0") + bytes(1024)
+        yield tar_header(b"manifest.json", 0, b"0") + bytes(1024)
 
     return _bundle(path, chunks())
 
 
 def many_folders_bundle(path: Path, count: int = 2_000_000) -> Path:
     """`count` folder entries: 2 million are 1 GiB of tar headers, a few MB compressed."""
-    template = bytearray(_header(b"", 0, b"5"))
+    template = bytearray(tar_header(b"", 0, b"5"))
 
     def chunks() -> Iterator[bytes]:
         batch = []

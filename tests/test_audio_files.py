@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
 import soundfile
@@ -11,7 +9,7 @@ import soundfile
 from carvoice.audio import SAMPLE_RATE, AudioSourceError
 from carvoice.audio.wavfile import read_wav
 from carvoice.cli import main
-from tests.hostile import wav_header
+from tests.hostile import PeakMemory, wav_header
 
 LIES = {
     "1 Hz": (wav_header(1), "the header says 1 Hz; carvoice reads 8-192 kHz"),
@@ -32,15 +30,10 @@ def test_a_lying_header_is_one_line_naming_the_file(tmp_path, capsys, lie):
     data, says = LIES[lie]
     path = tmp_path / "drive.wav"
     path.write_bytes(data)
-    tracemalloc.start()
-    try:
-        with pytest.raises(AudioSourceError) as raised:
-            read_wav(path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    with PeakMemory() as memory, pytest.raises(AudioSourceError) as raised:
+        read_wav(path)
     assert str(raised.value).startswith(f"{path}: ") and says in str(raised.value)
-    assert "\n" not in str(raised.value) and peak < 20 * 2**20
+    assert "\n" not in str(raised.value) and memory.bytes < 20 * 2**20, memory
     assert main(["run", "--audio", str(path), "--no-speech"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err

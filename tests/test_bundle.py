@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ from tests.bundles import (
     status_of,
     wait_for,
 )
-from tests.hostile import GIB, big_header_bundle, many_folders_bundle
+from tests.hostile import GIB, PeakMemory, big_header_bundle, entries_bundle, many_folders_bundle, tar_header
 
 
 @pytest.fixture(scope="module")
@@ -387,18 +386,14 @@ def test_the_signature_is_checked_before_anything_is_parsed(tmp_path, keys):
     archive.pack(stranger, payload, signing.sign(payload, keys[1]))
     garbage = tmp_path / "garbage.cvb"
     archive.pack(garbage, b"\x1f\x8b not gzip at all", signing.sign(b"other bytes", keys[0]))
-    tracemalloc.start()
-    try:
+    with PeakMemory() as memory:
         with pytest.raises(BundleError, match="refused: not signed"):
             install(bomb, unit)
         with pytest.raises(BundleError, match="signed by a key that is not in"):
             install(stranger, unit)
         with pytest.raises(BundleError, match="the signature does not match the bundle"):
             install(garbage, unit)  # not "not a readable bundle": it was never read
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
+    assert memory.bytes < 100 * 2**20, memory
 
 
 @pytest.mark.parametrize(
@@ -407,23 +402,69 @@ def test_the_signature_is_checked_before_anything_is_parsed(tmp_path, keys):
         (lambda path: big_header_bundle(path, b"x", GIB), "a 1073741824-byte tar header"),
         (lambda path: big_header_bundle(path, b"L", 64 * 2**20), "a 67108864-byte tar header"),
         (lambda path: many_folders_bundle(path, 20_000), "more than 1000 entries"),
+        (lambda path: big_header_bundle(path, b"5", GIB), "the folder entry 'profile/' claims 1073741824 bytes"),
     ],
-    ids=["1 GiB pax header", "64 MiB GNU long name", "20,000 folders"],
+    ids=["1 GiB pax header", "64 MiB GNU long name", "20,000 folders", "a folder holding 1 GiB"],
 )
 def test_archive_bombs_are_refused_while_streaming(tmp_path, make, says):
     """On a workbench (--allow-unsigned) the bundle is read, and its limits hold as it is read:
     scripts/hostile-costs runs the full-size bombs (a 1 GiB long name, 2 million folders)."""
     bomb = make(tmp_path / "bomb.cvb")
     unit = Unit(tmp_path / "root", tmp_path / "run")
-    tracemalloc.start()
-    try:
-        with pytest.raises(BundleError, match=f"refused: {says}"):
-            install(bomb, unit, allow_unsigned=True)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
+    with PeakMemory() as memory, pytest.raises(BundleError, match=f"refused: {says}"):
+        install(bomb, unit, allow_unsigned=True)
+    assert memory.bytes < 100 * 2**20, memory
     assert not unit.profiles.exists() or not list(unit.profiles.iterdir())
+
+
+def _damaged_checksum(path: Path) -> Path:
+    header = bytearray(tar_header(b"manifest.json", 0, b"0"))
+    header[148:156] = b"zzzzzz\0 "  # not octal
+    return entries_bundle(path, bytes(header))
+
+
+def _nested_manifest(path: Path) -> Path:
+    deep = b"[" * 100_000
+    return entries_bundle(path, tar_header(b"manifest.json", len(deep), b"0"), deep, bytes(-len(deep) % 512))
+
+
+def _nul_in_a_name(path: Path) -> Path:
+    """A pax path with a NUL, listed in a manifest whose hashes and digest all fit."""
+    name, data = "a\0b.toml", b"x"
+    manifest = Manifest("Car", "1", "now", files_digest({name: data}), {name: sha256(data)}).to_bytes()
+    record = f"path=profile/{name}\n".encode()
+    record = b"%d " % (len(record) + 3) + record  # the length counts itself: 2 digits and a space
+
+    def padded(data: bytes) -> bytes:
+        return data + bytes(-len(data) % 512)
+
+    return entries_bundle(
+        path,
+        tar_header(b"manifest.json", len(manifest), b"0"),
+        padded(manifest),
+        tar_header(b"././@PaxHeader", len(record), b"x"),
+        padded(record),
+        tar_header(b"profile/placeholder", len(data), b"0"),
+        padded(data),
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (_damaged_checksum, "not a readable bundle: a damaged tar header"),
+        (_nul_in_a_name, "refused: 'profile/a\\x00b.toml' has a control character in its name"),
+        (_nested_manifest, "manifest.json is not JSON: maximum recursion depth"),
+    ],
+)
+def test_a_malformed_bundle_is_a_one_line_refusal(tmp_path, capsys, make, says):
+    """A workbench (--allow-unsigned) reads what anyone made: damage is refused, never a traceback."""
+    bundle = make(tmp_path / "bad.cvb")
+    unit = ["--root", str(tmp_path / "root"), "--runtime-dir", str(tmp_path / "run"), "--allow-unsigned"]
+    assert main(["bundle", "install", str(bundle), *unit]) == 1
+    err = capsys.readouterr().err
+    assert f"bad.cvb: {says}" in err and "Traceback" not in err
+    assert not Unit(tmp_path / "root", tmp_path / "run").profiles.exists()
 
 
 def _folder(path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 
@@ -241,3 +242,54 @@ def test_the_live_prompt(van_on):
     stop = threading.Event()
     simulation.prompt(io.StringIO("set gas 50\nquit\nset gas 70\n"), stop)
     assert stop.is_set() and van.car.snapshot()["Gas"] == 50
+
+
+def test_a_command_the_status_signal_cannot_hold_is_ignored_and_the_van_keeps_reporting(tmp_path, bus_spec):
+    """An installer's DBC whose setpoint command reaches 40 degrees while the status signal stops at 31.5:
+    the simulated heater ignores 35 (an ECU ignores what it cannot do), and its status frames go on (an
+    unencodable value silenced the broadcast thread for good)."""
+    import can
+
+    from carvoice.sim.ecu import SimEcu
+
+    folder = tmp_path / "van"
+    shutil.copytree(CAMPER, folder)
+    dbc = folder / "camper.dbc"
+    dbc.write_text(
+        dbc.read_text().replace(
+            ' SG_ HeaterSetpoint : 0|8@1+ (0.5,0) [0|40] "degC" HEAD_UNIT',
+            ' SG_ HeaterSetpoint : 0|6@1+ (0.5,0) [0|31.5] "degC" HEAD_UNIT',
+        )
+    )
+    profile = load_profile(folder)
+    command = profile.dbc.get_message_by_name("HEATER_CMD")
+    status_id = profile.dbc.get_message_by_name("HEATER_STATUS").frame_id
+    changes = []
+    car_bus, head_unit = open_test_bus(bus_spec), open_test_bus(bus_spec)
+    try:
+        with SimEcu(car_bus, profile, on_change=changes.extend) as ecu:
+            ecu.car.set("setpoint", 20)
+            for degrees in (35, 21.5):  # applied in order: once 21.5 is in, 35 was seen
+                data = command.encode({"HeaterSetpoint_Cmd": degrees, "HeaterMode_Cmd": "NoChange"})
+                head_unit.send(can.Message(arbitration_id=command.frame_id, data=data, is_extended_id=False))
+            assert until(lambda: ecu.car.snapshot()["HeaterSetpoint"] == 21.5) is not None
+            head_unit.set_filters([{"can_id": status_id, "can_mask": 0x7FF, "extended": False}])
+
+            def heard_setpoint() -> float | None:
+                message = head_unit.recv(timeout=0.05)
+                if message is None:
+                    return None
+                return profile.dbc.decode_message(status_id, message.data)["HeaterSetpoint"]
+
+            assert until(lambda: heard_setpoint() == 21.5, 10.0) is not None
+            # A value no frame can carry (a car model's own physics could reach it): that message is
+            # skipped, the others go on.
+            with ecu.car._lock:
+                ecu.car.values["HeaterSetpoint"] = 35.0
+            tanks = profile.dbc.get_message_by_name("TANK_LEVELS").frame_id
+            head_unit.set_filters([{"can_id": tanks, "can_mask": 0x7FF, "extended": False}])
+            assert until(lambda: ecu.encode_errors > 0 and head_unit.recv(timeout=0.05) is not None, 10.0) is not None
+    finally:
+        car_bus.shutdown()
+        head_unit.shutdown()
+    assert [(c.signal, c.value) for c in changes] == [("HeaterSetpoint", 21.5)]

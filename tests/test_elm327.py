@@ -68,7 +68,7 @@ class Emulator:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()  # it may finish a reply first; under load that has taken over 5 s
+            self.process.terminate()  # (it ignored this when an earlier test left SIGTERM ignored: conftest)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:

@@ -4,9 +4,11 @@ in bounded memory, and a running agent keeps its previous profile."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from carvoice.intent.grammar import READINGS_PER_STATE
 from carvoice.profile.loader import default_profile_dir, load_profile
 from carvoice.profile.model import ProfileError
 from tests.hostile import PROFILE_BOMBS as BOMBS
-from tests.hostile import twenty_optional_slots_text
+from tests.hostile import PeakMemory, twenty_optional_slots_text
 
 # Memory the loader may take to refuse any of these (the demo car itself takes about 15 MB).
 MEMORY_LIMIT = 100 * 2**20
@@ -34,17 +36,12 @@ def with_file(tmp_path: Path, text: str, name: str = "bomb.toml") -> Path:
 def test_an_exploding_profile_is_refused_with_a_located_error_in_bounded_memory(tmp_path, bomb):
     text, says = BOMBS[bomb]
     folder = with_file(tmp_path, text)
-    tracemalloc.start()
-    try:
-        with pytest.raises(ProfileError) as raised:
-            load_profile(folder)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    with PeakMemory() as memory, pytest.raises(ProfileError) as raised:
+        load_profile(folder)
     located = [p for p in raised.value.problems if says in p.message]
     assert located, raised.value.problems
     assert all(p.file == folder / "bomb.toml" and p.line is not None for p in located)
-    assert peak < MEMORY_LIMIT, f"{peak / 2**20:.0f} MB"
+    assert memory.bytes < MEMORY_LIMIT, memory
 
 
 def test_the_daemon_runs_the_previous_profile_when_the_active_one_explodes(tmp_path, capsys):
@@ -77,16 +74,8 @@ def test_speech_that_would_explode_the_parser_is_answered(tmp_path, capsys):
     folder = twenty_optional_slots(tmp_path)
     profile = load_profile(folder)
     words = ["horn", *["on"] * 10]
-    configs = profile.grammar._closure({(profile.grammar.start, ("", ())): ()}, 0)
-    for position, word in enumerate(words, 1):
-        stepped = {
-            (arc.dst, meaning): tags
-            for (state, meaning), tags in configs.items()
-            for arc in profile.grammar._out.get(state, ())
-            if arc.word == word
-        }
-        configs = profile.grammar._closure(stepped, position)
-        assert len(configs) <= READINGS_PER_STATE * profile.grammar.n_states
+    for count in range(1, len(words) + 1):  # the readings followed after each word
+        assert len(profile.grammar._walk(words[:count])) <= READINGS_PER_STATE * profile.grammar.n_states
     answered: list[int] = []
     worker = threading.Thread(
         target=lambda: answered.append(
@@ -100,3 +89,24 @@ def test_speech_that_would_explode_the_parser_is_answered(tmp_path, capsys):
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [e["event"] for e in events] == ["rejected", "say"]
     assert events[0]["reason"].startswith("ambiguous")
+
+
+@pytest.mark.parametrize("make", ["pipe", "huge"])
+def test_a_pipe_or_a_huge_file_named_toml_is_refused_not_waited_for(tmp_path, make):
+    """A FIFO among the profile's files blocked `carvoice check` (and a daemon's reload, for good)."""
+    folder = with_file(tmp_path, "", "placeholder.toml")
+    (folder / "placeholder.toml").unlink()
+    extra = folder / "extra.toml"
+    if make == "pipe":
+        os.mkfifo(extra)
+    else:
+        extra.write_text("# a comment line of a profile grown out of all measure\n" * 100_000)
+    done = subprocess.run(
+        [sys.executable, "-m", "carvoice", "check", str(folder)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,  # only guards the test against the hang
+    )
+    says = "not a plain file (a pipe" if make == "pipe" else "more than 4 MiB: not a profile file"
+    assert done.returncode == 1 and f"{extra}: {says}" in done.stderr, done.stderr

@@ -51,6 +51,10 @@ EXPECTED = {
     " (messages: CMD, STATUS; did you mean STATUS?)",
     "state_signal_without_message": "profile.toml:15: state.setpoint.signal: 'Setpoint': write MESSAGE.Signal,"
     ' e.g. "STATUS.Speed"',
+    # Counters: a value the profile reads is not one, and a message has only one.
+    "counter_is_a_value": "profile.toml:10: state.speed.counter: Water is the value water, not the counter of STATUS",
+    "two_counters_for_one_message": "profile.toml:14: state.water.counter: STATUS has one counter:"
+    " Mode (state.speed.counter), not Setpoint",
     "unknown_action_signal": "profile.toml:18: intents.heater.actions[0].signals.Setpiont_Cmd: CMD has no signal"
     " Setpiont_Cmd (its signals: Level_Cmd, Mode_Cmd, Setpoint_Cmd; did you mean Setpoint_Cmd?)",
     "unknown_action_message": "profile.toml:17: intents.heater.actions[0].can: the DBC has no message CDM"

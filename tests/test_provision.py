@@ -24,6 +24,7 @@ from tests.unit_roots import (
 
 PLAYBOOK = ROOT / "scripts" / "ansible" / "provision.yml"
 ANSIBLE_PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
+UNSHARE = ("unshare", "--mount", "--propagation", "private")
 
 
 def provision(root: Path, signers: Path) -> tuple[dict[str, int], str]:
@@ -55,7 +56,8 @@ def provision(root: Path, signers: Path) -> tuple[dict[str, int], str]:
     playbook += ["-e", f"allowed_signers={signers}", "-e", "keep_downloads=true"]
     playbook += ["-e", "pip_cache_dir=/var/cache/carvoice-pip", "-e", "pip_cert=/tmp/host-ca.crt"]
     done = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script, "provision", *playbook],
+        # the downloads' lock of scripts/install-unit --cache: apt does not wait for another run's
+        ["flock", str(DOWNLOADS / ".lock"), *UNSHARE, "sh", "-ec", script, "provision", *playbook],
         capture_output=True,
         text=True,
         env=env,

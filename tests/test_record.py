@@ -97,3 +97,29 @@ def test_recorded_takes_and_cabin_noise_evaluate(tmp_path, capsys):
     assert (metrics["commands"], metrics["non_commands"], metrics["errors"]) == (3, 1, 0)
     assert metrics["false_action_rate"] == 0.0
     assert metrics["command_accuracy"] == 1.0, metrics
+
+
+def test_a_microphone_that_stops_ends_the_session_with_its_name(tmp_path):
+    """A source that runs dry (a device gone quiet for good) is an error naming it, not a take that waits for ever."""
+    import io
+    import threading
+
+    from carvoice.audio import AudioSourceError, SampleSource
+    from carvoice.cli.record import Session, Tap
+
+    profile = load_profile(CAMPER)
+    tap = Tap(SampleSource(np.zeros(SAMPLE_RATE, dtype=np.int16), description="the test microphone"))
+    session = Session(profile, tap, tmp_path, io.StringIO("\n\n"), io.StringIO())
+    failed: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            session.record(prompts_of(profile, ["water"]), 5.0, False)
+        except AudioSourceError as error:
+            failed.append(error)
+
+    recording = threading.Thread(target=record, daemon=True)
+    recording.start()
+    recording.join(timeout=60)  # guards the test against the hang; the error comes at once
+    tap.close()
+    assert not recording.is_alive() and [str(e) for e in failed] == ["the test microphone stopped delivering audio"]

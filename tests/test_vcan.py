@@ -135,13 +135,8 @@ def test_cansend_setpoint_then_warmer(candump, inject, capsys, tmp_path):
 
 
 def test_the_simulator_as_its_own_process(capsys):
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "carvoice", "sim", "--channel", VCAN, "--set", "speed=50", "--set", "gear=D"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    sim = simulator_at_50_in_d()
     try:
-        assert "simulating" in sim.stdout.readline()
         time.sleep(0.3)
         assert [e["text"] for e in say("what is my speed", capsys) if e["event"] == "say"] == [
             "You are going 50 kilometres per hour."
@@ -159,13 +154,8 @@ def test_the_simulator_as_its_own_process(capsys):
 )
 def test_can_utils_spoofing_a_standstill_never_opens_the_trunk(candump, inject, capsys, attack, how):
     """The attack as a tester would type it, against the simulator in its own process at 50 km/h in D."""
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "carvoice", "sim", "--channel", VCAN, "--set", "speed=50", "--set", "gear=D"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    sim = simulator_at_50_in_d()
     try:
-        assert "simulating" in sim.stdout.readline()
         if attack == "stream":
             inject.stream("1A0#00000070", gap_ms=1)  # 0 km/h, P, DynCounter 7 for ever
         else:
@@ -184,6 +174,20 @@ def test_can_utils_spoofing_a_standstill_never_opens_the_trunk(candump, inject, 
     time.sleep(0.1)
     assert not [f for f in candump.frames() if f.startswith("2F2#")]
     record(f"second sender on 0x1A0 ({how}), simulator at 50 km/h D", f"trunk refused {TRIALS}/{TRIALS}", None, VCAN)
+
+
+def simulator_at_50_in_d() -> subprocess.Popen:
+    """`carvoice sim` in its own process on vcan0, the car at 50 km/h in D, once it is simulating."""
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "carvoice", "sim", "--channel", VCAN, "--set", "speed=50", "--set", "gear=D"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    said = sim.stdout.readline() if sim.stdout is not None else ""
+    if "simulating" not in said:
+        stop(sim)  # a simulator left running would be a second sender in every later test
+        raise AssertionError(f"carvoice sim did not start: {said!r}")
+    return sim
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -191,9 +191,15 @@ def test_the_session_log_keeps_the_kernel_filters_on(car, channel, demo_profile,
         assert link.bus.filters == watched_frames(demo_profile)
         for _ in range(20):
             other.send(can.Message(arbitration_id=0x555, data=b"\x01\x02", is_extended_id=False))
-            time.sleep(0.005)
+        sent_at = time.monotonic()
         CanSink(link.bus).perform(CanFrame(0x2F2, bytes.fromhex("04")), 0.0)
-        time.sleep(0.2)
+
+        def every_message_heard_since() -> bool:
+            """Frames of all four status messages read after the 0x555 ones: those had their chance."""
+            ages = [link.state.age(name) for name in ("speed", "fuel", "locked", "setpoint")]
+            return all(age is not None and age < time.monotonic() - sent_at for age in ages)
+
+        assert until(every_message_heard_since, 10.0) is not None
     finally:
         other.shutdown()
         link.close()

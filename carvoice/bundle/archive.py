@@ -9,7 +9,8 @@ The signature is checked over the payload's bytes before any of it is decompress
 so a hostile bundle from someone without a key never reaches the tar reader. That reader is
 our own, streaming, and refuses as it goes what no bundle needs: headers (pax records, GNU long
 names) over MAX_HEADER_BYTES, names over MAX_NAME_BYTES, more than MAX_ENTRIES entries
-(folders too), more than MAX_BYTES of files; links, devices, absolute paths and `..`. Every
+(folders too), more than MAX_BYTES of files; folders that claim data, links, devices, absolute
+paths, `..` and control characters in names. Every
 file's hash is compared with the manifest before anything touches the disk.
 """
 
@@ -167,11 +168,14 @@ def _entries(path: Path, stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
             continue
         if len(name.encode()) > MAX_NAME_BYTES:
             raise BundleError(f"{path}: refused: a name of more than {MAX_NAME_BYTES} bytes")
+        if any(ord(char) < 0x20 or char == "\x7f" for char in name):  # a NUL cannot even be a file name
+            raise BundleError(f"{path}: refused: {name!r} has a control character in its name")
         parts = PurePosixPath(name).parts
         if name.startswith("/") or ".." in parts or "\\" in name:
             raise BundleError(f"{path}: refused: {name!r} would be written outside the profile folder")
         if kind == b"5":
-            _read_data(path, stream, size)
+            if size:  # tar never writes data for a folder: unread, it would be held in memory whole
+                raise BundleError(f"{path}: refused: the folder entry {name!r} claims {size} bytes of data")
             continue
         if kind not in (b"0", b"\0"):
             raise BundleError(f"{path}: refused: {name!r} is a link or device; bundles hold plain files only")
@@ -220,7 +224,11 @@ def _header_name(header: bytes) -> str:
 def _check_header_sum(path: Path, header: bytes) -> None:
     stored = header[148:156].split(b"\0", 1)[0].strip()
     computed = sum(header[:148]) + 8 * 32 + sum(header[156:])
-    if not stored or int(stored, 8) != computed:
+    try:
+        intact = int(stored, 8) == computed
+    except ValueError:  # empty, or not octal
+        intact = False
+    if not intact:
         raise BundleError(f"{path}: not a readable bundle: a damaged tar header")
 
 

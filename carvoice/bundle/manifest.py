@@ -102,7 +102,7 @@ class Manifest:
     def from_bytes(cls, data: bytes, source: str) -> Manifest:
         try:
             raw = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:  # thousands of nested [ recurse
             raise BundleError(f"{source}: manifest.json is not JSON: {error}") from None
         found = raw.get("format") if isinstance(raw, dict) else None
         if found != FORMAT:

@@ -117,6 +117,7 @@ class Tap:
         self._frames: queue.Queue[np.ndarray | AudioSourceError] = queue.Queue()
         self._taking = threading.Event()
         self._stop = threading.Event()
+        self._ended: AudioSourceError | None = None  # why the source has no more frames
         self._thread = threading.Thread(target=self._read, name="record-microphone", daemon=True)
         self._thread.start()
 
@@ -127,12 +128,17 @@ class Tap:
                     return
                 if self._taking.is_set():
                     self._frames.put(frame)
+            ended = AudioSourceError(f"{self.source.description} stopped delivering audio")
         except AudioSourceError as error:
-            self._frames.put(error)
+            ended = error
+        self._ended = ended
+        self._frames.put(ended)  # for a take under way; a later one finds self._ended
 
     def take(self) -> Iterator[np.ndarray]:
-        """Frames from now on, until the caller stops iterating."""
+        """Frames from now on, until the caller stops iterating; the source's error once it has none left."""
         self._frames = queue.Queue()
+        if self._ended is not None:  # after the new queue: an end from now on goes into it
+            raise self._ended
         self._taking.set()
         try:
             while True:

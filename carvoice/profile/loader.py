@@ -109,6 +109,8 @@ REPLY_EXAMPLES = "examples"
 # A number slot is a list of words for the recogniser, each value a spoken form in the grammar.
 MAX_RANGE_VALUES = 1000
 _MAX_DECIMAL_PLACES = 3
+# One TOML file of a profile: the demo car's largest is 4 KB; the TOML reader holds many times this.
+MAX_TOML_BYTES = 4 * 2**20
 _DIAGNOSTIC = (
     "{ident} is a diagnostic (OBD-II/UDS) identifier that ECUs obey, 7DF all of them at once:"
     " only [obd] polling may use it, never a command"
@@ -200,10 +202,17 @@ class _Loader:
         files = [main, *sorted(p for p in self.root.glob("*.toml") if p.name != MAIN_FILE)]
         merged: dict[str, Any] = {}
         for path in files:
+            if not path.is_file():  # a pipe would block the loader (and a reload) for ever
+                self.problem(path, "", "not a plain file (a pipe, device or folder named .toml)")
+                continue
             try:
-                raw = path.read_bytes()
+                with path.open("rb") as stream:
+                    raw = stream.read(MAX_TOML_BYTES + 1)
             except OSError as error:
                 self.problem(path, "", f"cannot read: {error}")
+                continue
+            if len(raw) > MAX_TOML_BYTES:
+                self.problem(path, "", f"more than {MAX_TOML_BYTES // 2**20} MiB: not a profile file")
                 continue
             try:
                 text = raw.decode("utf-8")
@@ -925,8 +934,33 @@ class _Loader:
             checks = self._sequence_signals(key, spec, message)
             if checks is not None:
                 sources[name] = StateSource(name, float(max_age or 3 * cycle), message.name, signal.name, None, *checks)
+        self._check_one_sequence_per_message(sources)
         self.broken |= {f"state.{name}" for name in table if name not in sources}
         return sources
+
+    def _check_one_sequence_per_message(self, sources: dict[str, StateSource]) -> None:
+        """A message has one counter and one checksum, whichever value names them, and neither is a value
+        the profile reads (a speed taken for the counter would make the car's every frame a fault)."""
+        by_message: dict[str, list[StateSource]] = {}
+        for source in sources.values():
+            if source.message is not None:
+                by_message.setdefault(source.message, []).append(source)
+        for message, group in by_message.items():
+            read = {s.signal: s.name for s in group}
+            for field in ("counter", "checksum"):
+                first: StateSource | None = None
+                for source in group:
+                    named = getattr(source, field)
+                    if named is None:
+                        continue
+                    key = f"state.{source.name}.{field}"
+                    if named in read:
+                        self.report(key, f"{named} is the value {read[named]}, not the {field} of {message}", named)
+                    elif first is None:
+                        first = source
+                    elif getattr(first, field) != named:
+                        one = f"{getattr(first, field)} (state.{first.name}.{field})"
+                        self.report(key, f"{message} has one {field}: {one}, not {named}", named)
 
     def _state_signal(self, key: str, text: Any, dbc: Any) -> tuple[Any, Any]:
         """The DBC message and signal `MESSAGE.Signal` names, or (None, None) once reported."""
@@ -961,13 +995,15 @@ class _Loader:
         names = {s.name for s in message.signals}
         for field, value in (("counter", counter), ("checksum", checksum)):
             if value is not None and value not in names:
-                self.report(f"{key}.{field}", f"{message.name} has no signal {value!r}", str(value))
+                known = known_names(str(value), names, "its signals")
+                self.report(f"{key}.{field}", f"{message.name} has no signal {value!r} {known}", str(value))
                 return None
         if counter is not None and message.get_signal_by_name(counter).is_signed:
             self.report(f"{key}.counter", f"{counter} is signed; a rolling counter counts up from 0", counter)
             return None
         if (checksum is None) != (checksum_type is None):
-            self.report(key, f"give checksum and checksum_type ({' or '.join(CHECKSUM_TYPES)}) together")
+            given = "checksum" if checksum_type is None else "checksum_type"
+            self.report(f"{key}.{given}", f"give checksum and checksum_type ({' or '.join(CHECKSUM_TYPES)}) together")
             return None
         if checksum_type is not None and checksum_type not in CHECKSUM_TYPES:
             self.report(f"{key}.checksum_type", f"{checksum_type!r} is not one of {', '.join(CHECKSUM_TYPES)}")

@@ -97,9 +97,8 @@ class SimCar:
         if str(value).lower() in by_lower:
             return key, by_lower[str(value).lower()]
         number = _number(name, value, names)
-        low, high = signal.minimum, signal.maximum
-        if (low is not None and number < low) or (high is not None and number > high):
-            raise ValueError(f"{name} goes from {low} to {high} in the DBC, not {number:g}")
+        if not _in_range(signal, number):
+            raise ValueError(f"{name} goes from {signal.minimum} to {signal.maximum} in the DBC, not {number:g}")
         return key, number
 
     def set(self, name: str, value: Any) -> Any:
@@ -116,7 +115,8 @@ class SimCar:
             for name, command in signals.items():
                 status = self._status_of(name)
                 value = None if status is None else _converted(command, self.signals[status])
-                if value is not None:
+                # A value the status signal cannot hold is ignored, as an ECU ignores an out-of-range command.
+                if value is not None and _in_range(self.signals[status], value):
                     self.values[status] = value
                     changes.append(Change(status, value))
         return changes
@@ -169,6 +169,13 @@ def _converted(command: Any, status: Any) -> Any:
             return names[text.lower()]
         return _SWITCH.get(text.lower())
     return float(command)
+
+
+def _in_range(signal: Any, value: Any) -> bool:
+    """A value name, or a number inside the signal's DBC range."""
+    if not isinstance(value, int | float):
+        return True
+    return (signal.minimum is None or value >= signal.minimum) and (signal.maximum is None or value <= signal.maximum)
 
 
 def _number(name: str, value: Any, names: Iterable[str] = ()) -> float:

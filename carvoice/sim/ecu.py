@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import can
@@ -13,6 +14,8 @@ import can
 from carvoice.profile.model import Profile
 from carvoice.sim.car import Change, SimCar, car_for, command_messages, status_periods
 from carvoice.vehicle import obd
+from carvoice.vehicle.integrity import CHECKSUMS, SequenceRules, checksum_byte
+from carvoice.vehicle.state import sequence_rules
 
 TICK_SECONDS = 0.005
 # OBD-II on CAN (ISO 15765-4, 11-bit): requests to all ECUs or to the engine ECU, its answers.
@@ -36,9 +39,12 @@ class SimEcu:
         self.commands = {(m.frame_id, m.is_extended_frame): m for m in command_messages(profile)}
         self.periods = status_periods(profile)
         self.statuses = [profile.dbc.get_message_by_name(name) for name in self.periods]
+        # The counter and checksum byte the profile names per message: the head unit distrusts it without them.
+        self.sequences = {d.name: _Sequence.of(d, rules) for d, _, rules, _ in sequence_rules(profile).values()}
         self.broadcasting = True  # False makes the bus go quiet: the head unit's values age out
         self.malformed = 0  # command frames that did not decode (wrong length, bad values)
         self.send_errors = 0
+        self.encode_errors = 0  # status frames that could not be encoded from the values held
         self._counters: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._broadcast, name="sim-broadcast", daemon=True)
@@ -120,16 +126,23 @@ class SimEcu:
             self.send_errors += 1
 
     def status_frame(self, definition: Any, values: dict[str, Any]) -> can.Message:
+        """The next frame of a status message, its rolling counter one up and its checksum filled in."""
+        sequence = self.sequences.get(definition.name, _Sequence())
+        count = self._counters.get(definition.name, 0)
         signals = {}
         for signal in definition.signals:
-            if signal.name.endswith("Counter"):
-                count = self._counters.get(definition.name, 0)
-                self._counters[definition.name] = (count + 1) % (1 << signal.length)
-                signals[signal.name] = count
+            if signal.name == sequence.counter or signal.name.endswith("Counter"):
+                self._counters[definition.name] = count + 1
+                signals[signal.name] = count % (1 << signal.length)
             else:
                 signals[signal.name] = values.get(signal.name, 0)
-        data = definition.encode(signals, strict=False)
-        return can.Message(arbitration_id=definition.frame_id, data=data, is_extended_id=definition.is_extended_frame)
+        data = bytearray(definition.encode(signals, strict=False))
+        if sequence.checksum is not None:
+            at, checksum = sequence.checksum
+            data[at] = checksum(bytes(data[:at] + data[at + 1 :]))
+        return can.Message(
+            arbitration_id=definition.frame_id, data=bytes(data), is_extended_id=definition.is_extended_frame
+        )
 
     def _broadcast(self) -> None:
         start = last = time.monotonic()
@@ -146,9 +159,29 @@ class SimEcu:
                     continue
                 due[definition.name] = max(due[definition.name] + self.periods[definition.name], now)
                 try:
-                    self.bus.send(self.status_frame(definition, values), timeout=0.05)
+                    frame = self.status_frame(definition, values)
+                except Exception:  # cantools raises several kinds; one message must not silence the car
+                    self.encode_errors += 1
+                    continue
+                try:
+                    self.bus.send(frame, timeout=0.05)
                 except can.CanError:
                     self.send_errors += 1
+
+
+@dataclass(frozen=True)
+class _Sequence:
+    """What the simulated sender of one status message keeps in order: its counter signal, and the
+    checksum byte with the function that fills it."""
+
+    counter: str | None = None
+    checksum: tuple[int, Callable[[bytes], int]] | None = None
+
+    @classmethod
+    def of(cls, definition: Any, rules: SequenceRules) -> _Sequence:
+        at = checksum_byte(definition, rules.checksum) if rules.checksum else None
+        checksum = (at, CHECKSUMS[rules.checksum_type]) if at is not None and rules.checksum_type else None
+        return cls(rules.counter, checksum)
 
 
 class _Ears(can.Listener):
