@@ -30,7 +30,7 @@ from carvoice.safety.confirm import NO, answer_of
 from carvoice.safety.gate import SafetyGate
 from carvoice.speak.speaker import Speaker
 from carvoice.speak.tts import SpeechFailed
-from carvoice.wake.detector import WakeDetector
+from carvoice.wake.spotter import spotter_for
 
 # After the agent's own voice stops, it stays deaf this long more (room echo, buffering).
 ECHO_TAIL_SECONDS = 0.3
@@ -228,7 +228,7 @@ class Agent:
         if self.engine is None:
             self.engine = engine_for(self.profile)
         generation = self._generation
-        wake = WakeDetector(self.engine)
+        wake = spotter_for(self.profile, self.engine)
         commands, answers = CommandRecogniser(self.engine, self.profile), AnswerRecogniser(self.engine, self.profile)
         floor = NoiseFloor()
         recent: collections.deque[tuple[int, np.ndarray]] = collections.deque()
@@ -249,7 +249,7 @@ class Agent:
                 self.tick()
             if generation != self._generation:
                 generation = self._generation
-                wake, capture, endpointer = WakeDetector(self.engine), None, None
+                wake, capture, endpointer = spotter_for(self.profile, self.engine), None, None
                 commands = CommandRecogniser(self.engine, self.profile)
                 answers = AnswerRecogniser(self.engine, self.profile)
                 wake.restart(self.position)

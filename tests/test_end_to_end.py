@@ -53,11 +53,11 @@ def test_a_recorded_drive_gives_wakes_intents_frames_and_replies(tmp_path, capsy
         recording,
         drive(
             [
-                ("hey copilot, open the driver window", "flite:slt"),
+                ("okay nabu, open the driver window", "flite:slt"),
                 ("I think we should stop for lunch soon", "flite:kal16"),
-                ("hey copilot, set the fan to three", "flite:rms"),
-                ("hey copilot, play some jazz on the radio", "flite:awb"),
-                ("hey copilot, turn on the light bar", "flite:slt"),
+                ("okay nabu, set the fan to three", "flite:rms"),
+                ("okay nabu, play some jazz on the radio", "flite:awb"),
+                ("okay nabu, turn on the light bar", "flite:slt"),
             ]
         ),
     )
@@ -130,7 +130,7 @@ def test_the_microphone_path_through_pyaudio(tmp_path, monkeypatch):
     try:
         microphone = MicrophoneSource("pulse")
         assert "microphone" in microphone.description
-        command = speech("hey copilot, lock the doors", "flite:slt")
+        command = speech("okay nabu, lock the doors", "flite:slt")
         cabin.say(with_noise_floor(np.concatenate([silence(0.5), command, silence(1.5)])))
         channel = f"test-{uuid.uuid4().hex}"
         heard = []
@@ -168,7 +168,7 @@ def test_the_agent_does_not_hear_itself(tmp_path, monkeypatch, guarded):
 
     shutil.copytree(default_profile_dir(), tmp_path / "p")
     body = tmp_path / "p" / "body.toml"
-    body.write_text(body.read_text().replace('reply = "Doors {action}ed."', 'reply = "hey copilot, unlock the car."'))
+    body.write_text(body.read_text().replace('reply = "Doors {action}ed."', 'reply = "okay nabu, unlock the car."'))
     (tmp_path / "cabin").mkdir()
     cabin = VirtualCabin(tmp_path / "cabin", echo=True)
     for key, value in cabin.environment.items():
@@ -187,7 +187,7 @@ def test_the_agent_does_not_hear_itself(tmp_path, monkeypatch, guarded):
             [CanSink(can.Bus(interface="virtual", channel=channel))],
             speaker,
         )
-        command = speech("hey copilot, lock the doors", "flite:slt")
+        command = speech("okay nabu, lock the doors", "flite:slt")
         cabin.say(with_noise_floor(np.concatenate([silence(0.5), command, silence(6.0)])))
         agent.listen(FirstSeconds(microphone, 9.0))
         wakes = [e for e in heard if e.name == "wake"]

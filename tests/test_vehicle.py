@@ -182,7 +182,7 @@ def test_the_session_log_is_in_candump_format(car, channel, capsys, tmp_path):
 def test_spoken_confirmation_only_a_clear_yes_acts(car, channel, capsys, tmp_path):
     car.car.set("speed", 100)
     car.car.set("gear", "D")
-    question = ("hey copilot, open all the windows", "flite:slt")
+    question = ("okay nabu, open all the windows", "flite:slt")
     parts = [question, ("yes", "flite:slt"), question, ("no", "flite:slt"), question]
     audio = [silence(1.0)]
     for text, voice in parts:

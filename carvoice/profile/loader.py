@@ -31,6 +31,9 @@ from carvoice.intent.template import Choice, Expr, Sequence, SlotRef, Word, temp
 from carvoice.profile import placeholders
 from carvoice.profile.conditions import Condition, ConditionError, names, parse_condition
 from carvoice.profile.model import (
+    KEYPHRASE_THRESHOLD,
+    POCKETSPHINX,
+    WAKE_ENGINES,
     Action,
     AudioSettings,
     CanAction,
@@ -51,6 +54,7 @@ from carvoice.profile.model import (
 )
 from carvoice.recognise import dictionary
 from carvoice.vehicle.obd import PIDS
+from carvoice.wake.micro import MicroModel
 
 MAIN_FILE = "profile.toml"
 LEAD_IN_MARK = "~"  # in the names of the wake phrase's word endings (see _wake_tails)
@@ -64,7 +68,7 @@ _SINGLE_TABLES = ("profile", "wake", "audio", "can", "obd", "recognition", "repl
 _MERGED_TABLES = ("serial", "vehicle", "state", "pronunciations", "rules", "slots", "intents")
 _KEYS = {
     "profile": {"name", "description"},
-    "wake": {"phrase", "threshold"},
+    "wake": {"phrase", "engine", "model", "threshold", "button"},
     "audio": {"input", "output"},
     "can": {"interface", "channel", "bitrate", "dbc"},
     "obd": {"source", "poll_seconds", "baudrate"},
@@ -290,6 +294,13 @@ class _Loader:
         obd = self._obd(data.get("obd"))
         state = self._state(data.get("state", {}), dbc, obd)
         names = set(vehicle) | set(state)  # what conditions and replies may name besides slots
+        if wake is not None and wake.button is not None and wake.button not in state:
+            self.report(
+                "wake.button",
+                f"{wake.button!r} must name a value under [state] (the button's CAN signal);"
+                f" known: {', '.join(sorted(state)) or 'none'}",
+                wake.button,
+            )
         intents = {
             name: self._intent(name, intent_data, sentences.get(name, []), rules, slot_types, names, serial)
             for name, intent_data in intents_data.items()
@@ -362,13 +373,40 @@ class _Loader:
         words = phrase.lower().split()
         if not all(re.fullmatch(r"[a-z][a-z']*", w) for w in words):
             self.report("wake.phrase", f"{phrase!r}: letters and apostrophes only", phrase)
-        threshold = self._typed(table, "wake", "threshold", (int, float), WakeSettings.threshold)
-        if not 1e-60 <= threshold <= 1e60:
-            self.report(
-                "wake.threshold", f"must be between 1e-60 and 1e60 (smaller wakes more easily), not {threshold}"
-            )
-            threshold = WakeSettings.threshold
-        return WakeSettings(" ".join(words), float(threshold))
+        engine = self._typed(table, "wake", "engine", str, POCKETSPHINX)
+        if engine not in WAKE_ENGINES:
+            self.report("wake.engine", f"{engine!r}: one of {', '.join(WAKE_ENGINES)}", engine)
+            return None
+        button = self._typed(table, "wake", "button", str, None)
+        if engine == POCKETSPHINX:
+            if "model" in table:
+                self.report("wake.model", 'only the "micro" engine takes a model (engine = "micro")')
+            threshold = self._typed(table, "wake", "threshold", (int, float), KEYPHRASE_THRESHOLD)
+            if not 1e-60 <= threshold <= 1e60:
+                self.report(
+                    "wake.threshold", f"must be between 1e-60 and 1e60 (smaller wakes more easily), not {threshold}"
+                )
+                threshold = KEYPHRASE_THRESHOLD
+            return WakeSettings(" ".join(words), engine, float(threshold), button=button)
+        model = self._wake_model(self._typed(table, "wake", "model", str, None))
+        if model is None:
+            return None
+        threshold = self._typed(table, "wake", "threshold", (int, float), model.cutoff)
+        if not 0 < threshold < 1:
+            self.report("wake.threshold", f"the micro engine's cutoff is a probability (0 to 1), not {threshold}")
+            threshold = model.cutoff
+        return WakeSettings(" ".join(words), engine, float(threshold), model.config, button)
+
+    def _wake_model(self, spec: str | None) -> MicroModel | None:
+        from carvoice.wake.micro import WakeModelError, builtin_models, find_model, load_model
+
+        try:
+            if not spec:
+                raise WakeModelError(f"the micro engine needs a model: one of {', '.join(builtin_models())} or a .json")
+            return load_model(find_model(spec, self.root))
+        except WakeModelError as error:
+            self.report("wake.model", str(error), spec or "")
+            return None
 
     def _audio(self, table: dict[str, Any]) -> AudioSettings:
         return AudioSettings(
