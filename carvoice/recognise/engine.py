@@ -216,17 +216,22 @@ def _log(probability: float) -> float:
     return math.log(probability) / _LOG_BASE if probability > 0 else -math.inf
 
 
-def engine_for(profile: Profile, verbose: bool = False, wake_phrase: str | None = None) -> SpeechEngine:
+def engine_for(
+    profile: Profile, verbose: bool = False, wake_phrase: str | None = None, wake_threshold: float | None = None
+) -> SpeechEngine:
     """The engine for a profile: its words, its wake phrase (or another) and its command grammar."""
+    from carvoice.profile.model import KEYPHRASE_THRESHOLD, POCKETSPHINX
     from carvoice.safety.confirm import ANSWER_GRAMMAR
 
+    if wake_threshold is None:
+        wake_threshold = profile.wake.threshold if profile.wake.engine == POCKETSPHINX else KEYPHRASE_THRESHOLD
     words = set(profile.dictionary_words) | ANSWER_GRAMMAR.words | set((wake_phrase or "").split())
     pronunciations = dictionary.lookup(words - set(profile.pronunciations))
     pronunciations.update({w: p for w, p in profile.pronunciations.items() if w in words})
     return SpeechEngine(
         pronunciations,
         wake_phrase or profile.wake.phrase,
-        profile.wake.threshold,
+        wake_threshold,
         {COMMAND: profile.grammar, ANSWER: ANSWER_GRAMMAR},
         verbose=verbose,
     )
