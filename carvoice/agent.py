@@ -38,6 +38,11 @@ ECHO_TAIL_SECONDS = 0.3
 ANSWER_SECONDS = 5.0
 # Audio kept so that a command spoken straight after the wake phrase is not clipped.
 RECENT_SECONDS = 1.0
+# After a wake, a command that was not understood gets "Sorry?" only when it was plainly meant
+# for the car: heard as a complete command whose sounds fit it at least this well (and with no
+# word held over silence). Below it the agent stays silent, as it should after a false wake or
+# when nobody spoke to it. Chosen on one half of the recordings (README, "Quiet when nobody spoke").
+ASK_AGAIN_CONFIDENCE = 0.2
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ class Agent:
         self.gate = SafetyGate(profile)
         self.position = 0  # samples of audio heard so far
         self._deaf_until = 0
+        self._tone_until = 0  # the wake tone does not make the agent deaf: a command may follow at once
+        self._button_down = False
         self._generation = 0  # bumped when the profile is replaced while listening
         self._pending: _Pending | None = None
         self.tick: Callable[[], None] | None = None  # called once per frame (watchdog, reload)
@@ -90,12 +97,16 @@ class Agent:
 
     # -- after recognition: shared by speech and text --------------------------------------
 
-    def handle_words(self, words: Sequence[str], confidence: float = 1.0, doubt: str | None = None) -> None:
+    def handle_words(
+        self, words: Sequence[str], confidence: float = 1.0, doubt: str | None = None, ask_again: bool = True
+    ) -> None:
+        """`ask_again`: say "Sorry?" if the command is rejected (a typed command always was meant)."""
         text = " ".join(words)
         verdict = self.gate.review(tuple(words), confidence, doubt)
         if not verdict.accepted:
             self.emit(events.Rejected(self.now, reason=verdict.reason, text=text, confidence=round(confidence, 3)))
-            self.say(self.profile.replies.not_understood)
+            if ask_again:
+                self.say(self.profile.replies.not_understood)
             return
         self.emit(
             events.Intent(
@@ -105,7 +116,8 @@ class Agent:
         self.decide(verdict.intent, verdict.slots)
 
     def handle_recognition(self, recognition: Recognition) -> None:
-        self.handle_words(recognition.words, recognition.confidence, recognition.doubt)
+        plainly_meant = recognition.confidence >= ASK_AGAIN_CONFIDENCE and recognition.drawn_out is None
+        self.handle_words(recognition.words, recognition.confidence, recognition.doubt, ask_again=plainly_meant)
 
     def decide(self, intent_name: str, slots: dict[str, SlotValueType]) -> None:
         """The profile's safety rules first: refuse, ask, or go ahead."""
@@ -204,6 +216,19 @@ class Agent:
                 continue
         return None
 
+    def tone(self) -> None:
+        """The wake tone. It does not make the agent deaf, so a command said at once is heard whole."""
+        if self.speaker is None:
+            return
+        try:
+            played = self.speaker.tone()
+        except SpeechFailed as error:
+            self.emit(events.Error(self.now, message=str(error), source="speech"))
+            return
+        self.emit(events.Tone(self.now, file=played.file))
+        if self.speaker.live:
+            self._tone_until = self.position + round((played.seconds + ECHO_TAIL_SECONDS) * SAMPLE_RATE)
+
     def say(self, text: str) -> None:
         if self.speaker is None:
             self.emit(events.Say(self.now, text=text))
@@ -271,12 +296,19 @@ class Agent:
                 wake.restart(start)
             if capture is None and self._pending is not None:
                 capture, endpointer = answers, self._begin(answers, floor, ANSWER_SECONDS)
+            pressed = self._button_pressed()
+            if capture is None and pressed:
+                self.emit(events.Wake(self.now, phrase=self.profile.wake.phrase, by="button"))
+                capture, endpointer = commands, self._begin(commands, floor)
+                self.tone()
+                continue  # the command starts after the press
             if capture is None:
                 wake_end = wake.feed(frame)
                 if wake_end is None:
                     continue
                 self.emit(events.Wake(wake_end / SAMPLE_RATE, phrase=self.profile.wake.phrase))
                 capture, endpointer = commands, self._begin(commands, floor)
+                self.tone()
                 status = Status.WAITING
                 for piece_start, piece in recent:  # what was said since the phrase ended
                     tail = piece[max(0, wake_end - piece_start) :]
@@ -322,7 +354,18 @@ class Agent:
     def _hearing_itself(self) -> bool:
         if self.position <= self._deaf_until:
             return True
+        if self.position <= self._tone_until:
+            return False
         return self.speaker is not None and self.speaker.live and self.speaker.busy()
+
+    def _button_pressed(self) -> bool:
+        """True on the frame where the profile's push-to-talk button goes down (not while it is held)."""
+        button = self.profile.wake.button
+        if button is None or self.state is None:
+            return False
+        down = bool(self.state.value(button))
+        pressed, self._button_down = down and not self._button_down, down
+        return pressed
 
     def close(self) -> None:
         for close in self.on_close:
