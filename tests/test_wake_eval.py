@@ -80,11 +80,15 @@ def test_wake_set_runs_through_the_detector_with_a_sweep(tmp_path, capsys):
     assert summary["n"] == 3 and summary["miss_rate"] == 0.0 and summary["command_accuracy"] is None
     # All audio but the three clips (and their tolerance) is negative: two talk clips, one extra, four gaps.
     assert 0 < summary["negative_hours"] * 3600 < 20
-    sweep = summary["sweep"]
-    misses = [row["miss_rate"] for row in sweep]
-    alarms = [row["false_alarms_per_hour"] for row in sweep]
+    first_stage = summary["engines"]["pocketsphinx, no check"]["sweep"]
+    misses = [row["miss_rate"] for row in first_stage]
+    alarms = [row["false_alarms_per_hour"] for row in first_stage]
     assert misses == sorted(misses) and alarms == sorted(alarms, reverse=True)  # stricter: fewer hits and alarms
     assert misses[-1] > 0  # the strictest threshold misses something: the thresholds really differ
+    # The second stage only ever takes detections away, and it took the talk's away.
+    for checked, unchecked in zip(summary["sweep"], first_stage, strict=True):
+        assert checked["false_alarms"] <= unchecked["false_alarms"] and checked["miss_rate"] >= unchecked["miss_rate"]
+    assert sum(row["false_alarms"] for row in summary["sweep"]) < sum(row["false_alarms"] for row in first_stage)
     assert is_png(det)
 
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,9 @@ MICRO_SWEEP = (0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96,
 REFRACTORY_SECONDS = 1.5
 FALSE_ALARM_TARGET = 0.5  # per hour: the operating point the targets are set at (issue 11)
 HALVES = ("tune", "report")
+UNCHECKED = f"{POCKETSPHINX}, no check"  # the keyphrase search alone, without its second stage
+# Second-stage fits tried on a swept PocketSphinx run (to choose CHECK_FIT on one half).
+CHECK_GRID = (-45.0, -40.0, -35.0, -30.0, -25.0, -20.0)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,15 @@ class WakeRun:
     detections: dict[float, list[int]]  # threshold -> end samples of its detections
     cpu_seconds: float
     errors: list[str] = field(default_factory=list)
+    checks: dict[int, tuple[float, float]] = field(default_factory=dict)  # PocketSphinx's second stage
+
+    def checked(self, fit: float) -> WakeRun:
+        """The same run with only the detections that pass the second stage at `fit`."""
+        from carvoice.wake.detector import PhraseCheck
+
+        passed = {end for end, (f, pace) in self.checks.items() if PhraseCheck(f, pace).passes(fit)}
+        detections = {t: [end for end in ends if end in passed] for t, ends in self.detections.items()}
+        return replace(self, detections=detections)
 
 
 @dataclass(frozen=True)
@@ -204,42 +217,60 @@ def run_stream(
                 progress(index + 1)
 
     started = time.process_time()
-    detections = spot(frames())
-    return WakeRun(engine_name, phrase, at, positives, position, detections, time.process_time() - started, errors)
+    detections, checks = spot(frames())
+    cpu = time.process_time() - started
+    return WakeRun(engine_name, phrase, at, positives, position, detections, cpu, errors, checks)
 
 
-Detections = dict[float, list[int]]
+Detections = dict[float, list[int]]  # threshold -> end samples of its detections
+Checks = dict[int, tuple[float, float]]  # end sample -> the second stage's fit and seconds per phone
 
 
 def _keyphrase_detections(
     profile: Profile, phrase: str, at: float, sweep: bool
-) -> Callable[[Iterator[np.ndarray]], Detections]:
+) -> Callable[[Iterator[np.ndarray]], tuple[Detections, Checks]]:
+    """PocketSphinx's spotting; in a sweep each spotted phrase is also checked (second stage)
+    by a second engine, so the stream's own search is never interrupted."""
     from carvoice.recognise.engine import WAKE, WAKE_SWEEP, engine_for
-    from carvoice.wake.detector import WakeDetector
+    from carvoice.wake.detector import CHECK_TAIL_SECONDS, WakeDetector, check_phrase
 
     engine = engine_for(profile, wake_phrase=phrase, wake_threshold=at)
     texts = engine.add_wake_sweep(phrase, sorted({*SWEEP_THRESHOLDS, at})) if sweep else {phrase: at}
     detector = WakeDetector(engine, WAKE_SWEEP if sweep else WAKE)
+    checker = engine_for(profile, wake_phrase=phrase) if sweep else None
 
-    def spot(frames: Iterator[np.ndarray]) -> Detections:
+    def spot(frames: Iterator[np.ndarray]) -> tuple[Detections, Checks]:
         detections: Detections = {t: [] for t in texts.values()}
+        checks: Checks = {}
+        waiting: list[tuple[int, int]] = []  # spotted, checked once CHECK_TAIL_SECONDS of audio followed
+        tail = round(CHECK_TAIL_SECONDS * SAMPLE_RATE)
         detector.restart(0)
         position = 0
         for frame in frames:
             position += len(frame)
-            if sweep:
-                for text, end in detector.feed_all(frame):
-                    detections[texts[text]].append(end)
-            elif (end := detector.feed(frame)) is not None:
-                detections[at].append(end)
-                detector.restart(position)
+            if checker is None:
+                if (end := detector.feed(frame)) is not None:
+                    detections[at].append(end)
+                    detector.restart(position)
+                continue
+            for text, start, end in detector.feed_all(frame):
+                detections[texts[text]].append(end)
+                if end not in checks:
+                    checks[end] = (-math.inf, 0.0)
+                    waiting.append((start, end))
+            while waiting and position >= waiting[0][1] + tail:
+                start, end = waiting.pop(0)
+                check = check_phrase(checker, detector.audio(start, position)[1])
+                checks[end] = (check.fit, check.seconds_per_phone)
         engine.stop()
-        return detections
+        return detections, checks
 
     return spot
 
 
-def _micro_detections(model_path: Path, at: float, sweep: bool) -> Callable[[Iterator[np.ndarray]], Detections]:
+def _micro_detections(
+    model_path: Path, at: float, sweep: bool
+) -> Callable[[Iterator[np.ndarray]], tuple[Detections, Checks]]:
     from carvoice.wake.micro import FIRING_LAG_SECONDS, MicroSpotter, load_model
 
     spotter = MicroSpotter(load_model(model_path), at)
@@ -247,7 +278,7 @@ def _micro_detections(model_path: Path, at: float, sweep: bool) -> Callable[[Ite
     lag = round(FIRING_LAG_SECONDS * SAMPLE_RATE)
     refractory = round(REFRACTORY_SECONDS * SAMPLE_RATE)
 
-    def spot(frames: Iterator[np.ndarray]) -> Detections:
+    def spot(frames: Iterator[np.ndarray]) -> tuple[Detections, Checks]:
         detections: Detections = {t: [] for t in cutoffs}
         spotter.restart(0)
         position = 0
@@ -257,7 +288,7 @@ def _micro_detections(model_path: Path, at: float, sweep: bool) -> Callable[[Ite
                 if (end := spotter.feed(frame)) is not None:
                     detections[at].append(end)
                     spotter.restart(position)
-            return detections
+            return detections, {}
         armed = dict.fromkeys(cutoffs, True)
         last = dict.fromkeys(cutoffs, -refractory)
         for frame in frames:
@@ -268,7 +299,7 @@ def _micro_detections(model_path: Path, at: float, sweep: bool) -> Callable[[Ite
                     elif armed[cutoff] and sample - last[cutoff] > refractory:
                         detections[cutoff].append(max(0, sample - lag))
                         armed[cutoff], last[cutoff] = False, sample
-        return detections
+        return detections, {}
 
     return spot
 
@@ -312,14 +343,24 @@ def evaluate_wake(
 
             runs.append(run_stream(str(profile_dir), engine, phrase, plans[phrase], condition, sweep, tick))
             done += len(plans[phrase])
-        return runs
-    workers = min(len(tasks), jobs or os.cpu_count() or 1)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(run_stream, str(profile_dir), engine, phrase, plans[phrase], condition, sweep)
-            for engine, phrase in tasks
-        ]
-        return [future.result() for future in futures]
+    else:
+        workers = min(len(tasks), jobs or os.cpu_count() or 1)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [
+                pool.submit(run_stream, str(profile_dir), engine, phrase, plans[phrase], condition, sweep)
+                for engine, phrase in tasks
+            ]
+            runs = [future.result() for future in futures]
+    return [split for run in runs for split in _second_stage(run)]
+
+
+def _second_stage(run: WakeRun) -> list[WakeRun]:
+    """A swept PocketSphinx run as the daemon hears it (checked) and as the first stage alone, same audio."""
+    if run.engine != POCKETSPHINX or not run.checks:
+        return [run]
+    from carvoice.wake.detector import CHECK_FIT
+
+    return [run.checked(CHECK_FIT), replace(run, engine=UNCHECKED)]
 
 
 def wake_metrics(runs: list[WakeRun]) -> dict[str, Any]:
@@ -373,6 +414,15 @@ def _engine_metrics(runs: list[WakeRun]) -> dict[str, Any]:
         best = min(allowed, key=lambda s: (s.miss_rate or 0.0, s.threshold)) if allowed else None
         metrics[f"miss_rate_at_{FALSE_ALARM_TARGET:g}_fa_per_hour"] = best.miss_rate if best else None
         metrics[f"threshold_at_{FALSE_ALARM_TARGET:g}_fa_per_hour"] = best.threshold if best else None
+    if any(run.checks for run in runs):
+        metrics["check_grid"] = {
+            f"{fit:g}": [
+                [t, s.miss_rate, s.false_alarms_per_hour]
+                for t in thresholds
+                for s in [pooled([score(run.checked(fit), t) for run in runs])]
+            ]
+            for fit in CHECK_GRID
+        }
     return metrics
 
 
@@ -386,13 +436,13 @@ def plot_det(runs: list[WakeRun], path: Path | str) -> None:
     except ImportError:
         raise RuntimeError("the DET plot needs matplotlib: pip install 'carvoice[eval]'") from None
     figure, axes = plt.subplots(figsize=(6, 4.5))
-    styles = {POCKETSPHINX: "-", MICRO: "--"}
+    styles = {POCKETSPHINX: "-", UNCHECKED: ":", MICRO: "--"}
     for run in runs:
         points = [score(run, t) for t in sorted(run.detections)]
         axes.plot(
             [max(p.false_alarms_per_hour or 0.0, 1e-3) for p in points],
             [p.miss_rate for p in points],
-            linestyle=styles.get(run.engine, ":"),
+            linestyle=styles.get(run.engine, "-."),
             marker="o",
             markersize=3,
             label=f"{run.engine}: {run.phrase}",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 WAKE = "wake"
 WAKE_SWEEP = "wake_sweep"  # the wake phrase at many thresholds at once (evaluation only)
+WAKE_CHECK = "wake_check"  # the wake phrase alone as a grammar: the spotter's second stage
 COMMAND = "command"
 PHONES = "phones"  # a phone loop with no language model: the yardstick for "how well could any speech fit"
 SENTENCES = "sentences"  # a few given sentences, re-scored on demand
@@ -99,6 +100,7 @@ class SpeechEngine:
         finally:
             os.unlink(dict_file.name)
         self.decoder.add_keyphrase(WAKE, wake_phrase)
+        self.decoder.add_fsg(WAKE_CHECK, self._sentence_fsg(WAKE_CHECK, [tuple(wake_phrase.split())]))
         self.decoder.add_allphone_file(PHONES, None)
         for name, grammar in grammars.items():
             fsg = self.decoder.create_fsg(name, grammar.start, grammar.final, grammar.fsg_transitions())
@@ -197,6 +199,11 @@ class SpeechEngine:
 
     def decode_sentences(self, sentences: list[tuple[str, ...]], samples: np.ndarray) -> Hypothesis | None:
         """The best of a few word sequences for this audio (all words must be in the dictionary)."""
+        self.stop()
+        self.decoder.add_fsg(SENTENCES, self._sentence_fsg(SENTENCES, sentences))
+        return self.decode(SENTENCES, samples)
+
+    def _sentence_fsg(self, name: str, sentences: list[tuple[str, ...]]):  # -> pocketsphinx.FsgModel
         transitions: list[tuple[int, int, float, str]] = []
         next_state = 2
         for words in sentences:
@@ -206,9 +213,7 @@ class SpeechEngine:
                 next_state += target != 1
                 transitions.append((state, target, 1.0, word))
                 state = target
-        self.stop()
-        self.decoder.add_fsg(SENTENCES, self.decoder.create_fsg(SENTENCES, 0, 1, transitions))
-        return self.decode(SENTENCES, samples)
+        return self.decoder.create_fsg(name, 0, 1, transitions)
 
 
 def _log(probability: float) -> float:
