@@ -251,3 +251,38 @@ def test_a_status_value_outside_the_dbc_range_or_an_extended_twin_is_not_stored(
     state.on_frame(can.Message(arbitration_id=body.frame_id, data=frame, is_extended_id=False))
     assert state.value("window_fl") == 50 and state.value("window_fr") is None and state.value("window_rl") == 0
     assert state.rejected_frames == 2
+
+
+@needs("flite")
+def test_the_voice_button_starts_listening_as_the_wake_phrase_does(car, channel, demo_profile):
+    """Push-to-talk: the simulated steering wheel's button, then a command without the wake phrase."""
+    import threading
+
+    from carvoice.audio import SampleSource
+
+    audio = with_noise_floor(np.concatenate([silence(2.0), speech("unlock the doors", "flite:slt", 150), silence(2.0)]))
+    link = VehicleLink(demo_profile, *channel.split(":", 1))
+    heard = []
+    agent = Agent(demo_profile, heard.append, [CanSink(link.bus, link.name)], state=link.state)
+    agent.on_close.append(link.close)
+    try:
+        assert link.state.wait_until_known()
+        agent.listen(SampleSource(audio, "cabin", realtime=True))  # the control: nobody pressed
+        control = list(heard)
+        heard.clear()
+        press = threading.Timer(0.5, car.car.press)  # while the agent listens to the first silence
+        press.start()
+        agent.listen(SampleSource(audio, "cabin", realtime=True))
+        press.join()
+    finally:
+        agent.close()
+    assert not [e for e in control if e.name in ("wake", "intent", "can")]
+    woken = [e for e in heard if e.name == "wake"]
+    assert [(e.by, e.phrase) for e in woken] == [("button", "okay nabu")]
+    assert woken[0].t - len(audio) / 16000 < 2.0  # pressed before the command (the agent's clock runs on)
+    assert [(e.name, getattr(e, "intent", None)) for e in heard if e.name in ("intent", "can")] == [
+        ("intent", "lock"),
+        ("can", None),
+    ]
+    assert [e.frame for e in heard if e.name == "can"] == ["2F2#02"]
+    assert until(lambda: car.car.snapshot()["Locked"] == 0) is not None

@@ -4,7 +4,7 @@
     carvoice sim --interface virtual --channel demo_car --scenario drive.toml
 
 On a terminal it shows the car live and takes commands such as `speed 80`,
-`gear P`, `quiet` (stop reporting), `talk` and `quit`.
+`gear P`, `press` (the voice button), `quiet` (stop reporting), `talk` and `quit`.
 """
 
 from __future__ import annotations
@@ -110,6 +110,9 @@ def _read_commands(ecu: SimEcu, display: Display, stop: threading.Event) -> None
             break
         if words[0] in ("quiet", "talk"):
             ecu.broadcasting = words[0] == "talk"
+            continue
+        if words == ["press"]:
+            ecu.car.press()  # the steering wheel's voice button
             continue
         try:
             if len(words) != 2:

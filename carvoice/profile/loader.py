@@ -294,13 +294,8 @@ class _Loader:
         obd = self._obd(data.get("obd"))
         state = self._state(data.get("state", {}), dbc, obd)
         names = set(vehicle) | set(state)  # what conditions and replies may name besides slots
-        if wake is not None and wake.button is not None and wake.button not in state:
-            self.report(
-                "wake.button",
-                f"{wake.button!r} must name a value under [state] (the button's CAN signal);"
-                f" known: {', '.join(sorted(state)) or 'none'}",
-                wake.button,
-            )
+        if wake is not None and wake.button is not None:
+            self._check_button(wake.button, state, dbc)
         intents = {
             name: self._intent(name, intent_data, sentences.get(name, []), rules, slot_types, names, serial)
             for name, intent_data in intents_data.items()
@@ -405,8 +400,21 @@ class _Loader:
                 raise WakeModelError(f"the micro engine needs a model: one of {', '.join(builtin_models())} or a .json")
             return load_model(find_model(spec, self.root))
         except WakeModelError as error:
-            self.report("wake.model", str(error), spec or "")
+            self.report("wake.model", str(error), spec or "[wake]")
             return None
+
+    def _check_button(self, button: str, state: dict[str, StateSource], dbc: Any) -> None:
+        """The push-to-talk button is a [state] value on the bus whose 0 means released."""
+        source = state.get(button)
+        if source is None or source.signal is None:
+            known = ", ".join(sorted(name for name, s in state.items() if s.signal)) or "none"
+            self.report("wake.button", f"{button!r} must name a CAN signal under [state] (known: {known})", button)
+            return
+        signal = dbc.get_message_by_name(source.message).get_signal_by_name(source.signal)
+        if signal.choices:
+            self.report(
+                "wake.button", f"{source.message}.{source.signal} has named values: it must be a number (0 = released)"
+            )
 
     def _audio(self, table: dict[str, Any]) -> AudioSettings:
         return AudioSettings(

@@ -18,6 +18,8 @@ TRAVEL_PER_SECOND = 25.0
 # Fraction of the gap to the setpoint the cabin closes per second.
 CABIN_RATE = 0.02
 IDLE_RPM = 800.0
+# How long `press` holds a button down: a quick press, seen by a listener on a 100 ms cycle.
+PRESS_SECONDS = 0.3
 
 # Command signal -> the status signal it moves (Open -> 100 %, Close -> 0 %, Stop -> where it is).
 _TRAVEL = {
@@ -54,6 +56,7 @@ SETTABLE = {
     "setpoint": "TempSetpoint",
     "locked": "Locked",
     "trunk": "TrunkOpen",
+    "voice_button": "VoiceButton",
 }
 GEARS = ("P", "R", "N", "D", "S")
 
@@ -98,10 +101,12 @@ class SimCar:
             "Recirc": 0,
             "SeatHeatDriver": 0,
             "SeatHeatPassenger": 0,
+            "VoiceButton": 0,
         }
         for position in _TRAVEL.values():
             self.values[position] = 0.0
         self._targets: dict[str, float] = {}
+        self._held: dict[str, float] = {}  # pressed buttons -> seconds until released
 
     def set(self, name: str, value: Any) -> None:
         """A scenario or the tester changes the car: `speed 50`, `gear D`."""
@@ -121,6 +126,12 @@ class SimCar:
             self.values[signal] = value
             if signal == "VehicleSpeed":
                 self.values["ParkingBrake"] = 0 if value > 0 else self.values["ParkingBrake"]
+
+    def press(self, name: str = "voice_button", seconds: float = PRESS_SECONDS) -> None:
+        """The driver presses a button and lets go after `seconds` (time passes in `advance`)."""
+        self.set(name, 1)
+        with self._lock:
+            self._held[SETTABLE.get(name, name)] = seconds
 
     def apply(self, signals: Mapping[str, Any]) -> list[Change]:
         """A decoded command frame; NoChange signals are left alone, as the real ECU would."""
@@ -163,6 +174,11 @@ class SimCar:
             cabin, setpoint = self.values["CabinTemp"], self.values["TempSetpoint"]
             self.values["CabinTemp"] = cabin + (setpoint - cabin) * min(1.0, CABIN_RATE * seconds)
             self.values["EngineSpeed"] = IDLE_RPM + 30.0 * self.values["VehicleSpeed"]
+            for button, left in list(self._held.items()):
+                self._held[button] = left - seconds
+                if self._held[button] <= 0:
+                    self.values[button] = 0
+                    del self._held[button]
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

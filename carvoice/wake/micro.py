@@ -9,7 +9,9 @@ load, so every model is opened and checked here before anything else touches it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,7 @@ class MicroModel:
     wake_word: str
     cutoff: float  # the model author's probability cutoff
     window: int  # probabilities averaged
+    network: bytes = field(default=b"", repr=False)  # the .tflite as read and checked
 
 
 def find_model(spec: str, root: Path) -> Path:
@@ -78,10 +81,29 @@ def load_model(config: Path) -> MicroModel:
         raise WakeModelError(f"{config.name} is not a microWakeWord model description ({error!r})") from None
     if not tflite.is_relative_to(config.parent.resolve()):
         raise WakeModelError(f"{config.name}: its model file must sit beside it, not at {data['model']!r}")
-    if not tflite.is_file():
-        raise WakeModelError(f"{config.name} names {data['model']!r}, which does not exist")
-    _check_network(model)
+    try:
+        network = tflite.read_bytes()
+    except FileNotFoundError:
+        raise WakeModelError(f"{config.name} names {data['model']!r}, which does not exist") from None
+    except OSError as error:
+        raise WakeModelError(f"cannot read {tflite.name}: {error}") from None
+    model = replace(model, network=network)
+    copy = _private_copy(network)
+    try:
+        _check_network(copy, tflite.name)
+    finally:
+        copy.unlink()
     return model
+
+
+def _private_copy(network: bytes) -> Path:
+    """The network in a file of our own. TensorFlow Lite maps the file and reads it again on every
+    restart of the spotter: the installer's file may be replaced or damaged meanwhile (a reload,
+    a bundle install), and a damaged network crashes the process rather than raising."""
+    handle, name = tempfile.mkstemp(prefix="carvoice-wake-", suffix=".tflite")
+    with os.fdopen(handle, "wb") as file:
+        file.write(network)
+    return Path(name)
 
 
 def _library() -> Path:
@@ -93,22 +115,22 @@ def _library() -> Path:
     return found[0]
 
 
-def _check_network(model: MicroModel) -> None:
+def _check_network(path: Path, name: str) -> None:
     """Open the network the way the engine will, but stop at the first thing that would crash it."""
     from pymicro_wakeword.wakeword import TfLiteWakeWord
 
     lib = TfLiteWakeWord(_library()).lib
-    handle = lib.TfLiteModelCreateFromFile(str(model.tflite).encode())
+    handle = lib.TfLiteModelCreateFromFile(str(path).encode())
     if not handle:
-        raise WakeModelError(f"{model.tflite.name} is not a TensorFlow Lite model (damaged or wrong file)")
+        raise WakeModelError(f"{name} is not a TensorFlow Lite model (damaged or wrong file)")
     interpreter = lib.TfLiteInterpreterCreate(handle, None)
     try:
         if not interpreter or lib.TfLiteInterpreterAllocateTensors(interpreter) != 0:
-            raise WakeModelError(f"{model.tflite.name}: TensorFlow Lite cannot run this model")
+            raise WakeModelError(f"{name}: TensorFlow Lite cannot run this model")
         tensor = lib.TfLiteInterpreterGetInputTensor(interpreter, 0)
         shape = [lib.TfLiteTensorDim(tensor, i) for i in range(lib.TfLiteTensorNumDims(tensor))]
         if len(shape) != 3 or shape[0] != 1 or lib.TfLiteTensorType(tensor) not in (3, 9):  # uint8, int8
-            raise WakeModelError(f"{model.tflite.name} is not a microWakeWord network (input {shape})")
+            raise WakeModelError(f"{name} is not a microWakeWord network (input {shape})")
     finally:
         if interpreter:
             lib.TfLiteInterpreterDelete(interpreter)
@@ -128,7 +150,16 @@ class MicroSpotter:
 
         self.model = model
         self.cutoff = model.cutoff if cutoff is None else cutoff
-        self._network = MicroWakeWord.from_config(model.config, libtensorflowlite_c_path=_library())
+        self._copy = _private_copy(model.network)
+        self._network = MicroWakeWord(
+            model.config.stem,
+            wake_word=model.wake_word,
+            tflite_model=self._copy,
+            probability_cutoff=self.cutoff,
+            sliding_window_size=model.window,
+            trained_languages=[],
+            libtensorflowlite_c_path=_library(),
+        )
         self._features = MicroWakeWordFeatures()
         self._position = 0  # absolute sample after the last fed frame
         self._pending = np.zeros(0, dtype=np.int16)  # samples not yet turned into features
@@ -161,3 +192,7 @@ class MicroSpotter:
             if probability > self.cutoff:
                 return max(0, at - round(FIRING_LAG_SECONDS * SAMPLE_RATE))
         return None
+
+    def __del__(self) -> None:
+        self._network.close()
+        self._copy.unlink(missing_ok=True)
