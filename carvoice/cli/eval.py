@@ -42,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--half",
         choices=HALVES,
-        help="wake sets: only the recordings (clips and negatives) in this half, split by a hash of the file name",
+        help="only the recordings (and wake negatives) in this half, split by a hash of the file name",
     )
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N manifest lines")
     parser.add_argument("--stride", type=int, default=1, metavar="K", help="only every K-th line (a spread subset)")
@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"carvoice eval: {error}", file=sys.stderr)
         return 2
     items = items[:: max(1, args.stride)]
+    if args.half:
+        items = [item for item in items if half_of(item.audio) == args.half]
     if args.limit:
         items = items[: args.limit]
     condition = NoiseCondition(args.noise, args.snr, args.seed)
@@ -87,7 +89,6 @@ def run(args: argparse.Namespace) -> int:
 def _run_wake(args: argparse.Namespace, path: Path, items: list[Item], condition: NoiseCondition, progress: Any) -> int:
     negatives = negative_files(args.negatives)
     if args.half:
-        items = [item for item in items if half_of(item.audio) == args.half]
         negatives = [n for n in negatives if half_of(n) == args.half]
     engines = tuple(args.engines.split(",")) if args.engines else None
     unknown = set(engines or ()) - set(WAKE_ENGINES)

@@ -1,18 +1,26 @@
-"""microWakeWord: a small neural network per wake phrase (pymicro-wakeword, TensorFlow Lite).
+"""microWakeWord: a small neural network per wake phrase, run on TensorFlow Lite's C library.
 
-A model is a JSON file naming its `.tflite` beside it. The package ships `alexa`,
-`hey_jarvis`, `hey_mycroft` and `okay_nabu`; an installer may bring their own into the
-profile folder. The TensorFlow Lite library crashes the process on a model it could not
-load, so every model is opened and checked here before anything else touches it.
+A model is a JSON file naming its `.tflite` beside it. The pymicro-wakeword wheel ships
+`alexa`, `hey_jarvis`, `hey_mycroft` and `okay_nabu` with the library and the feature front
+end (pymicro-features); an installer may bring their own model into the profile folder.
+
+The network runs here on the library's C API directly rather than through the wheel's
+Python wrapper: the model is read once and checked, and every restart of the spotter builds
+a new interpreter from those same bytes in memory. The wrapper reads the file again on every
+reset, and a file damaged meanwhile (a reload, a bundle install) would crash the process;
+it also costs 2.6 MB more resident memory, which the head unit does not have to spare.
 """
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
 import json
-import os
-import tempfile
+from collections import deque
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,16 +34,23 @@ FEATURE_SAMPLES = SAMPLE_RATE // 100
 # 0.3 s more of the phrase reached the command decoder and a flite "turn on the light bar" was
 # doubted against "turn off"; at 0 and 0.1 s it was not.
 FIRING_LAG_SECONDS = 0.1
+_QUANTISED = {3: np.uint8, 9: np.int8}  # TfLiteType -> numpy
 
 
 class WakeModelError(ValueError):
     """A wake model that is missing, unreadable, or not a microWakeWord model."""
 
 
-def models_dir() -> Path:
-    import pymicro_wakeword
+def _wheel() -> Path:
+    """pymicro-wakeword's folder, found without importing its Python wrapper (see above)."""
+    spec = importlib.util.find_spec("pymicro_wakeword")
+    if spec is None or not spec.submodule_search_locations:
+        raise WakeModelError("pymicro-wakeword is not installed (scripts/setup installs it)")
+    return Path(next(iter(spec.submodule_search_locations)))
 
-    return Path(pymicro_wakeword.__file__).parent / "models"
+
+def models_dir() -> Path:
+    return _wheel() / "models"
 
 
 def builtin_models() -> list[str]:
@@ -88,53 +103,102 @@ def load_model(config: Path) -> MicroModel:
     except OSError as error:
         raise WakeModelError(f"cannot read {tflite.name}: {error}") from None
     model = replace(model, network=network)
-    copy = _private_copy(network)
-    try:
-        _check_network(copy, tflite.name)
-    finally:
-        copy.unlink()
+    _Network(model).close()  # everything that could crash the process is tried here, safely
     return model
 
 
-def _private_copy(network: bytes) -> Path:
-    """The network in a file of our own. TensorFlow Lite maps the file and reads it again on every
-    restart of the spotter: the installer's file may be replaced or damaged meanwhile (a reload,
-    a bundle install), and a damaged network crashes the process rather than raising."""
-    handle, name = tempfile.mkstemp(prefix="carvoice-wake-", suffix=".tflite")
-    with os.fdopen(handle, "wb") as file:
-        file.write(network)
-    return Path(name)
-
-
-def _library() -> Path:
-    import pymicro_wakeword
-
-    found = sorted((Path(pymicro_wakeword.__file__).parent / "lib").glob("*tensorflowlite_c.*"))
+@cache
+def _library() -> Any:
+    """The TensorFlow Lite C library shipped in the pymicro-wakeword wheel, with the calls used here."""
+    found = sorted((_wheel() / "lib").glob("*tensorflowlite_c.*"))
     if not found:
         raise WakeModelError("pymicro-wakeword was installed without its TensorFlow Lite library")
-    return found[0]
+    lib = ctypes.CDLL(str(found[0]))
+    pointer, size, number = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int32
+
+    class Quantisation(ctypes.Structure):
+        _fields_ = (("scale", ctypes.c_float), ("zero_point", ctypes.c_int32))
+
+    for name, arguments, result in (
+        ("TfLiteModelCreate", [pointer, size], pointer),
+        ("TfLiteModelDelete", [pointer], None),
+        ("TfLiteInterpreterCreate", [pointer, pointer], pointer),
+        ("TfLiteInterpreterDelete", [pointer], None),
+        ("TfLiteInterpreterAllocateTensors", [pointer], number),
+        ("TfLiteInterpreterInvoke", [pointer], number),
+        ("TfLiteInterpreterGetInputTensorCount", [pointer], number),
+        ("TfLiteInterpreterGetInputTensor", [pointer, number], pointer),
+        ("TfLiteInterpreterGetOutputTensor", [pointer, number], pointer),
+        ("TfLiteTensorType", [pointer], number),
+        ("TfLiteTensorNumDims", [pointer], number),
+        ("TfLiteTensorDim", [pointer, number], number),
+        ("TfLiteTensorByteSize", [pointer], size),
+        ("TfLiteTensorQuantizationParams", [pointer], Quantisation),
+        ("TfLiteTensorCopyFromBuffer", [pointer, pointer, size], number),
+        ("TfLiteTensorCopyToBuffer", [pointer, pointer, size], number),
+    ):
+        function = getattr(lib, name)
+        function.argtypes, function.restype = arguments, result
+    return lib
 
 
-def _check_network(path: Path, name: str) -> None:
-    """Open the network the way the engine will, but stop at the first thing that would crash it."""
-    from pymicro_wakeword.wakeword import TfLiteWakeWord
+class _Network:
+    """One streaming network: quantised feature frames in, a probability out. Its state (what it
+    has heard) lives in the interpreter, so forgetting means building a new interpreter."""
 
-    lib = TfLiteWakeWord(_library()).lib
-    handle = lib.TfLiteModelCreateFromFile(str(path).encode())
-    if not handle:
-        raise WakeModelError(f"{name} is not a TensorFlow Lite model (damaged or wrong file)")
-    interpreter = lib.TfLiteInterpreterCreate(handle, None)
-    try:
-        if not interpreter or lib.TfLiteInterpreterAllocateTensors(interpreter) != 0:
-            raise WakeModelError(f"{name}: TensorFlow Lite cannot run this model")
-        tensor = lib.TfLiteInterpreterGetInputTensor(interpreter, 0)
-        shape = [lib.TfLiteTensorDim(tensor, i) for i in range(lib.TfLiteTensorNumDims(tensor))]
-        if len(shape) != 3 or shape[0] != 1 or lib.TfLiteTensorType(tensor) not in (3, 9):  # uint8, int8
-            raise WakeModelError(f"{name} is not a microWakeWord network (input {shape})")
-    finally:
-        if interpreter:
-            lib.TfLiteInterpreterDelete(interpreter)
-        lib.TfLiteModelDelete(handle)
+    def __init__(self, model: MicroModel) -> None:
+        lib = self._lib = _library()
+        self._buffer = ctypes.create_string_buffer(model.network, len(model.network))  # outlives the model
+        self._model = lib.TfLiteModelCreate(self._buffer, len(model.network))
+        self._interpreter = None
+        if not self._model:
+            raise WakeModelError(f"{model.tflite.name} is not a TensorFlow Lite model (damaged or wrong file)")
+        try:
+            self.reset()
+        except WakeModelError:
+            self.close()
+            raise
+        shape = [lib.TfLiteTensorDim(self._input, i) for i in range(lib.TfLiteTensorNumDims(self._input))]
+        input_type, output_type = lib.TfLiteTensorType(self._input), lib.TfLiteTensorType(self._output)
+        if len(shape) != 3 or shape[0] != 1 or input_type not in _QUANTISED or output_type not in _QUANTISED:
+            self.close()
+            raise WakeModelError(f"{model.tflite.name} is not a microWakeWord network (input {shape})")
+        self.stride, self.features = shape[1], shape[2]
+        self._in_type, self._out_type = _QUANTISED[input_type], _QUANTISED[output_type]
+        self._in_q = lib.TfLiteTensorQuantizationParams(self._input)
+        self._out_q = lib.TfLiteTensorQuantizationParams(self._output)
+        outputs = lib.TfLiteTensorByteSize(self._output) // np.dtype(self._out_type).itemsize
+        self._out = np.zeros(outputs, self._out_type)
+
+    def reset(self) -> None:
+        lib = self._lib
+        if self._interpreter:
+            lib.TfLiteInterpreterDelete(self._interpreter)
+        self._interpreter = lib.TfLiteInterpreterCreate(self._model, None)
+        if not self._interpreter or lib.TfLiteInterpreterAllocateTensors(self._interpreter) != 0:
+            raise WakeModelError("TensorFlow Lite cannot run this model")
+        if lib.TfLiteInterpreterGetInputTensorCount(self._interpreter) != 1:
+            raise WakeModelError("not a microWakeWord network (it takes more than one input)")
+        self._input = lib.TfLiteInterpreterGetInputTensor(self._interpreter, 0)
+        self._output = lib.TfLiteInterpreterGetOutputTensor(self._interpreter, 0)
+
+    def probability(self, frames: np.ndarray) -> float:
+        """`frames`: stride x features feature values, as the front end gives them."""
+        info = np.iinfo(self._in_type)
+        quantised = np.clip(np.round(frames / self._in_q.scale + self._in_q.zero_point), info.min, info.max)
+        data = np.ascontiguousarray(quantised, dtype=self._in_type)
+        self._lib.TfLiteTensorCopyFromBuffer(self._input, data.ctypes.data, data.nbytes)
+        self._lib.TfLiteInterpreterInvoke(self._interpreter)
+        self._lib.TfLiteTensorCopyToBuffer(self._output, self._out.ctypes.data, self._out.nbytes)
+        return float((int(self._out[0]) - self._out_q.zero_point) * self._out_q.scale)
+
+    def close(self) -> None:
+        if self._interpreter:
+            self._lib.TfLiteInterpreterDelete(self._interpreter)
+            self._interpreter = None
+        if self._model:
+            self._lib.TfLiteModelDelete(self._model)
+            self._model = None
 
 
 class MicroSpotter:
@@ -146,44 +210,42 @@ class MicroSpotter:
     """
 
     def __init__(self, model: MicroModel, cutoff: float | None = None) -> None:
-        from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
-
         self.model = model
         self.cutoff = model.cutoff if cutoff is None else cutoff
-        self._copy = _private_copy(model.network)
-        self._network = MicroWakeWord(
-            model.config.stem,
-            wake_word=model.wake_word,
-            tflite_model=self._copy,
-            probability_cutoff=self.cutoff,
-            sliding_window_size=model.window,
-            trained_languages=[],
-            libtensorflowlite_c_path=_library(),
-        )
-        self._features = MicroWakeWordFeatures()
-        self._position = 0  # absolute sample after the last fed frame
-        self._pending = np.zeros(0, dtype=np.int16)  # samples not yet turned into features
+        self._network = _Network(model)
+        self.restart(0)
 
     def restart(self, position: int) -> None:
         """Listen afresh from `position` (absolute samples), forgetting earlier audio."""
+        from pymicro_features import MicroFrontend
+
         self._network.reset()
-        self._features.reset()
+        self._frontend = MicroFrontend()
+        self._frames: list[list[float]] = []
+        self._recent: deque[float] = deque(maxlen=self.model.window)
         self._position = position
-        self._pending = np.zeros(0, dtype=np.int16)
+        self._pending = np.zeros(0, dtype=np.int16)  # samples not yet handed to the front end
 
     def probabilities(self, frame: np.ndarray) -> list[tuple[int, float]]:
         """(absolute sample, averaged probability) for each step of the network this frame completed."""
         audio = np.concatenate([self._pending, np.asarray(frame, dtype=np.int16)])
-        whole = len(audio) - len(audio) % FEATURE_SAMPLES
         start = self._position - len(self._pending)
-        self._pending = audio[whole:]
         self._position += len(frame)
-        features = list(self._features.process_streaming(audio[:whole].tobytes()))
         found = []
-        for index, vector in enumerate(features):  # the last vector ends where the whole chunks end
-            probability = self._network.process_streaming_prob(vector)
-            if probability:
-                found.append((start + whole - (len(features) - 1 - index) * FEATURE_SAMPLES, probability))
+        used = 0
+        while used + FEATURE_SAMPLES <= len(audio):
+            result = self._frontend.process_samples(audio[used : used + FEATURE_SAMPLES].tobytes())
+            used += result.samples_read or FEATURE_SAMPLES
+            if not result.features:
+                continue
+            self._frames.append(result.features)
+            if len(self._frames) < self._network.stride:
+                continue
+            self._recent.append(self._network.probability(np.array(self._frames, dtype=np.float32)))
+            self._frames = []
+            if len(self._recent) == self._recent.maxlen:
+                found.append((start + used, sum(self._recent) / len(self._recent)))
+        self._pending = audio[used:]
         return found
 
     def feed(self, frame: np.ndarray) -> int | None:
@@ -195,4 +257,3 @@ class MicroSpotter:
 
     def __del__(self) -> None:
         self._network.close()
-        self._copy.unlink(missing_ok=True)
