@@ -176,3 +176,28 @@ def test_the_daemon_refuses_a_damaged_model_and_keeps_the_old_profile_on_reload(
     finally:
         if daemon.poll() is None:
             daemon.kill()
+
+
+def test_sorry_only_where_a_command_was_plainly_tried(demo_profile):
+    """After a wake, "Sorry?" for a command heard but doubted; nothing for talk that is no command."""
+    from carvoice.agent import ASK_AGAIN_CONFIDENCE, Agent
+    from carvoice.recognise.command import Recognition
+    from carvoice.recognise.engine import Segment
+
+    said = []
+    agent = Agent(demo_profile, said.append, [])
+    words = ("turn", "on", "the", "light", "bar")
+    held = Segment("bar", 0, 150, -1.0)
+    for recognition, sorry in [
+        (Recognition(words, 0.9, -10.0, rival="turn off the light bar"), True),  # a slot not heard clearly
+        (Recognition(words, ASK_AGAIN_CONFIDENCE + 0.05, -30.0), True),  # unsure, but command-like
+        (Recognition(words, ASK_AGAIN_CONFIDENCE - 0.05, -40.0), False),  # fits no better than chance
+        (Recognition(words, 0.9, -10.0, drawn_out=held), False),  # a word stretched over other sounds
+        (Recognition((), 0.0, float("-inf")), False),  # nothing recognisable
+    ]:
+        said.clear()
+        agent.handle_recognition(recognition)
+        assert [e.name for e in said] == (["rejected", "say"] if sorry else ["rejected"]), recognition
+    said.clear()
+    agent.handle_words(("play", "some", "jazz"))  # typed: always meant, always answered
+    assert [e.name for e in said] == ["rejected", "say"]

@@ -194,32 +194,41 @@ def run_stream(
         spot = _micro_detections(_micro_model(phrase, profile), at, sweep)  # type: ignore[arg-type]
     else:
         spot = _keyphrase_detections(profile, phrase, at, sweep)
-    noise = condition.load()
-    positives: list[tuple[int, int]] = []
-    errors: list[str] = []
-    position = 0
+    stream = Stream(clips, condition, progress)
+    started = time.process_time()
+    detections, checks = spot(stream.frames())
+    cpu = time.process_time() - started
+    return WakeRun(engine_name, phrase, at, stream.positives, stream.position, detections, cpu, stream.errors, checks)
 
-    def frames() -> Iterator[np.ndarray]:
-        nonlocal position
-        for index, (path, holds_phrase) in enumerate(clips):
+
+class Stream:
+    """The clips joined into one stream, noise running through; where the positives lie is known
+    once the frames have been read."""
+
+    def __init__(
+        self, clips: list[tuple[Path, bool]], condition: NoiseCondition, progress: Callable[[int], None] | None = None
+    ) -> None:
+        self.clips, self.condition, self.progress = clips, condition, progress
+        self.positives: list[tuple[int, int]] = []  # (start, end) sample of each clip holding the phrase
+        self.errors: list[str] = []
+        self.position = 0
+
+    def frames(self) -> Iterator[np.ndarray]:
+        noise = self.condition.load()
+        for index, (path, holds_phrase) in enumerate(self.clips):
             try:
                 clip = read_wav(path)
             except Exception as error:  # one unreadable file is one error, not a failed evaluation
-                errors.append(str(error))
+                self.errors.append(str(error))
                 continue
-            audio = condition.apply(clip, noise, index, tail=round(GAP_SECONDS * SAMPLE_RATE))
+            audio = self.condition.apply(clip, noise, index, tail=round(GAP_SECONDS * SAMPLE_RATE))
             if holds_phrase:
-                positives.append((position, position + len(clip)))
+                self.positives.append((self.position, self.position + len(clip)))
             for start in range(0, len(audio), FRAME_SAMPLES):
                 yield audio[start : start + FRAME_SAMPLES]
-            position += len(audio)
-            if progress is not None:
-                progress(index + 1)
-
-    started = time.process_time()
-    detections, checks = spot(frames())
-    cpu = time.process_time() - started
-    return WakeRun(engine_name, phrase, at, positives, position, detections, cpu, errors, checks)
+            self.position += len(audio)
+            if self.progress is not None:
+                self.progress(index + 1)
 
 
 Detections = dict[float, list[int]]  # threshold -> end samples of its detections
@@ -276,7 +285,6 @@ def _micro_detections(
     spotter = MicroSpotter(load_model(model_path), at)
     cutoffs = sorted({*MICRO_SWEEP, at}) if sweep else [at]
     lag = round(FIRING_LAG_SECONDS * SAMPLE_RATE)
-    refractory = round(REFRACTORY_SECONDS * SAMPLE_RATE)
 
     def spot(frames: Iterator[np.ndarray]) -> tuple[Detections, Checks]:
         detections: Detections = {t: [] for t in cutoffs}
@@ -289,19 +297,30 @@ def _micro_detections(
                     detections[at].append(end)
                     spotter.restart(position)
             return detections, {}
-        armed = dict.fromkeys(cutoffs, True)
-        last = dict.fromkeys(cutoffs, -refractory)
-        for frame in frames:
-            for sample, probability in spotter.probabilities(frame):
-                for cutoff in cutoffs:
-                    if probability <= cutoff:
-                        armed[cutoff] = True
-                    elif armed[cutoff] and sample - last[cutoff] > refractory:
-                        detections[cutoff].append(max(0, sample - lag))
-                        armed[cutoff], last[cutoff] = False, sample
-        return detections, {}
+        steps = (step for frame in frames for step in spotter.probabilities(frame))
+        return cutoff_detections(steps, cutoffs, lag), {}
 
     return spot
+
+
+def cutoff_detections(steps: Iterator[tuple[int, float]], cutoffs: list[float], lag: int = 0) -> Detections:
+    """Every cutoff's detections from one pass over a network's (sample, probability) steps.
+
+    A detection is the probability rising above the cutoff (reported `lag` samples earlier);
+    it counts again only after falling back and REFRACTORY_SECONDS.
+    """
+    refractory = round(REFRACTORY_SECONDS * SAMPLE_RATE)
+    detections: Detections = {t: [] for t in cutoffs}
+    armed = dict.fromkeys(cutoffs, True)
+    last = dict.fromkeys(cutoffs, -refractory)
+    for sample, probability in steps:
+        for cutoff in cutoffs:
+            if probability <= cutoff:
+                armed[cutoff] = True
+            elif armed[cutoff] and sample - last[cutoff] > refractory:
+                detections[cutoff].append(max(0, sample - lag))
+                armed[cutoff], last[cutoff] = False, sample
+    return detections
 
 
 def evaluate_wake(
