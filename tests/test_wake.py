@@ -144,7 +144,8 @@ def test_an_installers_own_model_inside_the_profile_folder(tmp_path):
     root = profile_with(tmp_path, 'phrase = "okay nabu"\nengine = "micro"\nmodel = "models/mine.json"')
     make_model(root / "models")
     profile = load_profile(root)
-    assert profile.wake.model == (root / "models" / "mine.json").resolve() and profile.wake.threshold == 0.85
+    assert profile.wake.model.config == (root / "models" / "mine.json").resolve()
+    assert profile.wake.threshold == 0.85 and profile.wake.model.wake_word == "Okay Nabu"
 
 
 def test_the_daemon_refuses_a_damaged_model_and_keeps_the_old_profile_on_reload(tmp_path):

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     words = len(profile.dictionary_words)
     wake = profile.wake
-    engine = f"{wake.engine}, model {wake.model.stem}" if wake.model else wake.engine
+    engine = f"{wake.engine}, model {wake.model.config.stem}" if wake.model else wake.engine
     button = f", button {wake.button}" if wake.button else ""
     print(
         f'{path}: OK: {profile.name!r}, wake phrase "{wake.phrase}" ({engine}, threshold {wake.threshold:g}{button}), '

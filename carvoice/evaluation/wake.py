@@ -33,6 +33,7 @@ from carvoice.audio.wavfile import read_wav
 from carvoice.evaluation.manifest import Item
 from carvoice.profile.model import KEYPHRASE_THRESHOLD, MICRO, POCKETSPHINX, Profile
 from carvoice.recognise import dictionary
+from carvoice.wake.micro import MicroModel
 
 HIT_TOLERANCE = 0.5  # seconds after a clip in which a detection still counts as a hit
 GAP_SECONDS = 1.0  # between clips, so one clip's tail never runs into the next word
@@ -151,13 +152,14 @@ def can_spot(engine: str, phrase: str, profile: Profile) -> bool:
     return words <= set(dictionary.lookup(words)) | set(profile.pronunciations)
 
 
-def _micro_model(phrase: str, profile: Profile) -> Path | None:
-    from carvoice.wake.micro import builtin_models, models_dir
+def _micro_model(phrase: str, profile: Profile) -> MicroModel | None:
+    """The profile's own model for its phrase, else a shipped model named after the phrase."""
+    from carvoice.wake.micro import builtin_models, load_model, models_dir
 
     if profile.wake.engine == MICRO and phrase == profile.wake.phrase:
         return profile.wake.model
     name = phrase.replace(" ", "_")
-    return models_dir() / f"{name}.json" if name in builtin_models() else None
+    return load_model(models_dir() / f"{name}.json") if name in builtin_models() else None
 
 
 def _operating_point(engine: str, phrase: str, profile: Profile) -> float:
@@ -165,9 +167,7 @@ def _operating_point(engine: str, phrase: str, profile: Profile) -> float:
     if engine == profile.wake.engine:
         return profile.wake.threshold
     if engine == MICRO:
-        from carvoice.wake.micro import load_model
-
-        return load_model(_micro_model(phrase, profile)).cutoff  # type: ignore[arg-type]
+        return _micro_model(phrase, profile).cutoff  # type: ignore[union-attr]
     return KEYPHRASE_THRESHOLD
 
 
@@ -278,11 +278,11 @@ def _keyphrase_detections(
 
 
 def _micro_detections(
-    model_path: Path, at: float, sweep: bool
+    model: MicroModel, at: float, sweep: bool
 ) -> Callable[[Iterator[np.ndarray]], tuple[Detections, Checks]]:
-    from carvoice.wake.micro import FIRING_LAG_SECONDS, MicroSpotter, load_model
+    from carvoice.wake.micro import FIRING_LAG_SECONDS, MicroSpotter
 
-    spotter = MicroSpotter(load_model(model_path), at)
+    spotter = MicroSpotter(model, at)
     cutoffs = sorted({*MICRO_SWEEP, at}) if sweep else [at]
     lag = round(FIRING_LAG_SECONDS * SAMPLE_RATE)
 

@@ -390,7 +390,7 @@ class _Loader:
         if not 0 < threshold < 1:
             self.report("wake.threshold", f"the micro engine's cutoff is a probability (0 to 1), not {threshold}")
             threshold = model.cutoff
-        return WakeSettings(" ".join(words), engine, float(threshold), model.config, button)
+        return WakeSettings(" ".join(words), engine, float(threshold), model, button)
 
     def _wake_model(self, spec: str | None) -> MicroModel | None:
         from carvoice.wake.micro import WakeModelError, builtin_models, find_model, load_model

@@ -48,7 +48,9 @@ class WakeSettings:
     # PocketSphinx: the keyphrase ratio (smaller wakes more easily); micro: the probability
     # cutoff, by default the model's own.
     threshold: float = KEYPHRASE_THRESHOLD
-    model: Path | None = None  # micro: the model's JSON (its .tflite beside it)
+    # micro: the model as loaded and checked (carvoice.wake.micro.MicroModel), kept so that the
+    # daemon never reads the installer's file again after the profile loaded.
+    model: Any = None
     button: str | None = None  # a [state] value whose press starts listening, as the phrase does
 
 

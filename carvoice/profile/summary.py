@@ -35,7 +35,7 @@ def wake_summary(profile: Profile) -> dict[str, Any]:
     return {
         "phrase": wake.phrase,
         "engine": wake.engine,
-        "model": str(wake.model) if wake.model else None,
+        "model": str(wake.model.config) if wake.model else None,
         "threshold": wake.threshold,
         "button": wake.button,
     }

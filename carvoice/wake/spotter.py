@@ -23,9 +23,9 @@ class Spotter(Protocol):
 def spotter_for(profile: Profile, engine: SpeechEngine) -> Spotter:
     """The profile's engine: a neural model where it names one, else PocketSphinx on the shared decoder."""
     if profile.wake.engine == MICRO and profile.wake.model is not None:
-        from carvoice.wake.micro import MicroSpotter, load_model
+        from carvoice.wake.micro import MicroSpotter
 
-        return MicroSpotter(load_model(profile.wake.model), profile.wake.threshold)
+        return MicroSpotter(profile.wake.model, profile.wake.threshold)
     from carvoice.wake.detector import WakeDetector
 
     return WakeDetector(engine)
