@@ -75,7 +75,7 @@ class Agent:
         self.gate = SafetyGate(profile)
         self.position = 0  # samples of audio heard so far
         self._deaf_until = 0
-        self._tone_until = 0  # the wake tone does not make the agent deaf: a command may follow at once
+        self._toning = False  # only the wake tone is playing: it does not make the agent deaf
         self._button_down = False
         self._generation = 0  # bumped when the profile is replaced while listening
         self._pending: _Pending | None = None
@@ -229,10 +229,10 @@ class Agent:
             self.emit(events.Error(self.now, message=str(error), source="speech"))
             return
         self.emit(events.Tone(self.now, file=played.file))
-        if self.speaker.live:
-            self._tone_until = self.position + round((played.seconds + ECHO_TAIL_SECONDS) * SAMPLE_RATE)
+        self._toning = self.speaker.live
 
     def say(self, text: str) -> None:
+        self._toning = False
         if self.speaker is None:
             self.emit(events.Say(self.now, text=text))
             return
@@ -357,9 +357,9 @@ class Agent:
     def _hearing_itself(self) -> bool:
         if self.position <= self._deaf_until:
             return True
-        if self.position <= self._tone_until:
-            return False
-        return self.speaker is not None and self.speaker.live and self.speaker.busy()
+        busy = self.speaker is not None and self.speaker.live and self.speaker.busy()
+        self._toning = self._toning and busy
+        return busy and not self._toning
 
     def _button_pressed(self) -> bool:
         """True on the frame where the profile's push-to-talk button goes down (not while it is held)."""

@@ -202,3 +202,14 @@ def test_sorry_only_where_a_command_was_plainly_tried(demo_profile):
     said.clear()
     agent.handle_words(("play", "some", "jazz"))  # typed: always meant, always answered
     assert [e.name for e in said] == ["rejected", "say"]
+
+
+def test_the_wake_tone_sits_above_what_the_recogniser_hears():
+    """The tone may overlap a command said in one breath: its energy is above the en-us front end's 6.8 kHz."""
+    from carvoice.speak.tone import TONE_RATE, wake_tone
+
+    tone = wake_tone().astype(np.float64)
+    power = np.abs(np.fft.rfft(tone)) ** 2
+    frequencies = np.fft.rfftfreq(len(tone), 1 / TONE_RATE)
+    assert power[frequencies < 6800].sum() < 0.01 * power.sum()
+    assert 0.1 < len(tone) / TONE_RATE < 0.3
