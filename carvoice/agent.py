@@ -84,9 +84,12 @@ class Agent:
         self.ask: Callable[[str], Sequence[str] | None] | None = None
         self.on_close: list[Callable[[], None]] = []
         self.on_profile: list[Callable[[Profile], None]] = []  # told of a reloaded profile
+        # Hearing a command or waiting for an answer: a profile reload waits until this is False.
+        self.busy = False
 
     def replace_profile(self, profile: Profile, engine: SpeechEngine | None = None) -> None:
-        """Switch to another profile; a command being heard is dropped, listening starts afresh."""
+        """Switch to another profile; a command being heard is dropped (the daemon waits until `busy` is
+        False), and the new wake detector hears the last second again, so a wake phrase being said is kept."""
         engine = engine or engine_for(profile)
         self.profile, self.engine, self.gate = profile, engine, SafetyGate(profile)
         self._pending = None
@@ -273,6 +276,7 @@ class Agent:
             )
         )
         for frame in source.frames():
+            self.busy = capture is not None or self._pending is not None
             if self.tick is not None:
                 self.tick()
             if generation != self._generation:
@@ -280,7 +284,9 @@ class Agent:
                 wake, capture, endpointer = spotter_for(self.profile, self.engine), None, None
                 commands = CommandRecogniser(self.engine, self.profile)
                 answers = AnswerRecogniser(self.engine, self.profile)
-                wake.restart(self.position)
+                wake.restart(recent[0][0] if recent else self.position)
+                for _, piece in recent:  # a phrase begun under the old profile completes under the new one
+                    wake.feed(piece)
             start = self.position
             self.position += len(frame)
             level = frame_level_db(frame)

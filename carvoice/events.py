@@ -185,15 +185,40 @@ def journal_line(event: Event) -> str:
     return f"<{JOURNAL_LEVELS.get(event.name, INFO)}>{event.name:<9}{event.describe()}"
 
 
+_claimed: list[TextIO] = []
+
+
+def claim_stdout() -> TextIO:
+    """The process's stdout, for events alone; whatever else is written to it goes to stderr from now on.
+
+    Libraries print on stdout (pyttsx3's driver from espeak-ng's own thread, at any moment on a slow
+    CPU; C code straight to file descriptor 1), which would break a JSON event stream. So the events
+    keep a copy of the descriptor and descriptor 1 becomes stderr. A stdout the caller replaced (a
+    test's capture, an embedding program) has no descriptor to protect and is used as it is.
+    """
+    if _claimed:
+        return _claimed[0]
+    if sys.stdout is None or sys.stdout is not sys.__stdout__:
+        return sys.stdout
+    sys.stdout.flush()
+    events_fd = os.dup(1)
+    os.dup2(2, 1)
+    _claimed.append(os.fdopen(events_fd, "w", encoding="utf-8", errors="backslashreplace"))
+    return _claimed[0]
+
+
 def printer(style: str, stream: TextIO | None = None) -> Emit:
-    """An emitter writing each event as it happens, as JSON lines or for a person (or journald)."""
+    """An emitter writing each event as it happens, as JSON lines or for a person (or journald).
+
+    Without a stream, the events take stdout for themselves (claim_stdout).
+    """
     format_event = json_line if style == "json" else human_line
     lock = threading.Lock()  # the bus and OBD threads report too: one whole line at a time
     if style == "text" and stream is None and os.environ.get("JOURNAL_STREAM"):
         format_event = journal_line  # systemd sets JOURNAL_STREAM when stdout goes to the journal
+    out = stream or claim_stdout()
 
     def emit(event: Event) -> None:
-        out = stream or sys.stdout
         with lock:
             out.write(format_event(event) + "\n")
             out.flush()

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from typing import Any
 from carvoice import events
 from carvoice.agent import Agent
 from carvoice.profile.loader import load_profile, profile_digest
-from carvoice.profile.model import ProfileError
+from carvoice.profile.model import Profile, ProfileError
+from carvoice.recognise.engine import SpeechEngine, engine_for
 
 DEFAULT_RUNTIME_DIR = Path("/run/carvoice")
 
@@ -53,32 +55,83 @@ def read_status(directory: Path | None = None) -> dict[str, Any] | None:
         return None
 
 
-class Service:
-    """Hooks the agent's audio loop to systemd and to signals."""
+class Signals:
+    """SIGHUP and SIGTERM as flags, from the first moment of `carvoice run` to its last.
 
-    def __init__(self, agent: Agent, profile_path: Path, directory: Path | None = None) -> None:
+    Installed before the profile is loaded, so that a reload asked for during start-up is not
+    the default action (which ends the process); at the end SIGHUP is ignored, since Python puts
+    back the default action of every signal it handled while it shuts down.
+    """
+
+    def __init__(self) -> None:
+        self.reload = False
+        self.stop = False
+
+    def install(self) -> Signals:
+        signal.signal(signal.SIGHUP, self._on_hup)
+        signal.signal(signal.SIGTERM, self._on_stop)
+        return self
+
+    def _on_hup(self, signum: int, frame: Any) -> None:
+        self.reload = True
+
+    def _on_stop(self, signum: int, frame: Any) -> None:
+        self.stop = True
+
+    @staticmethod
+    def ignore() -> None:
+        """Leaving: whatever arrives now (a reload, another stop) must not kill the process half-way out."""
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class _Reload(threading.Thread):
+    """Loads the profile and builds its recogniser beside the audio loop, which keeps listening meanwhile."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="carvoice-reload", daemon=True)
+        self.path = path
+        self.loaded: tuple[Path, Profile, str, SpeechEngine] | None = None
+        self.error = ""
+
+    def run(self) -> None:
+        try:
+            resolved = self.path.resolve()  # an installer may have switched a symlink
+            profile = load_profile(resolved)
+            self.loaded = (resolved, profile, profile_digest(resolved), engine_for(profile))
+        except ProfileError as error:
+            self.error = f"reload refused, old profile kept: {error}"
+        except Exception as error:  # the old profile must keep running whatever went wrong
+            self.error = f"reload failed, old profile kept: {type(error).__name__}: {error}"
+
+
+class Service:
+    """Hooks the agent's audio loop to systemd and to signals.
+
+    A reload (SIGHUP) loads the new profile on a thread of its own and switches to it at the next
+    moment the agent is neither hearing a command nor waiting for an answer, so no command is lost
+    to it; signals that arrive meanwhile make one more reload at most, however many they are.
+    """
+
+    def __init__(
+        self, agent: Agent, profile_path: Path, directory: Path | None = None, signals: Signals | None = None
+    ) -> None:
         self.agent = agent
         self.profile_path = profile_path
         self.running = agent.profile.root.resolve()  # where the running profile was loaded from
         self.digest = profile_digest(self.running)
         self.directory = directory or runtime_dir()
-        self._reload_requested = False
-        self._stop_requested = False
+        self.signals = signals or Signals()
+        self.reloads = 0  # reloads applied or refused, for the status file
+        self._job: _Reload | None = None
         self._last_watchdog = 0.0
         usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
         self._watchdog_interval = usec / 2e6 if usec else None
         self._reload_error: str | None = None
 
     def install(self) -> None:
-        signal.signal(signal.SIGHUP, self._on_hup)
-        signal.signal(signal.SIGTERM, self._on_stop)
+        self.signals.install()
         self.agent.tick = self.tick
-
-    def _on_hup(self, signum: int, frame: Any) -> None:
-        self._reload_requested = True
-
-    def _on_stop(self, signum: int, frame: Any) -> None:
-        self._stop_requested = True
 
     def ready(self) -> None:
         self.write_status()
@@ -90,35 +143,30 @@ class Service:
         if self._watchdog_interval and now - self._last_watchdog >= self._watchdog_interval:
             sd_notify("WATCHDOG=1")
             self._last_watchdog = now
-        if self._stop_requested:
+        if self.signals.stop:
             raise Stop()
-        if self._reload_requested:
-            self._reload_requested = False
-            self.reload()
+        if self.signals.reload and self._job is None:
+            self.signals.reload = False
+            sd_notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+            self._job = _Reload(self.profile_path)
+            self._job.start()
+        if self._job is not None and not self._job.is_alive() and not self.agent.busy:
+            job, self._job = self._job, None
+            self._apply(job)
 
-    def reload(self) -> None:
-        """Load the profile again (the path may now point elsewhere); keep the old one if it is broken."""
-        sd_notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
-        try:
-            resolved = self.profile_path.resolve()  # an installer may have switched a symlink
-            profile = load_profile(resolved)
-            digest = profile_digest(resolved)
-            self.agent.replace_profile(profile)
+    def _apply(self, job: _Reload) -> None:
+        self.reloads += 1
+        if job.loaded is None:
+            self._reload_error = job.error
+            self.agent.emit(events.Error(self.agent.now, message=job.error, source="profile"))
+        else:
+            resolved, profile, digest, engine = job.loaded
+            self.agent.replace_profile(profile, engine)
             self.running, self.digest = resolved, digest
             self._reload_error = None
             message = f"profile reloaded: {profile.name} ({resolved})"
             self.agent.emit(
                 events.Ready(self.agent.now, profile=profile.name, wake_phrase=profile.wake.phrase, source=message)
-            )
-        except ProfileError as error:
-            self._reload_error = str(error)
-            self.agent.emit(
-                events.Error(self.agent.now, message=f"reload refused, old profile kept: {error}", source="profile")
-            )
-        except Exception as error:  # the old profile must keep running whatever went wrong
-            self._reload_error = f"{type(error).__name__}: {error}"
-            self.agent.emit(
-                events.Error(self.agent.now, message=f"reload failed, old profile kept: {error}", source="profile")
             )
         self.write_status()
         sd_notify("READY=1")
@@ -133,6 +181,7 @@ class Service:
             "profile_digest": self.digest,
             "since": time.time(),
             "reload_error": self._reload_error,
+            "reloads": self.reloads,
         }
         try:
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -214,7 +214,7 @@ def _context() -> dict[str, Any]:
         from carvoice.sim.ecu import SimEcu
         from tests.test_properties_vehicle import PROFILE
 
-        _CONTEXT["ecu"] = SimEcu(can.Bus(interface="virtual", channel="fuzz"), PROFILE.dbc)
+        _CONTEXT["ecu"] = SimEcu(can.Bus(interface="virtual", channel="fuzz"), PROFILE)
     return _CONTEXT
 
 

@@ -69,7 +69,7 @@ def car(bus_spec: str, demo_profile):
     from carvoice.sim.ecu import SimEcu
 
     bus = open_test_bus(bus_spec)
-    ecu = SimEcu(bus, demo_profile.dbc).start()
+    ecu = SimEcu(bus, demo_profile).start()
     yield ecu
     ecu.stop()
     bus.shutdown()

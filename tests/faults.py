@@ -6,7 +6,16 @@ worked again. `pytest tests/test_faults*.py` prints the table; CI prints it too.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+
+import can
+
+from carvoice import events
+from carvoice.act.can import CanSink
+from carvoice.agent import Agent
+from carvoice.vehicle.link import VehicleLink
+from tests.conftest import open_test_bus
 
 
 @dataclass(frozen=True)
@@ -29,3 +38,51 @@ def table() -> list[str]:
     lines = ["| fault | bus | what happened | recovery |", "|---|---|---|---|"]
     lines += [f"| {r.fault} | {r.bus} | {r.happened} | {r.recovery} |" for r in ROWS]
     return lines
+
+
+# The demo car's command messages: the only frames the agent may ever send.
+COMMAND_IDS = (0x2F1, 0x2F2, 0x2F3, 0x3A0)
+
+
+class Cabin:
+    """The agent as the daemon builds it (link, CAN sink, state), its events, and a frame counter."""
+
+    def __init__(self, profile, spec: str) -> None:
+        interface, channel = spec.split(":", 1)
+        self.events: list[events.Event] = []
+        self.link = VehicleLink(profile, interface, channel, report=self._report)
+        self.agent = Agent(profile, self.events.append, [CanSink(self.link.bus, spec)], state=self.link.state)
+        self.agent.on_close.append(self.link.close)
+        self.reports: list[str] = []
+        self.sent: list[str] = []  # what the car's side of the bus received from us
+        self.watch = open_test_bus(spec)
+        self.watch.set_filters([{"can_id": frame_id, "can_mask": 0x7FF, "extended": False} for frame_id in COMMAND_IDS])
+        self._watcher = can.Notifier(self.watch, [_Watch(self._heard)], timeout=0.05)
+
+    def _report(self, text: str) -> None:
+        self.reports.append(text)
+
+    def _heard(self, msg: can.Message) -> None:
+        if msg.arbitration_id in COMMAND_IDS:
+            self.sent.append(f"{msg.arbitration_id:03X}#{msg.data.hex().upper()}")
+
+    def kinds(self) -> list[str]:
+        return [type(e).__name__ for e in self.events]
+
+    def close(self) -> None:
+        self._watcher.stop()
+        self.watch.shutdown()
+        self.agent.close()
+
+
+class _Watch(can.Listener):
+    """The test's own reader outlives the interface going down, like the agent's."""
+
+    def __init__(self, heard) -> None:
+        self.heard = heard
+
+    def on_message_received(self, msg: can.Message) -> None:
+        self.heard(msg)
+
+    def on_error(self, exc: Exception) -> None:
+        time.sleep(0.05)

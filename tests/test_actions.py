@@ -6,7 +6,7 @@ import can
 import cantools
 import pytest
 
-from carvoice.cli import main
+from carvoice.cli import main, text
 from carvoice.profile.loader import default_profile_dir
 from carvoice.safety.gate import every_frame
 from tests.conftest import new_bus_spec, open_test_bus
@@ -51,26 +51,26 @@ TABLE = {
     "turn on the driver seat heater": ("CLIMATE_CMD", {"SeatHeatDriver_Cmd": "On"}),
     "turn off the passenger seat heater": ("CLIMATE_CMD", {"SeatHeatPassenger_Cmd": "Off"}),
 }
-NOTHING = [
-    "cancel",
-    "never mind",
-    "what can I say",
-    "turn on the radio",
-    "open the garage door",
-    "set the temperature to forty degrees",
-    "close the window please now",
-    "hello",
-]
+# Sentences that send nothing, with the exit status of `carvoice text`: answered, or not understood.
+NOTHING = {
+    "cancel": text.DONE,
+    "never mind": text.DONE,
+    "what can I say": text.DONE,
+    "turn on the radio": text.NOT_UNDERSTOOD,
+    "open the garage door": text.NOT_UNDERSTOOD,
+    "set the temperature to forty degrees": text.NOT_UNDERSTOOD,
+    "close the window please now": text.NOT_UNDERSTOOD,
+    "hello": text.NOT_UNDERSTOOD,
+}
 
 
-def run_text(sentence: str, capsys, *extra: str) -> tuple[list[dict], list[can.Message]]:
+def run_text(sentence: str, capsys, *extra: str, status: int = text.DONE) -> tuple[list[dict], list[can.Message]]:
     spec = new_bus_spec()
     with open_test_bus(spec) as reader:
-        status = main(["text", "--can", spec, "--events", "json", "--no-speech", *extra, sentence])
+        assert main(["text", "--can", spec, "--events", "json", "--no-speech", *extra, sentence]) == status
         frames = []
         while (message := reader.recv(timeout=0.05)) is not None:
             frames.append(message)
-    assert status == 0
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()], frames
 
 
@@ -98,7 +98,7 @@ def test_each_table_sentence_sends_exactly_its_frame(sentence, capsys):
 
 @pytest.mark.parametrize("sentence", NOTHING)
 def test_sentences_outside_the_table_send_nothing(sentence, capsys):
-    events, frames = run_text(sentence, capsys)
+    events, frames = run_text(sentence, capsys, status=NOTHING[sentence])
     assert frames == []
     assert not [e for e in events if e["event"] in ("can", "serial")]
 

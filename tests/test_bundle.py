@@ -10,17 +10,28 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from carvoice.bundle import BundleError, archive, disk, signing
-from carvoice.bundle.install import install, rollback
+from carvoice.bundle.install import build, install, rollback
 from carvoice.bundle.manifest import Manifest, sha256
 from carvoice.bundle.unit import Unit
 from carvoice.cli import main
 from carvoice.profile.loader import files_digest, load_profile, profile_digest
-from tests.bundles import SMALL, allowed_signers, bundle_of, ssh_key, start_daemon, status_of, wait_for
+from tests.bundles import (
+    SMALL,
+    allowed_signers,
+    bundle_of,
+    profile_version,
+    ssh_key,
+    start_daemon,
+    status_of,
+    wait_for,
+)
+from tests.hostile import GIB, big_header_bundle, many_folders_bundle
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +67,7 @@ def unit_with_v1(tmp_path: Path, keys, bundles) -> Unit:
 
 
 def digest_of(bundle: Path) -> str:
-    return archive.read(bundle).manifest.profile_digest
+    return archive.read(archive.open_envelope(bundle)).manifest.profile_digest
 
 
 def test_build_install_list_rollback_through_the_cli(tmp_path, keys, bundles, capsys):
@@ -96,15 +107,19 @@ def test_unknown_signer_unsigned_and_tampered_bundles_are_refused(tmp_path, keys
     with pytest.raises(BundleError, match=r"not signed, and this unit accepts only bundles signed by a key in"):
         install(bundles["unsigned"], unit)
 
-    # a file changed after signing: its hash no longer matches the (signed) manifest
+    # a file changed after signing: the signature over the bundle's bytes no longer matches
     tampered = tmp_path / "tampered.cvb"
     rewrite(bundles["v2"], tampered, {"profile/body.toml": lambda data: data.replace(b"window", b"sunroof", 1)})
+    with pytest.raises(BundleError, match=r"tampered.cvb: refused: the signature does not match the bundle"):
+        install(tampered, unit)
+    # on a workbench without signatures the manifest's hashes still catch it
+    workbench = Unit(tmp_path / "workbench", tmp_path / "workbench-run")
     with pytest.raises(
         BundleError,
         match=r"tampered.cvb: refused, the bundle was changed after it was built: "
         r"profile/body.toml does not match its sha256",
     ):
-        install(tampered, unit)
+        install(tampered, workbench, allow_unsigned=True)
 
     # the file and its hash in the manifest changed together: the signature no longer matches
     forged = tmp_path / "forged.cvb"
@@ -125,7 +140,7 @@ def test_unknown_signer_unsigned_and_tampered_bundles_are_refused(tmp_path, keys
 
     # a member outside profile/ (a path that would escape the folder) is refused before anything is written
     escaping = tmp_path / "escaping.cvb"
-    rewrite(bundles["v2"], escaping, {}, extra={"../../etc/passwd": b"x"})
+    rewrite(bundles["v2"], escaping, {}, extra={"../../etc/passwd": b"x"}, key=keys[0])  # a trusted, broken tool
     with pytest.raises(BundleError, match=r"would be written outside the profile folder"):
         install(escaping, unit)
 
@@ -141,7 +156,8 @@ def test_a_profile_that_does_not_load_is_refused_and_not_left_behind(tmp_path, k
     manifest = Manifest("Broken car", "9", "now", files_digest(files), {n: sha256(d) for n, d in files.items()})
     broken = tmp_path / "broken.cvb"
     # signed, but built without `bundle build`'s check, as a broken tool might
-    archive.pack(broken, manifest, files, signing.sign(manifest.to_bytes(), keys[0]))
+    payload = archive.payload_of(manifest, files)
+    archive.pack(broken, payload, signing.sign(payload, keys[0]))
     with pytest.raises(
         BundleError,
         match=r"(?s)broken.cvb: refused, the profile would not load on this unit:\n"
@@ -196,10 +212,10 @@ def test_power_cut_at_every_step_leaves_the_old_or_the_new_profile(tmp_path, ope
     # a profile and its DBC, unsigned: signatures are checked before the first write to the unit
     v0, v1, v2 = (bundle_of(tmp_path, f"Small car {n}", n, source=SMALL) for n in ("0", "1", "2"))
     template = Unit(tmp_path / "template", tmp_path / "run")
-    install(v0, template)
-    install(v1, template)  # with keep=2, installing v2 also removes v0: those steps are cut too
+    install(v0, template, allow_unsigned=True)  # a workbench unit: no allowed_signers
+    install(v1, template, allow_unsigned=True)  # with keep=2, installing v2 also removes v0: those steps are cut too
     if operation == "rollback":
-        install(v2, template)
+        install(v2, template, allow_unsigned=True)
     before = active_digest(template)
     after = digest_of(v2) if operation == "install" else digest_of(v1)
     seen, step = [], 0
@@ -210,7 +226,7 @@ def test_power_cut_at_every_step_leaves_the_old_or_the_new_profile(tmp_path, ope
         with pytest.MonkeyPatch.context() as patch:
             power = Power(patch, step)
             try:
-                install(v2, unit, keep=2) if operation == "install" else rollback(unit)
+                install(v2, unit, keep=2, allow_unsigned=True) if operation == "install" else rollback(unit)
                 finished = True
             except PowerCut:
                 finished = False
@@ -220,7 +236,7 @@ def test_power_cut_at_every_step_leaves_the_old_or_the_new_profile(tmp_path, ope
         seen.append(digest)
         # and the next attempt (after the reboot) completes from whatever was left
         if operation == "install":
-            install(v2, unit, keep=2)
+            install(v2, unit, keep=2, allow_unsigned=True)
         else:
             if digest == before:
                 rollback(unit)
@@ -282,16 +298,22 @@ def test_install_reloads_the_daemon_and_rolls_back_when_it_does_not_confirm(tmp_
         daemon.wait()
 
 
+def members(bundle: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
+    """The payload's tar members of a bundle, read with the standard library (the bundle is ours)."""
+    with archive.open_envelope(bundle).payload() as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
+        return [(member, tar.extractfile(member).read()) for member in tar]
+
+
 def read_member(bundle: Path, name: str) -> bytes:
-    with tarfile.open(bundle) as tar:
-        return tar.extractfile(name).read()
+    return next(data for member, data in members(bundle) if member.name == name)
 
 
-def rewrite(source: Path, target: Path, changes: dict, extra: dict | None = None) -> None:
-    """A copy of a bundle with some members changed, as someone editing it by hand would make."""
-    with tarfile.open(source) as old, tarfile.open(target, "w:gz") as new:
-        for member in old:
-            data = old.extractfile(member).read()
+def rewrite(source: Path, target: Path, changes: dict, extra: dict | None = None, key: Path | None = None) -> None:
+    """A copy of a bundle with some members changed, as someone editing it by hand would make; it keeps
+    the old signature (which no longer fits), or is signed again with `key`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as new:
+        for member, data in members(source):
             if member.name in changes:
                 data = changes[member.name](data)
             member.size = len(data)
@@ -300,6 +322,8 @@ def rewrite(source: Path, target: Path, changes: dict, extra: dict | None = None
             info = tarfile.TarInfo(name)
             info.size = len(data)
             new.addfile(info, io.BytesIO(data))
+    payload = buffer.getvalue()
+    archive.pack(target, payload, signing.sign(payload, key) if key else archive.open_envelope(source).signature)
 
 
 def test_versions_changed_on_the_unit_are_unpacked_again_and_old_ones_pruned(tmp_path, keys, bundles):
@@ -307,7 +331,7 @@ def test_versions_changed_on_the_unit_are_unpacked_again_and_old_ones_pruned(tmp
     install(bundles["v2"], unit)
     first = next(p for p in unit.profiles.iterdir() if p.name.startswith("car-one-1-"))
     (first / "profile" / "body.toml").write_text("# edited by hand on the unit\n")
-    install(bundles["v1"], unit)  # the edited copy is replaced by the bundle's files
+    install(bundles["v1"], unit, allow_downgrade=True)  # the edited copy is replaced by the bundle's files
     assert active_digest(unit) == digest_of(bundles["v1"])
 
     active = unit.active.resolve()
@@ -320,3 +344,123 @@ def test_versions_changed_on_the_unit_are_unpacked_again_and_old_ones_pruned(tmp
     install(third, unit, keep=2)  # car-one (neither active nor previous) goes
     names = sorted(p.name.split("-")[1] for p in unit.profiles.iterdir())
     assert names == ["five", "two"]
+
+
+def test_an_older_signed_version_does_not_install_over_a_newer_one(tmp_path, keys, capsys):
+    """The downgrade attack: the demo car 1.4 opened the trunk while driving (no rule); 1.5 fixed it."""
+    unsafe = profile_version(tmp_path / "src-1.4", "Demo car")
+    body = unsafe / "body.toml"
+    body.write_text("\n".join(line for line in body.read_text().splitlines() if not line.startswith("allow_when")))
+    old = tmp_path / "demo-1.4.cvb"
+    build(unsafe, old, "1.4", keys[0])
+    new = bundle_of(tmp_path, "Demo car", "1.5", keys[0])
+    unit = Unit(tmp_path / "root", tmp_path / "run")
+    allowed_signers(unit.allowed_signers, "installer@workshop", keys[0])
+    install(new, unit)
+    fixed = active_digest(unit)
+    older = r"Demo car 1\.4 is older than the active Demo car 1\.5.*rollback.*--allow-downgrade"
+    with pytest.raises(BundleError, match=older):
+        install(old, unit)
+    assert active_digest(unit) == fixed
+    install(new, unit)  # the same version again: nothing changes, and it succeeds (flashing stays idempotent)
+    assert active_digest(unit) == fixed and len(list(unit.profiles.iterdir())) == 1
+    (tmp_path / "other").mkdir()
+    other = bundle_of(tmp_path / "other", "Demo car", "1.5", keys[0], source=SMALL)
+    with pytest.raises(BundleError, match=r"version 1\.5 is already installed with other files"):
+        install(other, unit)
+    # going back is a deliberate act of the unit's root: a flag that says so
+    run = ["--root", str(unit.root), "--runtime-dir", str(unit.runtime_dir)]
+    assert main(["bundle", "install", str(old), *run]) == 1
+    assert main(["bundle", "install", str(old), *run, "--allow-downgrade"]) == 0
+    assert "downgrading from Demo car 1.5 to 1.4" in capsys.readouterr().out
+    assert active_digest(unit) == digest_of(old)
+
+
+def test_the_signature_is_checked_before_anything_is_parsed(tmp_path, keys):
+    """A 1 GiB pax header in a 1 MB file, unsigned or signed by a stranger: refused on the signature alone."""
+    unit = Unit(tmp_path / "root", tmp_path / "run")
+    allowed_signers(unit.allowed_signers, "installer@workshop", keys[0])
+    bomb = big_header_bundle(tmp_path / "bomb.cvb")
+    with archive.open_envelope(bomb).payload() as raw:
+        payload = raw.read()
+    stranger = tmp_path / "stranger-bomb.cvb"
+    archive.pack(stranger, payload, signing.sign(payload, keys[1]))
+    garbage = tmp_path / "garbage.cvb"
+    archive.pack(garbage, b"\x1f\x8b not gzip at all", signing.sign(b"other bytes", keys[0]))
+    tracemalloc.start()
+    try:
+        with pytest.raises(BundleError, match="refused: not signed"):
+            install(bomb, unit)
+        with pytest.raises(BundleError, match="signed by a key that is not in"):
+            install(stranger, unit)
+        with pytest.raises(BundleError, match="the signature does not match the bundle"):
+            install(garbage, unit)  # not "not a readable bundle": it was never read
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda path: big_header_bundle(path, b"x", GIB), "a 1073741824-byte tar header"),
+        (lambda path: big_header_bundle(path, b"L", 64 * 2**20), "a 67108864-byte tar header"),
+        (lambda path: many_folders_bundle(path, 20_000), "more than 1000 entries"),
+    ],
+    ids=["1 GiB pax header", "64 MiB GNU long name", "20,000 folders"],
+)
+def test_archive_bombs_are_refused_while_streaming(tmp_path, make, says):
+    """On a workbench (--allow-unsigned) the bundle is read, and its limits hold as it is read:
+    scripts/hostile-costs runs the full-size bombs (a 1 GiB long name, 2 million folders)."""
+    bomb = make(tmp_path / "bomb.cvb")
+    unit = Unit(tmp_path / "root", tmp_path / "run")
+    tracemalloc.start()
+    try:
+        with pytest.raises(BundleError, match=f"refused: {says}"):
+            install(bomb, unit, allow_unsigned=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
+    assert not unit.profiles.exists() or not list(unit.profiles.iterdir())
+
+
+def _folder(path: Path) -> None:
+    path.mkdir()
+
+
+def _dangling(path: Path) -> None:
+    path.symlink_to(path.parent / "no-such-file")
+
+
+def _empty(path: Path) -> None:
+    path.write_text("")
+
+
+def _comments(path: Path) -> None:
+    path.write_text("# installer@workshop: key to come\n\n")
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize("breakage", [_folder, _dangling, _empty, _comments, _fifo])
+def test_a_broken_allowed_signers_refuses_everything(tmp_path, keys, bundles, breakage):
+    unit = Unit(tmp_path / "root", tmp_path / "run")
+    unit.etc.mkdir(parents=True)
+    breakage(unit.allowed_signers)
+    for bundle in (bundles["unsigned"], bundles["v1"]):
+        with pytest.raises(BundleError, match="every bundle is refused until it lists the installers' keys"):
+            install(bundle, unit, allow_unsigned=True)
+    assert not unit.profiles.exists()  # refused before the unit was touched
+
+
+def test_without_allowed_signers_only_a_workbench_installs(tmp_path, bundles):
+    unit = Unit(tmp_path / "root", tmp_path / "run")
+    for bundle in (bundles["unsigned"], bundles["v1"]):
+        with pytest.raises(BundleError, match=r"has no .*allowed_signers.*--allow-unsigned"):
+            install(bundle, unit)
+    install(bundles["unsigned"], unit, allow_unsigned=True)
+    assert active_digest(unit) == digest_of(bundles["unsigned"])

@@ -68,8 +68,12 @@ class Emulator:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(5)
+            self.process.terminate()  # it may finish a reply first; under load that has taken over 5 s
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 @pytest.fixture

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,7 +33,7 @@ from carvoice.profile.loader import default_profile_dir, load_profile
 from carvoice.speak.output import WavDirectoryOutput
 from carvoice.speak.speaker import Speaker
 from carvoice.speak.tts import Synthesizer
-from tests.conftest import ArraySource, needs, new_bus_spec, open_test_bus
+from tests.conftest import ArraySource, needs, new_bus_spec, open_test_bus, until
 from tests.faults import record
 from tests.test_serial import PtyBoard
 
@@ -331,3 +334,60 @@ def test_a_damaged_active_profile_at_start_runs_the_previous_one(tmp_path, capsy
     assert "lights.toml" in out.err
     assert [e["frame"] for e in lines if e["event"] == "can"] == ["2F3#0100"]
     record("active profile damaged on disk at start", "the previous profile runs; the damage named (file, line)")
+
+
+def catches_sighup(pid: int) -> bool:
+    """Whether the process has a handler for SIGHUP yet (the kernel's SigCgt mask, bit 0 for signal 1)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return bool(int(re.search(r"^SigCgt:\s*([0-9a-f]+)$", status, re.M).group(1), 16) & 1)
+
+
+def test_a_storm_of_sighup_loses_no_command(tmp_path):
+    """Reload signals every 20-80 ms through four spoken commands (wake phrases and commands included),
+    then more at start-up and around SIGTERM: every command is carried out once, the storm costs a few
+    reloads, and the daemon exits 0."""
+    commands = [
+        ("hey copilot, turn on the headlights", "2F3#0100"),
+        ("hey copilot, turn on the fog lights", "2F3#4000"),
+        ("hey copilot, turn off the headlights", "2F3#0200"),
+        ("hey copilot, turn off the fog lights", "2F3#8000"),
+    ]
+    recording = tmp_path / "drive.wav"
+    write_wav(recording, np.concatenate([*(command_audio(text) for text, _ in commands), silence(3.0)]))
+    process = daemon(tmp_path, recording, "virtual:unshared", "--profile", str(default_profile_dir()))
+    signals = 0
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    rng = random.Random(14)
+    try:
+        # Start-up included: from the moment `carvoice run` catches SIGHUP (before it loads anything).
+        assert until(lambda: catches_sighup(process.pid), 20.0) is not None
+        while process.poll() is None and not any('"frame": "2F3#8000"' in line for line in lines):
+            process.send_signal(signal.SIGHUP)
+            signals += 1
+            time.sleep(rng.uniform(0.02, 0.08))
+        for _ in range(20):  # SIGTERM in the middle of a storm
+            process.send_signal(signal.SIGHUP)
+        process.send_signal(signal.SIGTERM)
+        for _ in range(50):
+            if process.poll() is not None:
+                break
+            process.send_signal(signal.SIGHUP)
+            time.sleep(0.005)
+        process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    reader.join(timeout=5)
+    events = [json.loads(line) for line in lines]
+    assert process.returncode == 0
+    assert [e["frame"] for e in events if e["event"] == "can"] == [frame for _, frame in commands]
+    reloads = [e for e in events if e["event"] == "ready"][1:]
+    assert 1 <= len(reloads) < signals / 5, (len(reloads), signals)
+    assert not [e for e in events if e["event"] in ("error", "rejected")], events
+    record(
+        "SIGHUP storm through 4 spoken commands, SIGTERM inside it",
+        f"{signals} signals coalesced into {len(reloads)} reloads; 4 of 4 commands sent once; exit 0",
+    )

@@ -17,59 +17,8 @@ from collections.abc import Iterator
 import can
 import pytest
 
-from carvoice import events
-from carvoice.act.can import CanSink
-from carvoice.agent import Agent
-from carvoice.vehicle.link import VehicleLink
 from tests.conftest import open_test_bus, until
-from tests.faults import record
-
-# The demo car's command messages: the only frames the agent may ever send.
-COMMAND_IDS = (0x2F1, 0x2F2, 0x2F3, 0x3A0)
-
-
-class Cabin:
-    """The agent as the daemon builds it (link, CAN sink, state), its events, and a frame counter."""
-
-    def __init__(self, profile, spec: str) -> None:
-        interface, channel = spec.split(":", 1)
-        self.events: list[events.Event] = []
-        self.link = VehicleLink(profile, interface, channel, report=self._report)
-        self.agent = Agent(profile, self.events.append, [CanSink(self.link.bus, spec)], state=self.link.state)
-        self.agent.on_close.append(self.link.close)
-        self.reports: list[str] = []
-        self.sent: list[str] = []  # what the car's side of the bus received from us
-        self.watch = open_test_bus(spec)
-        self.watch.set_filters([{"can_id": frame_id, "can_mask": 0x7FF, "extended": False} for frame_id in COMMAND_IDS])
-        self._watcher = can.Notifier(self.watch, [_Watch(self._heard)], timeout=0.05)
-
-    def _report(self, text: str) -> None:
-        self.reports.append(text)
-
-    def _heard(self, msg: can.Message) -> None:
-        if msg.arbitration_id in COMMAND_IDS:
-            self.sent.append(f"{msg.arbitration_id:03X}#{msg.data.hex().upper()}")
-
-    def kinds(self) -> list[str]:
-        return [type(e).__name__ for e in self.events]
-
-    def close(self) -> None:
-        self._watcher.stop()
-        self.watch.shutdown()
-        self.agent.close()
-
-
-class _Watch(can.Listener):
-    """The test's own reader outlives the interface going down, like the agent's."""
-
-    def __init__(self, heard) -> None:
-        self.heard = heard
-
-    def on_message_received(self, msg: can.Message) -> None:
-        self.heard(msg)
-
-    def on_error(self, exc: Exception) -> None:
-        time.sleep(0.05)
+from tests.faults import Cabin, record
 
 
 @pytest.fixture
@@ -169,17 +118,18 @@ def test_frames_that_do_not_match_the_dbc(car, cabin, bus_spec, demo_profile):
         assert cabin.kinds() == ["Refused", "Say"]
         # The right length, but a gear the DBC calls Invalid: still not "parked".
         car.broadcasting = False
-        invalid = demo_profile.dbc.get_message_by_name("VEHICLE_DYNAMICS").encode(
-            {"VehicleSpeed": 0, "Gear": 7, "ParkingBrake": 1, "Ignition": 2, "DynCounter": 0}
-        )
+        assert until(lambda: cabin.link.state.value("speed") is None, 2.0) is not None
+        counter = iter(range(1000))
 
         def invalid_gear_seen() -> bool:
-            # Sent again on every look: a status frame the simulator had in flight when it fell
-            # quiet may land after ours.
+            # A sender of its own, counting correctly, once the simulator has fallen quiet.
+            invalid = demo_profile.dbc.get_message_by_name("VEHICLE_DYNAMICS").encode(
+                {"VehicleSpeed": 0, "Gear": 7, "ParkingBrake": 1, "Ignition": 2, "DynCounter": next(counter) % 16}
+            )
             bad_bus.send(can.Message(arbitration_id=speed_id, data=invalid, is_extended_id=False))
             return cabin.link.state.value("gear") == "Invalid"
 
-        assert until(invalid_gear_seen, 1.0, step=0.02) is not None
+        assert until(invalid_gear_seen, 2.0, step=0.02) is not None
         cabin.events.clear()
         cabin.agent.decide("trunk", {"action": "open"})
         assert cabin.kinds() == ["Refused", "Say"]

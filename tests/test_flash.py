@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from carvoice.bundle.archive import read
+from carvoice.bundle.archive import open_envelope, read
 from carvoice.bundle.install import install
 from carvoice.bundle.unit import Unit
 from carvoice.profile.loader import profile_digest
@@ -89,7 +89,7 @@ def check_outcome(fleet: Fleet, new: str, old: str) -> None:
 
 def test_flash_three_units_one_rolls_back_one_host_unreachable(fleet):
     bundle = bundle_of(fleet.tmp, "Car two", "2", fleet.key)
-    new, old = read(bundle).manifest.profile_digest, fleet.digest(fleet.units[2])
+    new, old = read(open_envelope(bundle)).manifest.profile_digest, fleet.digest(fleet.units[2])
     with fleet.ssh_config.open("a") as config:
         config.write(f"Host unplugged\n  HostName 127.0.0.1\n  Port {free_port()}\n")
     with fleet.third_unit_hangs():
@@ -134,7 +134,7 @@ def test_flash_three_units_one_rolls_back_one_host_unreachable(fleet):
 )
 def test_ansible_playbook_three_units_one_rolls_back(fleet):
     bundle = bundle_of(fleet.tmp, "Car three", "3", fleet.key)
-    new, old = read(bundle).manifest.profile_digest, fleet.digest(fleet.units[2])
+    new, old = read(open_envelope(bundle)).manifest.profile_digest, fleet.digest(fleet.units[2])
     inventory = fleet.tmp / "units.ini"
     inventory.write_text(
         "[units]\nunit1\nunit2\nunit3\n\n[units:vars]\nansible_python_interpreter=/usr/bin/python3\n"

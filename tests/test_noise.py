@@ -1,14 +1,41 @@
-"""Noise mixing at the benchmarks' SNR, and the synthetic cabin."""
+"""Noise mixing at a speech-band SNR, and the synthetic cabin."""
 
 import numpy as np
 import pytest
 
 from carvoice.audio import SAMPLE_RATE
-from carvoice.audio.noise import NoiseCondition, cabin_noise, mean_square, mix, noise_gain, noise_span
+from carvoice.audio.noise import (
+    NoiseCondition,
+    band_mean_square,
+    cabin_noise,
+    load_noise,
+    mean_square,
+    mix,
+    noise_gain,
+    noise_span,
+)
 
 
 def snr_db(signal: np.ndarray, added: np.ndarray) -> float:
-    return 10 * np.log10(mean_square(signal) / mean_square(added))
+    return 10 * np.log10(band_mean_square(signal) / band_mean_square(added))
+
+
+def test_band_power_is_the_power_of_what_lies_in_the_band():
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    inside = 1000 * np.sin(2 * np.pi * 440 * t)
+    below = 3000 * np.sin(2 * np.pi * 50 * t)
+    above = 2000 * np.sin(2 * np.pi * 6000 * t)
+    assert band_mean_square(inside + below + above) == pytest.approx(mean_square(inside), rel=1e-6)
+    white = np.random.default_rng(0).standard_normal(10 * SAMPLE_RATE)
+    assert band_mean_square(white) / mean_square(white) == pytest.approx(3900 / 8000, abs=0.01)
+
+
+def test_rumble_below_the_speech_band_does_not_count_towards_the_snr():
+    rng = np.random.default_rng(2)
+    speech = (3000 * rng.standard_normal(16000)).astype(np.int16)
+    hiss = 300 * rng.standard_normal(16000)
+    rumble = hiss + 5000 * np.sin(2 * np.pi * 40 * np.arange(16000) / SAMPLE_RATE)
+    assert noise_gain(speech, rumble, 6.0) == pytest.approx(noise_gain(speech, hiss, 6.0), rel=0.01)
 
 
 def test_mix_puts_the_noise_at_the_asked_snr_over_the_whole_recording():
@@ -28,7 +55,7 @@ def test_noise_span_loops_from_the_offset():
 
 
 def test_the_seed_and_index_choose_the_offset_and_nothing_else():
-    speech = np.full(1600, 1000, dtype=np.int16)
+    speech = (1000 * np.sin(2 * np.pi * 300 * np.arange(1600) / SAMPLE_RATE)).astype(np.int16)
     noise = cabin_noise(5.0, seed=0)
     same = NoiseCondition("cabin", 6.0, seed=3)
     assert np.array_equal(same.apply(speech, noise, 7), same.apply(speech, noise, 7))
@@ -49,8 +76,22 @@ def test_cabin_noise_is_mostly_low_frequency_with_engine_orders_and_some_hiss():
         return float(power[(freqs >= low) & (freqs < high)].sum() / power.sum())
 
     assert share(0, 300) > 0.8  # road and engine rumble
-    assert 0.005 < share(1000, 4000) < 0.15  # wind and fan noise reaches the speech band
+    assert 0.04 < share(100, 4000) < 0.06  # as in a real car: 5 % of the power where speech is
+    assert 0.001 < share(1000, 4000) < 0.02  # wind and fan noise reaches the consonants
     assert share(0, 15) < 1e-4  # nothing below what a microphone passes
     # The engine's firing frequency (2nd order, 2100-2700 rpm: 70-90 Hz) stands out of the road noise.
     assert share(70, 90) > 2 * share(100, 120)
     assert 20 * np.log10(np.sqrt(mean_square(noise)) / 32768) == pytest.approx(-20.8, abs=0.5)
+
+
+def test_the_parts_of_a_noise_are_its_two_halves(tmp_path):
+    from carvoice.audio.wavfile import write_wav
+
+    noise = (1000 * np.random.default_rng(3).standard_normal(SAMPLE_RATE)).astype(np.int16)
+    write_wav(tmp_path / "n.wav", noise)
+    first, second = load_noise(tmp_path / "n.wav", part=1), load_noise(tmp_path / "n.wav", part=2)
+    assert np.array_equal(np.concatenate([first, second]), load_noise(tmp_path / "n.wav"))
+    assert len(first) == len(second) == SAMPLE_RATE // 2
+    assert np.array_equal(NoiseCondition(str(tmp_path / "n.wav"), part=2).load(), second)
+    with pytest.raises(ValueError, match="noise part"):
+        load_noise(tmp_path / "n.wav", part=3)

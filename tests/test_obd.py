@@ -334,3 +334,49 @@ def test_a_pid_carvoice_cannot_decode_is_a_profile_problem(tmp_path):
     (root / "obd.toml").write_text('[obd]\nsource = "can"\n\n[state.timing]\nobd = "0E"\n')
     with pytest.raises(ProfileError, match=r"state.timing.obd: carvoice does not know PID 0E \(it knows 05 coolant"):
         load_profile(root)
+
+
+# --- through the bus's frame policy ---------------------------------------------------------
+
+
+def test_polling_sends_only_what_the_frame_policy_allows(tmp_path, channel, ecus):
+    """OBD-II requests go through the same guarded bus as commands: the polled PIDs pass, nothing else."""
+    from carvoice.vehicle.link import VehicleLink
+
+    profile = obd_profile(tmp_path, "can", channel)
+    ecm = ecus(answers_for({0x0D: 42, 0x05: 88, 0x0C: 900}))
+    link = VehicleLink(profile, "virtual", channel)
+    try:
+        assert until(lambda: link.obd.polls >= 2, 3.0) is not None
+        probe = CanObd(link.bus, link.notifier, name="probe")
+        with pytest.raises(obd.LinkError, match="refused by the profile's frame policy: 7DF#02010C5555555555"):
+            obd.read(probe, 0x0C)  # engine speed: not a value this profile polls
+        probe.close()
+    finally:
+        link.close()
+        link.bus.shutdown()
+    assert set(ecm.requests) == {b"\x01\x0d", b"\x01\x05", b"\x01\x2f"}
+    assert link.bus.refused == 1
+
+
+@pytest.mark.parametrize("with_flow_control", [True, False])
+def test_iso_tp_flow_control_passes_the_gate_only_when_the_policy_has_it(agent_bus, ecus, with_flow_control):
+    from carvoice.profile.loader import default_profile_dir
+    from carvoice.safety.bus import GuardedBus
+    from carvoice.safety.gate import FramePolicy
+    from carvoice.vehicle.obd_can import frames_sent, single_frame
+
+    bus, notifier, _ = agent_bus
+    ecm = ecus(answers_for({0x0D: 1}, vin=VIN))
+    allowed = {(0x7DF, single_frame(9, 2), False)} | (frames_sent([]) if with_flow_control else set())
+    guarded = GuardedBus(bus, FramePolicy(load_profile(default_profile_dir()), allowed))
+    link = CanObd(guarded, notifier)
+    try:
+        if with_flow_control:
+            assert obd.read_vin(link) == VIN
+        else:
+            with pytest.raises(obd.LinkError, match="refused by the profile's frame policy: 7E0#3000005555555555"):
+                obd.read_vin(link)
+    finally:
+        link.close()
+    assert len(ecm.flow_controls) == int(with_flow_control)

@@ -81,7 +81,9 @@ def test_plan_errors_surface_at_check_time(tmp_path):
     lights = tmp_path / "p" / "lights.toml"
     lights.write_text(lights.read_text().replace('high = ["high", "fast"]', 'high = ["high"]\nturbo = ["turbo"]'))
     [problem] = problems_of(tmp_path / "p")
-    assert problem.startswith(f"{lights}:62: intents.wipers.actions[0]: 'turbo' is not a value of Wiper_Cmd")
+    assert problem.startswith(
+        f"{lights}:64: intents.wipers.actions[0].signals.Wiper_Cmd: 'turbo' is not a value of Wiper_Cmd"
+    )
     assert "(when mode=turbo)" in problem
 
 

@@ -1,11 +1,13 @@
 """PocketSphinx on real (synthesised) speech: the wake spotter, the command decoder and its doubts."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
-from carvoice.recognise.command import CommandRecogniser, rivals
+from carvoice.recognise.command import Calibration, CommandRecogniser, rivals
 from carvoice.recognise.engine import COMMAND, engine_for
 from carvoice.wake.detector import WakeDetector
 from tests.conftest import needs
@@ -113,3 +115,32 @@ def test_silence_and_noise_give_nothing(recogniser):
     noise = np.random.default_rng(1).normal(0, 3000, 32000).astype(np.int16)
     result = recogniser.recognise(noise)
     assert result.confidence < 0.5
+
+
+def test_a_command_cut_off_before_its_last_word_is_not_trusted(recogniser):
+    """The grammar completes "set the wipers to" with a word; its phones were never said."""
+    said = recogniser.recognise(utterance("set the wipers to high", "flite:slt"))
+    assert said.words[-1] == "high" and said.doubt is None and said.confidence > 0.5
+    cut = recogniser.recognise(utterance("set the wipers to", "flite:slt"))
+    assert cut.words[:4] == ("set", "the", "wipers", "to") and len(cut.words) == 5
+    assert cut.doubt is not None and f'"{cut.words[-1]}"' in cut.doubt
+
+
+def test_the_evidence_is_judged_by_the_calibration(recogniser):
+    heard = recogniser.recognise(utterance("turn off the light bar", "flite:kal16"))
+    last = next(e for e in heard.evidence if e.last)
+    assert last.word == "bar" and heard.doubt is None
+    assert [e.slot for e in heard.evidence] == [False, True, False, False, False]
+    strict = dataclasses.replace(heard.limits, last_phone_frames=last.last_phone_frames + 1)
+    assert heard.judged(strict).doubt == '"bar" was cut short'
+    deaf = dataclasses.replace(heard.limits, word_fit=max(e.fit for e in heard.evidence) + 1)
+    assert "does not sound like what was said" in heard.judged(deaf).doubt
+
+
+def test_calibrations_are_read_back_and_unknown_names_refused(tmp_path):
+    fitted = dataclasses.replace(Calibration(), confidence_centre=-20.5, last_phone_frames=6)
+    (tmp_path / "c.json").write_text(fitted.dumps())
+    assert Calibration.load(tmp_path / "c.json") == fitted
+    (tmp_path / "bad.json").write_text('{"confidence_centre": -20, "loudness": 3}')
+    with pytest.raises(ValueError, match="loudness"):
+        Calibration.load(tmp_path / "bad.json")

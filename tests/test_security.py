@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import can
 import pytest
 
 from carvoice.profile.loader import default_profile_dir, load_profile
@@ -94,3 +95,55 @@ def test_the_daemon_has_no_network_socket(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "key"),
+    [
+        (  # an ECU reset, to every ECU at once
+            "body.toml",
+            'can = "BODY_ACCESS_CMD"\nsignals = { Lock_Cmd = "{action}" }',
+            'frame = "7DF#0211015555555555"',
+            ".frame",
+        ),
+        ("demo_car.dbc", " 754 ", " 2016 ", ".can"),  # BODY_ACCESS_CMD moved to 0x7E0, the engine's
+    ],
+)
+def test_a_profile_may_not_send_on_diagnostic_identifiers(tmp_path, file, old, new, key):
+    folder = demo_copy(tmp_path, old, new, file)
+    with pytest.raises(ProfileError) as raised:
+        load_profile(folder)
+    problems = [p for p in raised.value.problems if "diagnostic" in p.message]
+    assert problems and all(p.key.endswith(key) and "only [obd] polling" in p.message for p in problems), problems
+    assert all(p.line is not None for p in problems)
+
+
+def test_the_bus_gate_refuses_any_frame_the_profile_does_not_define(demo_profile, bus_spec):
+    """Whatever part of the agent sends, it sends through VehicleLink.bus, and that bus holds the frame policy."""
+    from carvoice.act import ActionFailed
+    from carvoice.act.can import CanSink
+    from carvoice.act.plan import CanFrame
+    from carvoice.vehicle.link import VehicleLink
+    from tests.conftest import open_test_bus, until
+
+    link = VehicleLink(demo_profile, *bus_spec.split(":", 1))
+    watch = open_test_bus(bus_spec)
+    heard: list[str] = []
+    notifier = can.Notifier(watch, [lambda m: heard.append(CanFrame(m.arbitration_id, bytes(m.data)).text)])
+    sink = CanSink(link.bus, bus_spec)
+    try:
+        for foreign in ("7DF#0211015555555555", "7E0#0211015555555555", "2F2#FF", "2F2#0C", "123#"):
+            ident, data = foreign.split("#")
+            with pytest.raises(ActionFailed, match="refused by the profile's frame policy"):
+                sink.perform(CanFrame(int(ident, 16), bytes.fromhex(data)), 0.0)
+        with pytest.raises(can.CanError):
+            link.bus.send(can.Message(arbitration_id=0x2F2, is_remote_frame=True, dlc=1, is_extended_id=False))
+        sink.perform(CanFrame(0x2F2, bytes.fromhex("04")), 0.0)  # the trunk, as the profile defines it
+        assert until(lambda: heard == ["2F2#04"], 2.0) is not None, heard
+        time.sleep(0.1)
+        assert heard == ["2F2#04"] and link.bus.refused == 6
+    finally:
+        notifier.stop()
+        watch.shutdown()
+        link.close()
+        link.bus.shutdown()

@@ -113,3 +113,18 @@ def test_loop_and_relayboard_urls():
     assert sink.perform(SerialWrite("board", b"BEACON off\n", expect="OK"), 0.0).reply == "OK"
     with pytest.raises(ActionFailed, match="ERR"):
         sink.perform(SerialWrite("board", b"nonsense\n", expect="OK", timeout=0.2), 0.0)
+
+
+def test_the_stand_in_relay_board_speaks_the_words_its_url_gives():
+    """A camper's board that takes PUMP=1 and answers ACK or NAK (config/README.md)."""
+    url = "relayboard://?separator==&on=1&off=0&ok=ACK&error=NAK"
+    sink = SerialSink({"board": SerialPortSettings("board", url)})
+    assert sink.perform(SerialWrite("board", b"PUMP=1\r\n", expect="ACK"), 0.0).reply == "ACK"
+    assert sink.perform(SerialWrite("board", b"pump = 0\n", expect="ACK"), 0.0).reply == "ACK"
+    with pytest.raises(ActionFailed, match="NAK"):
+        sink.perform(SerialWrite("board", b"PUMP ON\n", expect="ACK", timeout=0.2), 0.0)
+    assert sink._open["board"].relays == {"PUMP": False}
+    with pytest.raises(ActionFailed, match="relayboard:// has no option 'baud'"):
+        SerialSink({"board": SerialPortSettings("board", "relayboard://?baud=9600")}).perform(
+            SerialWrite("board", b"PUMP=1\n"), 0.0
+        )

@@ -17,10 +17,13 @@ from pathlib import Path
 import pytest
 
 from carvoice.cli import main
+from carvoice.cli import text as text_command
 from carvoice.profile.loader import default_profile_dir
 from tests.conftest import needs
+from tests.faults import record
 
 VCAN = "vcan0"
+TRIALS = 20
 pytestmark = [
     pytest.mark.skipif(not Path(f"/sys/class/net/{VCAN}").exists(), reason=f"no {VCAN} here (scripts/vcan-test)"),
     needs("candump", "cansend", "cangen"),
@@ -51,7 +54,7 @@ def candump(tmp_path: Path) -> Iterator[Candump]:
 
 
 class Injector:
-    """Status frames the way a tester types them: a cangen stream and a cansend loop."""
+    """Status frames the way a tester (or an attacker) types them: a cangen stream and cansend loops."""
 
     def __init__(self) -> None:
         self.processes: list[subprocess.Popen] = []
@@ -64,6 +67,11 @@ class Injector:
 
     def repeat(self, frame: str) -> None:
         self.processes.append(subprocess.Popen(["sh", "-c", f"while :; do cansend {VCAN} {frame}; sleep 0.05; done"]))
+
+    def counting(self, frame: str) -> None:
+        """A cansend loop whose `{c}` (one hex digit) counts 0 to F and over: a rolling counter done right."""
+        sends = "; ".join(f"cansend {VCAN} {frame.format(c=f'{c:X}')}" for c in range(16))
+        self.processes.append(subprocess.Popen(["sh", "-c", f"while :; do {sends}; done"]))
 
     def stop(self) -> None:
         for process in self.processes:
@@ -79,8 +87,8 @@ def inject() -> Iterator[Injector]:
     injector.stop()
 
 
-def say(sentence: str, capsys, *extra: str) -> list[dict]:
-    assert main(["text", "--can", f"socketcan:{VCAN}", "--events", "json", "--no-speech", *extra, sentence]) == 0
+def say(sentence: str, capsys, *extra: str, status: int = text_command.DONE) -> list[dict]:
+    assert main(["text", "--can", f"socketcan:{VCAN}", "--events", "json", "--no-speech", *extra, sentence]) == status
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -103,13 +111,13 @@ def patient_profile(tmp_path: Path) -> Path:
 
 def test_candump_sees_the_trunk_open_only_when_parked(candump, inject, capsys, tmp_path):
     profile = str(patient_profile(tmp_path))
-    inject.stream("1A0#00000000")  # VEHICLE_DYNAMICS: 0 km/h, gear P
+    inject.counting("1A0#000000{c}0")  # VEHICLE_DYNAMICS: 0 km/h, gear P, DynCounter counting
     time.sleep(0.2)
     assert [e["event"] for e in say("open the trunk", capsys, "--profile", profile)] == ["intent", "can", "say"]
     inject.stop()
-    inject.stream("1A0#88130300")  # 50 km/h, gear D
+    inject.counting("1A0#881303{c}0")  # 50 km/h, gear D
     time.sleep(0.2)
-    events = say("open the trunk", capsys, "--profile", profile)
+    events = say("open the trunk", capsys, "--profile", profile, status=text_command.REFUSED)
     assert [e["event"] for e in events] == ["intent", "refused", "say"]
     time.sleep(0.1)
     assert candump.frames().count("2F2#04") == 1
@@ -128,7 +136,7 @@ def test_cansend_setpoint_then_warmer(candump, inject, capsys, tmp_path):
 
 def test_the_simulator_as_its_own_process(capsys):
     sim = subprocess.Popen(
-        [sys.executable, "-m", "carvoice", "sim", "--channel", VCAN, "--speed", "50", "--gear", "D"],
+        [sys.executable, "-m", "carvoice", "sim", "--channel", VCAN, "--set", "speed=50", "--set", "gear=D"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -138,12 +146,54 @@ def test_the_simulator_as_its_own_process(capsys):
         assert [e["text"] for e in say("what is my speed", capsys) if e["event"] == "say"] == [
             "You are going 50 kilometres per hour."
         ]
-        assert "refused" in [e["event"] for e in say("open the trunk", capsys)]
+        assert "refused" in [e["event"] for e in say("open the trunk", capsys, status=text_command.REFUSED)]
         say("turn on the headlights", capsys)
         assert "command: Headlights -> 1" in _read_until(sim, "Headlights")
     finally:
-        sim.terminate()
-        sim.wait(timeout=10)
+        stop(sim)
+
+
+@pytest.mark.parametrize(
+    ("attack", "how"),
+    [("stream", "cangen, 1 kHz, counter stuck"), ("counting", "cansend loop, counter counting")],
+)
+def test_can_utils_spoofing_a_standstill_never_opens_the_trunk(candump, inject, capsys, attack, how):
+    """The attack as a tester would type it, against the simulator in its own process at 50 km/h in D."""
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "carvoice", "sim", "--channel", VCAN, "--set", "speed=50", "--set", "gear=D"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "simulating" in sim.stdout.readline()
+        if attack == "stream":
+            inject.stream("1A0#00000070", gap_ms=1)  # 0 km/h, P, DynCounter 7 for ever
+        else:
+            inject.counting("1A0#000000{c}0")
+        time.sleep(0.3)
+        trials = [say("open the trunk", capsys, status=text_command.REFUSED) for _ in range(TRIALS)]
+    finally:
+        inject.stop()
+        stop(sim)
+    assert [[e["event"] for e in trial if e["event"] != "error"] for trial in trials] == [
+        ["intent", "refused", "say"]
+    ] * TRIALS
+    said = [e["message"] for trial in trials for e in trial if e["event"] == "error"]
+    # The event stream says why: a counter out of order, or two different frames inside one cycle.
+    assert said and all(m.startswith("CAN: VEHICLE_DYNAMICS (1A0) ") and "not trusted" in m for m in said), said
+    time.sleep(0.1)
+    assert not [f for f in candump.frames() if f.startswith("2F2#")]
+    record(f"second sender on 0x1A0 ({how}), simulator at 50 km/h D", f"trunk refused {TRIALS}/{TRIALS}", None, VCAN)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """A simulator left running would be a second sender in every later test: killed if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _read_until(process: subprocess.Popen, text: str) -> str:

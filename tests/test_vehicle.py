@@ -15,14 +15,16 @@ import numpy as np
 import pytest
 
 from carvoice.act.can import CanSink
+from carvoice.act.plan import CanFrame
 from carvoice.agent import Agent
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli import main
+from carvoice.cli import text as text_command
 from carvoice.profile.loader import default_profile_dir
-from carvoice.vehicle.link import VehicleLink
-from carvoice.vehicle.state import VehicleState
-from tests.conftest import needs, until
+from carvoice.vehicle.link import VehicleLink, watched_frames
+from carvoice.vehicle.state import VehicleState, sequence_rules
+from tests.conftest import needs, open_test_bus, until
 
 
 @pytest.fixture
@@ -30,9 +32,8 @@ def channel(bus_spec: str) -> str:
     return bus_spec
 
 
-def say(sentence: str, channel: str, capsys, *extra: str) -> list[dict]:
-    status = main(["text", "--can", channel, "--events", "json", "--no-speech", *extra, sentence])
-    assert status == 0
+def say(sentence: str, channel: str, capsys, *extra: str, status: int = text_command.DONE) -> list[dict]:
+    assert main(["text", "--can", channel, "--events", "json", "--no-speech", *extra, sentence]) == status
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -47,7 +48,7 @@ def spoken(events: list[dict]) -> list[str]:
 def test_the_trunk_is_refused_while_driving(car, channel, capsys):
     car.car.set("speed", 50)
     car.car.set("gear", "D")
-    events = say("open the trunk", channel, capsys)
+    events = say("open the trunk", channel, capsys, status=text_command.REFUSED)
     assert kinds(events) == ["intent", "refused", "say"]
     assert events[1]["intent"] == "trunk" and "speed < 3 and gear is P" in events[1]["reason"]
     assert spoken(events) == ["I can only do that when the car is parked."]
@@ -93,7 +94,7 @@ def test_warmer_stops_at_thirty(car, channel, capsys):
 
 
 def test_warmer_without_a_car_sends_nothing(channel, capsys):
-    events = say("make it warmer", channel, capsys)
+    events = say("make it warmer", channel, capsys, status=text_command.REFUSED)
     assert kinds(events) == ["intent", "refused", "say"]
     assert events[1]["reason"] == "setpoint is not known right now"
 
@@ -108,7 +109,7 @@ def test_opening_all_windows_on_the_motorway_asks_first(car, channel, capsys):
     assert until(lambda: car.car.snapshot()["WindowRR_Pos"] > 0, 2.0) is not None
 
     for answer in ("no", "maybe later", "cancel"):
-        events = say("open all the windows", channel, capsys, "--answer", answer)
+        events = say("open all the windows", channel, capsys, "--answer", answer, status=text_command.REFUSED)
         assert "can" not in kinds(events), answer
 
 
@@ -158,7 +159,10 @@ def test_a_status_frame_of_the_wrong_length_is_ignored(demo_profile):
     now = [100.0]
     state = VehicleState(demo_profile, clock=lambda: now[0])
     speed_id = demo_profile.dbc.get_message_by_name("VEHICLE_DYNAMICS").frame_id
+    confirm = sequence_rules(demo_profile)[speed_id][2].confirm_seconds
     state.on_frame(can.Message(arbitration_id=speed_id, data=bytes.fromhex("88132310"), is_extended_id=False))
+    assert state.value("speed") is None  # not before the real sender could have contradicted it
+    now[0] += confirm
     assert state.value("speed") == 50 and state.value("gear") == "D"
     state.on_frame(can.Message(arbitration_id=speed_id, data=bytes.fromhex("FFFF"), is_extended_id=False))
     assert state.rejected_frames == 1 and state.value("speed") == 50
@@ -176,6 +180,27 @@ def test_the_session_log_is_in_candump_format(car, channel, capsys, tmp_path):
     assert "1A0" in ids  # what the car broadcast
     # python-can reads it back, as canplayer would replay it
     assert any(m.arbitration_id == 0x2F3 for m in can.LogReader(str(log)))
+
+
+def test_the_session_log_keeps_the_kernel_filters_on(car, channel, demo_profile, tmp_path):
+    """--can-log records what the agent sent and what it listens to; other traffic never reaches Python."""
+    log = tmp_path / "drive.log"
+    link = VehicleLink(demo_profile, *channel.split(":", 1), log_path=log)
+    other = open_test_bus(channel)
+    try:
+        assert link.bus.filters == watched_frames(demo_profile)
+        for _ in range(20):
+            other.send(can.Message(arbitration_id=0x555, data=b"\x01\x02", is_extended_id=False))
+            time.sleep(0.005)
+        CanSink(link.bus).perform(CanFrame(0x2F2, bytes.fromhex("04")), 0.0)
+        time.sleep(0.2)
+    finally:
+        other.shutdown()
+        link.close()
+        link.bus.shutdown()
+    frames = [line.split()[2:] for line in log.read_text().splitlines()]
+    assert ["2F2#04", "T"] in frames  # what we sent, marked as sent
+    assert {f[0].split("#")[0] for f in frames} == {"2F2", "1A0", "1B0", "3B0", "3B1"}  # no 555
 
 
 @needs("flite")
@@ -243,12 +268,15 @@ def test_age_counts_from_reception_and_decisions_wait_for_the_listener(car, chan
 def test_a_status_value_outside_the_dbc_range_or_an_extended_twin_is_not_stored(demo_profile):
     """Found by the property tests: raw 127 in a 0..100 % window signal was kept as 127 %,
     and an extended frame that shares a standard message's number was decoded as that message."""
-    state = VehicleState(demo_profile, clock=lambda: 0.0)
+    now = [0.0]
+    state = VehicleState(demo_profile, clock=lambda: now[0])
     body = demo_profile.dbc.get_message_by_name("BODY_STATUS")
     frame = bytes.fromhex("327F000000000000")  # FL 50 %, FR raw 127
     state.on_frame(can.Message(arbitration_id=body.frame_id, data=frame, is_extended_id=True))
+    now[0] += sequence_rules(demo_profile)[body.frame_id][2].confirm_seconds
     assert state.value("window_fl") is None and state.rejected_frames == 1
     state.on_frame(can.Message(arbitration_id=body.frame_id, data=frame, is_extended_id=False))
+    now[0] += sequence_rules(demo_profile)[body.frame_id][2].confirm_seconds
     assert state.value("window_fl") == 50 and state.value("window_fr") is None and state.value("window_rl") == 0
     assert state.rejected_frames == 2
 
@@ -270,7 +298,7 @@ def test_the_voice_button_starts_listening_as_the_wake_phrase_does(car, channel,
         agent.listen(SampleSource(audio, "cabin", realtime=True))  # the control: nobody pressed
         control = list(heard)
         heard.clear()
-        press = threading.Timer(0.5, car.car.press)  # while the agent listens to the first silence
+        press = threading.Timer(0.5, car.car.press, ["voice_button"])  # while the agent hears the first silence
         press.start()
         agent.listen(SampleSource(audio, "cabin", realtime=True))
         press.join()

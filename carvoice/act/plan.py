@@ -8,15 +8,19 @@ each frame before it reaches the bus.
 from __future__ import annotations
 
 import itertools
+import math
 import random
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
 
 from carvoice.intent.grammar import SlotValueType
 from carvoice.profile import placeholders
 from carvoice.profile.conditions import Unknown
 from carvoice.profile.model import CanAction, Intent, Profile, RawFrameAction, SerialAction
+from carvoice.profile.suggest import known_names
 
 _MAX_COMBINATIONS = 5000
 
@@ -33,6 +37,19 @@ class UnknownValue(PlanError):
     def __init__(self, name: str, key: str = "") -> None:
         super().__init__(f"{name} is not known right now", key)
         self.name = name
+
+
+# can-utils' compact form of a frame: 3 hex digits (11-bit id) or 8 (29-bit), #, up to 8 bytes.
+FRAME_TEXT = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
+
+
+def parse_frame_text(text: str) -> tuple[int, bytes, bool] | None:
+    """`123#0102` -> (0x123, b"\x01\x02", extended False); None when it is not that form."""
+    match = FRAME_TEXT.fullmatch(text.strip())
+    if match is None:
+        return None
+    ident, payload = match.groups()
+    return int(ident, 16), bytes.fromhex(payload), len(ident) == 8
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,10 @@ class StateReader(Protocol):
 
     def value(self, name: str) -> Any: ...
 
+    def why_unknown(self, name: str) -> str:
+        """Why a value is not trusted now, for the event stream; "" when it is merely unheard or old."""
+        ...
+
     def catch_up(self) -> None:
         """Take in what the car reported up to now before a decision reads it."""
 
@@ -93,7 +114,7 @@ def plan_actions(
     """Every frame and write this command means; raises PlanError rather than guess."""
     _check_slots(intent, slots)
     lookup = lookup_in(profile, slots, state)
-    can_signals: dict[str, dict[str, tuple[Any, str]]] = {}
+    can_signals: dict[str, dict[str, tuple[Any, str, bool]]] = {}
     planned: list[PlannedAction] = []
     for action in intent.actions:
         try:
@@ -109,7 +130,9 @@ def plan_actions(
                     raise PlanError(
                         f"{action.message}.{signal} is set to both {merged[signal][0]!r} and {value!r}", action.key
                     )
-                merged[signal] = (value, action.key)
+                # A number the driver said or the profile wrote is sent exactly or not at all;
+                # one computed from the car's state ("{setpoint + 1}") is rounded to the signal's step.
+                merged[signal] = (value, action.key, not placeholders.is_computed(spec, slots))
         elif isinstance(action, RawFrameAction):
             planned.append(CanFrame(action.arbitration_id, action.data, action.extended))
         elif isinstance(action, SerialAction):
@@ -169,25 +192,25 @@ def _resolve(spec: str | float, lookup: Callable[[str], Any], action: CanAction,
     return value
 
 
-def _encode(profile: Profile, message_name: str, signals: dict[str, tuple[Any, str]]) -> CanFrame:
-    keys = {key for _, key in signals.values()}
+def _encode(profile: Profile, message_name: str, signals: dict[str, tuple[Any, str, bool]]) -> CanFrame:
+    keys = {key for _, key, _ in signals.values()}
     key = min(keys) if keys else ""
     if profile.dbc is None:
         raise PlanError('CAN actions by message name need a DBC file: set dbc = "..." under [can]', key)
     try:
         message = profile.dbc.get_message_by_name(message_name)
     except KeyError:
-        names = ", ".join(sorted(m.name for m in profile.dbc.messages))
-        raise PlanError(f"the DBC has no message {message_name} (messages: {names})", key) from None
+        names = known_names(message_name, (m.name for m in profile.dbc.messages), "messages")
+        raise PlanError(f"the DBC has no message {message_name} {names}", f"{key}.can") from None
     raw: dict[str, int] = {}
     for signal in message.signals:
         raw[signal.name] = unchanged_raw(signal)
-    for name, (value, signal_key) in signals.items():
+    for name, (value, signal_key, exact) in signals.items():
         signal = next((s for s in message.signals if s.name == name), None)
         if signal is None:
-            known = ", ".join(s.name for s in message.signals)
-            raise PlanError(f"{message_name} has no signal {name} (signals: {known})", signal_key)
-        raw[name] = raw_value(signal, value, signal_key)
+            known = known_names(name, (s.name for s in message.signals), "its signals")
+            raise PlanError(f"{message_name} has no signal {name} {known}", f"{signal_key}.signals.{name}")
+        raw[name] = raw_value(signal, value, f"{signal_key}.signals.{name}", exact)
     try:
         data = message.encode(raw, scaling=False, strict=True)
         decoded = message.decode(data, decode_choices=True)
@@ -205,25 +228,46 @@ def unchanged_raw(signal: Any) -> int:
     return 0
 
 
-def raw_value(signal: Any, value: Any, key: str) -> int:
+def raw_value(signal: Any, value: Any, key: str, exact: bool = False) -> int:
+    """The raw bits for a physical value or a value name; `exact` refuses a value between two steps."""
     if isinstance(value, str):
         wanted = _normal(value)
         for raw, name in (signal.choices or {}).items():
             if _normal(str(name)) == wanted:
                 return int(raw)
-        names = ", ".join(str(n) for n in (signal.choices or {}).values()) or "none: give a number"
-        raise PlanError(f"{value!r} is not a value of {signal.name} (values: {names})", key)
+        number = _number(value)
+        if number is None:
+            names = ", ".join(str(n) for n in (signal.choices or {}).values()) or "none: give a number"
+            raise PlanError(f"{value!r} is not a value of {signal.name} (values: {names})", key)
+        value = number  # "25" where the signal has no value named 25: the installer meant the number
     if not signal.scale:
         raise PlanError(f"{signal.name} has a scale of 0 in the DBC: no value can be encoded", key)
     low, high = signal.minimum, signal.maximum
     if (low is not None and value < low) or (high is not None and value > high):
         raise PlanError(f"{value} is outside {signal.name}'s range {low}..{high}", key)
-    raw = round((value - signal.offset) / signal.scale)
+    steps = (Decimal(str(value)) - Decimal(str(signal.offset))) / Decimal(str(signal.scale))
+    raw = round(steps)
+    if exact and steps != raw:
+        scale, offset = Decimal(str(signal.scale)), Decimal(str(signal.offset))
+        shown = " and ".join(f"{float(n * scale + offset):g}" for n in (math.floor(steps), math.ceil(steps)))
+        raise PlanError(
+            f"{value:g} cannot be sent exactly: {signal.name} goes in steps of {signal.scale:g}"
+            f" from {signal.offset:g} (nearest: {shown})",
+            key,
+        )
     limit = 1 << signal.length
     lowest, highest = (-(limit >> 1), (limit >> 1) - 1) if signal.is_signed else (0, limit - 1)
     if not lowest <= raw <= highest:
         raise PlanError(f"{value} does not fit in {signal.name} ({signal.length} bits)", key)
     return raw
+
+
+def _number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _normal(name: str) -> str:
@@ -238,6 +282,9 @@ class FixedState:
 
     def value(self, name: str) -> Any:
         return self.values.get(name)
+
+    def why_unknown(self, name: str) -> str:
+        return ""
 
     def catch_up(self) -> None:
         """Nothing to wait for: the values never change."""

@@ -1,66 +1,88 @@
-"""Recordings as an audio source: any PCM WAV, converted to 16 kHz mono int16."""
+"""Recordings as an audio source: WAV and FLAC through libsndfile (soundfile), resampled by soxr.
+
+A file's header is checked before a sample is read: a header that lies (1 Hz, no channels, a
+format that is not PCM) is a one-line error naming the file, not a traceback or gigabytes of
+memory. The samples are then read, mixed down and resampled in blocks, so memory follows the
+real length of the recording, never what the header claims.
+"""
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
+import soundfile
+import soxr
 
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioSourceError, SampleSource
 
+FORMATS = {"WAV": "WAV", "WAVEX": "WAV (extensible)", "FLAC": "FLAC"}
+SUBTYPES = ("PCM_U8", "PCM_S8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
+RATES = (8000, 192000)  # Hz, both included
+MAX_CHANNELS = 8
+MAX_SECONDS = 3 * 3600  # of audio in one file; longer recordings are cut into parts first
+BLOCK_FRAMES = 1 << 16
+
 
 def read_wav(path: Path | str) -> np.ndarray:
-    """The whole file as 16 kHz mono int16; other rates, widths and channel counts are converted."""
+    """The whole file as 16 kHz mono int16: 8-192 kHz, 1-8 channels, integer or float, WAV or FLAC."""
     path = Path(path)
+    if not path.exists():
+        raise AudioSourceError(f"{path}: no such file")
     try:
-        with wave.open(str(path), "rb") as wav:
-            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
-            raw = wav.readframes(wav.getnframes())
-    except FileNotFoundError:
-        raise AudioSourceError(f"{path}: no such file") from None
-    except (wave.Error, EOFError, OSError) as error:
-        raise AudioSourceError(f"{path}: not a PCM WAV file ({error})") from None
-    if width not in (1, 2, 3, 4):
-        raise AudioSourceError(f"{path}: {8 * width}-bit samples are not supported")
-    samples = _to_float(raw, width).reshape(-1, channels).mean(axis=1)
-    if rate != SAMPLE_RATE:
-        samples = resample(samples, rate, SAMPLE_RATE)
+        with soundfile.SoundFile(str(path)) as sound:
+            _check(path, sound)
+            return _to_16k_mono(path, sound)
+    except AudioSourceError:
+        raise
+    except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as error:
+        reason = str(error).replace(f"Error opening {str(path)!r}: ", "").strip().rstrip(".")
+        raise AudioSourceError(f"{path}: not a WAV or FLAC file carvoice can read ({reason})") from None
+
+
+def _check(path: Path, sound: soundfile.SoundFile) -> None:
+    if sound.format not in FORMATS:
+        raise AudioSourceError(f"{path}: a {sound.format} file; carvoice reads WAV and FLAC")
+    if sound.subtype not in SUBTYPES:
+        raise AudioSourceError(f"{path}: {sound.subtype} samples; carvoice reads integer and float PCM")
+    if not RATES[0] <= sound.samplerate <= RATES[1]:
+        raise AudioSourceError(
+            f"{path}: the header says {sound.samplerate} Hz; carvoice reads {RATES[0] // 1000}-{RATES[1] // 1000} kHz"
+        )
+    if not 1 <= sound.channels <= MAX_CHANNELS:
+        raise AudioSourceError(f"{path}: the header says {sound.channels} channels; carvoice reads 1-{MAX_CHANNELS}")
+
+
+def _to_16k_mono(path: Path, sound: soundfile.SoundFile) -> np.ndarray:
+    stream = soxr.ResampleStream(sound.samplerate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+    pieces: list[np.ndarray] = []
+    length = 0
+    for block in sound.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True):
+        pieces.append(_as_int16(stream.resample_chunk(block.mean(axis=1))))
+        length += len(pieces[-1])
+        if length > MAX_SECONDS * SAMPLE_RATE:
+            raise AudioSourceError(f"{path}: longer than {MAX_SECONDS // 3600} hours; cut it into parts")
+    pieces.append(_as_int16(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)))
+    return np.concatenate(pieces)
+
+
+def _as_int16(samples: np.ndarray) -> np.ndarray:
     return np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def write_wav(path: Path | str, samples: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(np.asarray(samples, dtype=np.int16).tobytes())
+    """16-bit mono WAV; a file that cannot be written is an OSError, as for any other file."""
+    try:
+        soundfile.write(str(path), np.asarray(samples, dtype=np.int16), rate, subtype="PCM_16", format="WAV")
+    except soundfile.LibsndfileError as error:
+        raise OSError(f"{path}: cannot write the WAV file ({error.error_string})") from None
 
 
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """Band-limited resampling in the frequency domain (whole recordings, not streams)."""
-    if len(samples) == 0:
+    """Band-limited resampling of a whole signal (soxr's high quality)."""
+    if len(samples) == 0 or rate == target:
         return samples
-    length = max(1, round(len(samples) * target / rate))
-    spectrum = np.fft.rfft(samples)
-    kept = min(len(spectrum), length // 2 + 1)
-    out = np.zeros(length // 2 + 1, dtype=complex)
-    out[:kept] = spectrum[:kept]
-    return np.fft.irfft(out, n=length) * (length / len(samples))
-
-
-def _to_float(raw: bytes, width: int) -> np.ndarray:
-    if width == 1:
-        return (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
-    if width == 3:
-        bytes3 = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
-        as_int = (
-            bytes3[:, 0].astype(np.int32) | (bytes3[:, 1].astype(np.int32) << 8) | (bytes3[:, 2].astype(np.int32) << 16)
-        )
-        as_int = np.where(as_int >= 1 << 23, as_int - (1 << 24), as_int)
-        return as_int / float(1 << 23)
-    dtype = np.int16 if width == 2 else np.int32
-    return np.frombuffer(raw, dtype=dtype).astype(np.float64) / float(1 << (8 * width - 1))
+    return soxr.resample(np.asarray(samples, dtype=np.float64), rate, target, quality="HQ")
 
 
 class FileSource(SampleSource):

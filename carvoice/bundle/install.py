@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from carvoice.bundle import BundleError, archive, disk, signing
 from carvoice.bundle.archive import MANIFEST, PROFILE, SIGNATURE, Bundle
-from carvoice.bundle.manifest import Manifest, check_version, default_version, sha256
+from carvoice.bundle.manifest import Manifest, check_version, compare_versions, default_version, sha256
 from carvoice.bundle.unit import STAGING_PREFIX, TRASH_PREFIX, Daemon, Unit
 from carvoice.profile.loader import files_digest, load_profile, profile_digest
 from carvoice.profile.model import ProfileError
@@ -43,30 +43,74 @@ def build(profile_dir: Path, out: Path, version: str | None = None, key: Path | 
         profile_digest=files_digest(files),
         files={name: sha256(data) for name, data in files.items()},
     )
-    data = manifest.to_bytes()
-    archive.pack(out, manifest, files, signing.sign(data, key) if key else None)
+    payload = archive.payload_of(manifest, files)
+    archive.pack(out, payload, signing.sign(payload, key) if key else None)
     return manifest
 
 
-def verify(bundle_path: Path, unit: Unit, allowed_signers: Path | None = None, say: Say = _quiet) -> Bundle:
-    """The bundle's hashes and signature checked against the unit's policy, or BundleError."""
-    bundle = archive.read(bundle_path)
-    signers = allowed_signers or unit.allowed_signers
-    if signers.is_file():
-        if bundle.signature is None:
+def verify(
+    bundle_path: Path,
+    unit: Unit,
+    allowed_signers: Path | None = None,
+    say: Say = _quiet,
+    allow_unsigned: bool = False,
+) -> Bundle:
+    """The bundle's signature checked against the unit's policy, then its hashes, or BundleError.
+
+    The signature is checked over the bundle's bytes before any of them is decompressed or parsed.
+    Without allowed_signers nothing is accepted unless `allow_unsigned` (an installer's workbench).
+    """
+    envelope = archive.open_envelope(bundle_path)
+    signers = signers_file(unit, allowed_signers)
+    if signers is not None:
+        if envelope.signature is None:
             raise BundleError(
                 f"{bundle_path}: refused: not signed, and this unit accepts only bundles signed by "
                 f"a key in {signers} (carvoice bundle build --sign KEY)"
             )
-        principal = signing.verify(bundle.manifest_bytes, bundle.signature, signers, str(bundle_path))
+        with envelope.payload() as payload:
+            principal = signing.verify(payload, envelope.signature, signers, str(bundle_path))
         say(f"signature good: signed by {principal}")
-    elif allowed_signers is not None:
-        raise BundleError(f"{allowed_signers}: no such allowed-signers file")
+    elif allow_unsigned:
+        say(f"signature not checked: no {unit.allowed_signers}, and --allow-unsigned was given")
     else:
-        say(f"signature not checked: {signers} does not exist, so this unit accepts unsigned bundles")
+        raise BundleError(
+            f"{bundle_path}: refused: this unit has no {unit.allowed_signers}, so it cannot tell who made the "
+            "bundle; add the installers' keys there, or give --allow-unsigned on a workbench"
+        )
+    bundle = archive.read(envelope)
     if files_digest(bundle.files) != bundle.manifest.profile_digest:
         raise BundleError(f"{bundle_path}: refused: the manifest's profile_digest does not match its files")
     return bundle
+
+
+def signers_file(unit: Unit, given: Path | None = None) -> Path | None:
+    """The allowed-signers file to check against: None only when the unit has none at all.
+
+    One that exists in any broken form (a folder, a dangling link, unreadable, no key in it) must not
+    quietly turn the check off: every bundle is refused until it is fixed.
+    """
+    path = given or unit.allowed_signers
+    if given is None and not os.path.lexists(path):
+        return None
+    problem = ""
+    if path.is_symlink() and not path.exists():
+        problem = "is a link to nothing"
+    elif not path.exists():
+        problem = "does not exist"
+    elif not path.is_file():
+        problem = "is not a file"
+    else:
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError as error:
+            problem = f"cannot be read ({error.strerror})"
+        else:
+            if not [line for line in lines if line.strip() and not line.lstrip().startswith("#")]:
+                problem = "holds no key"
+    if problem:
+        raise BundleError(f"{path} {problem}: every bundle is refused until it lists the installers' keys")
+    return path
 
 
 def install(
@@ -76,17 +120,22 @@ def install(
     timeout: float = 30.0,
     say: Say = _quiet,
     keep: int = 5,
+    allow_unsigned: bool = False,
+    allow_downgrade: bool = False,
 ) -> Path:
     """Verify, unpack beside the current profile, switch, confirm with the daemon; returns the new folder.
 
-    Afterwards only the `keep` newest versions stay (the active and the previous one always do).
+    A version older than the active one is refused unless `allow_downgrade` (a deliberate local act,
+    like `rollback`); the same version again changes nothing and succeeds. Afterwards only the `keep`
+    newest versions stay (the active and the previous one always do).
     """
-    bundle = verify(bundle_path, unit, allowed_signers, say)
+    bundle = verify(bundle_path, unit, allowed_signers, say, allow_unsigned)
     manifest = bundle.manifest
     with _locked(unit):
         _clear_leftovers(unit)
         current = unit.target_of(unit.active)
         before = unit.target_of(unit.previous)
+        _check_version(bundle_path, manifest, current, allow_downgrade, say)
         folder = unit.profiles / manifest.install_name
         if folder.is_dir() and profile_digest(folder / PROFILE) != manifest.profile_digest:
             if folder.resolve() == current:
@@ -119,6 +168,30 @@ def install(
     return folder
 
 
+def _check_version(path: Path, manifest: Manifest, current: Path | None, allow_downgrade: bool, say: Say) -> None:
+    """Versions only go up: an older signed bundle could bring back a bug a newer one fixed."""
+    try:
+        active = Manifest.from_bytes((current / MANIFEST).read_bytes(), str(current)) if current else None
+    except (OSError, BundleError):
+        active = None  # no readable manifest: a profile put there by hand, nothing to compare with
+    if active is None:
+        return
+    order = compare_versions(manifest.version, active.version)
+    if order == 0 and manifest.profile_digest != active.profile_digest:
+        raise BundleError(
+            f"{path}: refused: version {manifest.version} is already installed with other files "
+            f"({active.name}); build the new files as a new version"
+        )
+    if order < 0:
+        if not allow_downgrade:
+            raise BundleError(
+                f"{path}: refused: {manifest.name} {manifest.version} is older than the active "
+                f"{active.name} {active.version}; to go back on purpose, run `carvoice bundle rollback` "
+                "or install with --allow-downgrade on the unit"
+            )
+        say(f"downgrading from {active.name} {active.version} to {manifest.version} (--allow-downgrade)")
+
+
 def rollback(unit: Unit, timeout: float = 30.0, say: Say = _quiet) -> Path:
     """Make the previous profile active again (and the current one the previous)."""
     with _locked(unit):
@@ -144,6 +217,8 @@ def check_as_the_daemon(folder: Path) -> None:
         profile = load_profile(folder)
     except ProfileError as error:
         raise BundleError(f"the profile would not load on this unit:\n{error}") from None
+    except Exception as error:  # whatever else stops the loader stops the daemon too
+        raise BundleError(f"the profile would not load on this unit: {type(error).__name__}: {error}") from None
     from carvoice.recognise.engine import engine_for
 
     try:

@@ -27,6 +27,41 @@ def check_version(version: str) -> str:
     return version
 
 
+def compare_versions(a: str, b: str) -> int:
+    """-1, 0 or 1 as version `a` is older than, the same as, or newer than `b`.
+
+    Debian's rules, which installers know from packages: runs of digits compare as numbers, other
+    characters by letter before symbol, and `~` before anything, even the end ("1.4~rc1" < "1.4").
+    """
+    while a or b:
+        text_a, a = _split(a, str.isdigit, want=False)
+        text_b, b = _split(b, str.isdigit, want=False)
+        for left, right in zip(text_a.ljust(len(text_b), "\0"), text_b.ljust(len(text_a), "\0"), strict=True):
+            if _weight(left) != _weight(right):
+                return -1 if _weight(left) < _weight(right) else 1
+        digits_a, a = _split(a, str.isdigit, want=True)
+        digits_b, b = _split(b, str.isdigit, want=True)
+        if int(digits_a or 0) != int(digits_b or 0):
+            return -1 if int(digits_a or 0) < int(digits_b or 0) else 1
+    return 0
+
+
+def _split(text: str, test, want: bool) -> tuple[str, str]:
+    """The leading run of characters for which test(c) == want, and the rest."""
+    end = 0
+    while end < len(text) and test(text[end]) == want:
+        end += 1
+    return text[:end], text[end:]
+
+
+def _weight(char: str) -> int:
+    if char == "~":
+        return -1
+    if char == "\0":  # the end of the shorter part
+        return 0
+    return ord(char) if char.isalpha() else ord(char) + 256
+
+
 def default_version(now: datetime | None = None) -> str:
     """A sortable version from the build time, for installers who do not number their profiles."""
     return (now or datetime.now(UTC)).strftime("%Y%m%d.%H%M%S")

@@ -1,6 +1,7 @@
 """Signatures with OpenSSH (`ssh-keygen -Y`): installers already have SSH keys, and no crypto code of ours.
 
-What is signed is manifest.json, which holds the sha256 of every file, so one signature covers the bundle.
+What is signed is the bundle's payload, byte for byte (carvoice.bundle.archive), so the signature is
+checked before anything in the bundle is parsed; ssh-keygen reads the payload as a stream.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from carvoice.bundle import BundleError
 
@@ -25,7 +27,7 @@ def _ssh_keygen() -> str:
 def sign(data: bytes, key: Path) -> bytes:
     """Sign with a private key file (or a public key whose private half is in ssh-agent)."""
     with tempfile.TemporaryDirectory(prefix="carvoice-sign-") as scratch:
-        message = Path(scratch) / "manifest.json"
+        message = Path(scratch) / "payload"
         message.write_bytes(data)
         done = subprocess.run(
             [_ssh_keygen(), "-Y", "sign", "-q", "-f", str(key), "-n", NAMESPACE, str(message)],
@@ -35,13 +37,14 @@ def sign(data: bytes, key: Path) -> bytes:
         )
         if done.returncode != 0:
             raise BundleError(f"{key}: cannot sign with this key: {done.stderr.strip()}")
-        return (Path(scratch) / "manifest.json.sig").read_bytes()
+        return (Path(scratch) / "payload.sig").read_bytes()
 
 
-def verify(data: bytes, signature: bytes, allowed_signers: Path, source: str) -> str:
-    """The principal from allowed_signers whose key made the signature, or BundleError."""
+def verify(data: BinaryIO, signature: bytes, allowed_signers: Path, source: str) -> str:
+    """The principal from allowed_signers whose key made the signature over the rest of `data` (an open
+    file, read by ssh-keygen as its input), or BundleError."""
     with tempfile.TemporaryDirectory(prefix="carvoice-verify-") as scratch:
-        signature_file = Path(scratch) / "manifest.json.sig"
+        signature_file = Path(scratch) / "payload.sig"
         signature_file.write_bytes(signature)
         found = subprocess.run(
             [_ssh_keygen(), "-Y", "find-principals", "-s", str(signature_file), "-f", str(allowed_signers)],
@@ -66,7 +69,7 @@ def verify(data: bytes, signature: bytes, allowed_signers: Path, source: str) ->
                 "-s",
                 str(signature_file),
             ],
-            input=data,
+            stdin=data,
             capture_output=True,
         )
         if checked.returncode != 0:

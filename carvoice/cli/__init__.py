@@ -18,12 +18,17 @@ def _subcommand_modules() -> list:
     return [m for m in modules if hasattr(m, "add_parser")]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carvoice", description="An offline voice agent for cars.")
     parser.add_argument("--version", action="version", version=f"carvoice {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _subcommand_modules():
         module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()

@@ -52,7 +52,8 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--can",
         metavar="INTERFACE:CHANNEL",
-        help="CAN bus, e.g. socketcan:can0 or virtual:test (default: the profile's [can])",
+        type=_bus_option,
+        help="CAN bus, e.g. socketcan:can0 or virtual:test (default: the profile's [can]; never a network bus)",
     )
     parser.add_argument(
         "--can-log",
@@ -72,12 +73,23 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="show the recogniser's own log")
 
 
+def _bus_option(spec: str) -> tuple[str, str]:
+    """--can is refused on the command line for what a profile is refused (a bus over the network)."""
+    try:
+        return parse_bus_spec(spec)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def load_or_report(path: Path) -> Profile | None:
+    """The profile, or None once the reason is printed; any failure, not only a ProfileError, is one."""
     try:
         return load_profile(path)
     except ProfileError as error:
         print(f"carvoice: {path}: {error}", file=sys.stderr)
-        return None
+    except Exception as error:  # a bug or an exhausted resource must still leave the fallback to run
+        print(f"carvoice: {path}: the profile does not load: {type(error).__name__}: {error}", file=sys.stderr)
+    return None
 
 
 def build_agent(args: argparse.Namespace, profile: Profile, default_speech_dir: str = "carvoice-speech") -> Agent:
@@ -92,7 +104,7 @@ def build_agent(args: argparse.Namespace, profile: Profile, default_speech_dir: 
         emit(events.Error(built[0].now if built else 0.0, message=text, source="vehicle"))
 
     try:
-        interface, channel = parse_bus_spec(args.can) if args.can else (profile.can.interface, profile.can.channel)
+        interface, channel = args.can or (profile.can.interface, profile.can.channel)
         link = VehicleLink(profile, interface, channel, args.can_log, report=lambda text: trouble(text))
     except (ValueError, ActionFailed, OSError) as error:
         raise SystemExit(f"carvoice: {error}") from None

@@ -27,8 +27,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     put.add_argument(
         "--allowed-signers",
         metavar="FILE",
-        help="keys to accept (default: ROOT/etc/carvoice/allowed_signers; when that exists, "
-        "unsigned bundles are refused)",
+        help="keys to accept (default: ROOT/etc/carvoice/allowed_signers; without one, nothing is installed "
+        "unless --allow-unsigned)",
+    )
+    put.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="on a workbench unit with no allowed_signers: install without checking who made the bundle",
+    )
+    put.add_argument(
+        "--allow-downgrade",
+        action="store_true",
+        help="install a version older than the active one, on purpose (the unit refuses it otherwise)",
     )
     put.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the daemon to confirm")
     put.add_argument(
@@ -86,7 +96,16 @@ def _build(args: argparse.Namespace) -> int:
 def _install(args: argparse.Namespace) -> int:
     signers = Path(args.allowed_signers) if args.allowed_signers else None
     try:
-        folder = install(Path(args.bundle), _unit(args), signers, args.timeout, _say, args.keep)
+        folder = install(
+            Path(args.bundle),
+            _unit(args),
+            signers,
+            args.timeout,
+            _say,
+            args.keep,
+            allow_unsigned=args.allow_unsigned,
+            allow_downgrade=args.allow_downgrade,
+        )
     except (BundleError, OSError) as error:  # OSError: e.g. not root on the unit
         return _report(error)
     _say(f"installed: {folder.name}")

@@ -12,9 +12,10 @@ from carvoice.audio.noise import CABIN, NoiseCondition
 from carvoice.cli._common import add_profile_option, load_or_report, profile_dir
 from carvoice.evaluation.commands import evaluate
 from carvoice.evaluation.manifest import Item, ManifestError, read_manifest
-from carvoice.evaluation.metrics import COMMAND_KEYS, command_metrics, is_correct
+from carvoice.evaluation.metrics import COMMAND_KEYS, command_metrics, is_right
 from carvoice.evaluation.wake import HALVES, evaluate_wake, half_of, negative_files, plot_det, wake_metrics
 from carvoice.profile.model import WAKE_ENGINES
+from carvoice.recognise.command import Calibration
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +25,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jobs", type=int, default=0, help="worker processes (default: one per core)")
     parser.add_argument("--table", action="store_true", help="print one line per recording")
     parser.add_argument("--noise", metavar="FILE.wav|cabin", help="add this noise (a WAV, or the synthetic cabin)")
-    parser.add_argument("--snr", type=float, default=12.0, metavar="DB", help="SNR of the added noise (default 12)")
+    parser.add_argument(
+        "--snr",
+        type=float,
+        default=12.0,
+        metavar="DB",
+        help="SNR of the added noise in the speech band, 100-4000 Hz (default 12)",
+    )
+    parser.add_argument(
+        "--noise-part",
+        type=int,
+        choices=(1, 2),
+        help="only the first or second half of the noise: tune with one, report with the other",
+    )
     parser.add_argument("--seed", type=int, default=0, help="where in the noise each recording starts (default 0)")
     parser.add_argument(
         "--negatives", metavar="FILE_OR_DIR", help="wake sets: more audio without the phrase (a WAV or a folder)"
@@ -40,12 +53,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--phrases", metavar="PHRASE,...", help="wake sets: only these phrases are the targets")
     parser.add_argument(
-        "--half",
+        "--split",
         choices=HALVES,
-        help="only the recordings (and wake negatives) in this half, split by a hash of the file name",
+        help="only the recordings (and wake negatives) whose file name hashes into this half",
+    )
+    parser.add_argument(
+        "--calibration",
+        metavar="FILE.json",
+        help="judge with these tuned constants instead of the shipped ones (from scripts/calibrate)",
     )
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N manifest lines")
     parser.add_argument("--stride", type=int, default=1, metavar="K", help="only every K-th line (a spread subset)")
+    parser.add_argument(
+        "--half",
+        type=int,
+        choices=(1, 2),
+        help="only the odd (1) or even (2) lines: tune on one half of a set, report on the other",
+    )
     parser.set_defaults(func=run)
 
 
@@ -58,28 +82,35 @@ def run(args: argparse.Namespace) -> int:
     except ManifestError as error:
         print(f"carvoice eval: {error}", file=sys.stderr)
         return 2
-    items = items[:: max(1, args.stride)]
     if args.half:
-        items = [item for item in items if half_of(item.audio) == args.half]
+        items = items[args.half - 1 :: 2]
+    items = items[:: max(1, args.stride)]
+    if args.split:
+        items = [item for item in items if half_of(item.audio) == args.split]
     if args.limit:
         items = items[: args.limit]
-    condition = NoiseCondition(args.noise, args.snr, args.seed)
+    condition = NoiseCondition(args.noise, args.snr, args.seed, args.noise_part or 0)
     if args.noise and args.noise != CABIN and not Path(args.noise).is_file():
         print(f"carvoice eval: no such noise file: {args.noise}", file=sys.stderr)
         return 2
     progress = _progress if sys.stderr.isatty() else None
     if items and all(item.is_wake_item for item in items):
         return _run_wake(args, path, items, condition, progress)
-    outcomes = evaluate(path, items, jobs=args.jobs, progress=progress, condition=condition)
+    try:
+        calibration = Calibration.load(args.calibration) if args.calibration else None
+    except (OSError, ValueError, TypeError) as error:
+        print(f"carvoice eval: {args.calibration}: {error}", file=sys.stderr)
+        return 2
+    outcomes = evaluate(path, items, args.jobs, progress, condition, calibration)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.table:
         for outcome in outcomes:
             item = outcome.item
-            verdict = "ok" if (is_correct(outcome) if item.intent else not outcome.intents) else "WRONG"
+            verdict = "ok" if is_right(outcome) else "WRONG"
             got = "; ".join(f"{i} {s}" for i, s in outcome.intents) or f"rejected: {'; '.join(outcome.rejections)}"
             print(
-                f"{verdict:5} {item.audio.name}  want {item.intent} {item.slots}  got {got}  "
+                f"{verdict:5} {item.audio.name} {item.group}  want {item.intent} {item.slots}  got {got}  "
                 f'heard "{outcome.heard}" ({outcome.confidence:.2f})'
             )
     print(json.dumps(command_metrics(outcomes)))
@@ -88,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_wake(args: argparse.Namespace, path: Path, items: list[Item], condition: NoiseCondition, progress: Any) -> int:
     negatives = negative_files(args.negatives)
-    if args.half:
-        negatives = [n for n in negatives if half_of(n) == args.half]
+    if args.split:
+        negatives = [n for n in negatives if half_of(n) == args.split]
     engines = tuple(args.engines.split(",")) if args.engines else None
     unknown = set(engines or ()) - set(WAKE_ENGINES)
     if unknown:

@@ -41,7 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     bundle = Path(args.bundle)
     try:
-        manifest = archive.read(bundle).manifest  # a broken file is refused here, not on every unit
+        # a broken file is refused here, not on every unit
+        manifest = archive.read(archive.open_envelope(bundle)).manifest
     except BundleError as error:
         print(f"carvoice flash: {error}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from carvoice.agent import Agent
 from carvoice.audio import AudioSource, AudioSourceError
 from carvoice.cli._common import add_agent_options, build_agent, load_or_report, previous_profile, profile_dir
 from carvoice.recognise.engine import engine_for
-from carvoice.service import Service, Stop
+from carvoice.service import Service, Signals, Stop
 
 # How often a vanished microphone is looked for again.
 RETRY_SECONDS = 1.0
@@ -37,6 +37,14 @@ def demo_recording() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    signals = Signals().install()  # from the first moment: a SIGHUP during start-up is a reload, not the end
+    try:
+        return _run(args, signals)
+    finally:
+        signals.ignore()
+
+
+def _run(args: argparse.Namespace, signals: Signals) -> int:
     path = profile_dir(args.profile)
     profile = load_or_report(path)
     fallback = previous_profile(path) if profile is None else None
@@ -55,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if fallback is not None:
         agent.emit(events.Error(0.0, message=f"{path} does not load; running {fallback}", source="profile"))
     agent.engine = engine_for(profile)
-    service = Service(agent, path)
+    service = Service(agent, path, signals=signals)
     service.install()
     service.ready()  # microphone, bus, profile and recogniser are all up
     reopen = None if (args.audio or args.demo) else lambda: _source(args, agent.profile)
@@ -90,6 +98,7 @@ def listen_until_stopped(agent: Agent, source: AudioSource, reopen: Callable[[],
 def _open_again(agent: Agent, reopen: Callable[[], AudioSource]) -> AudioSource:
     """Try every RETRY_SECONDS, feeding the watchdog meanwhile: a missing microphone is not a hang."""
     reported = False
+    agent.busy = False  # whatever was being heard went with the microphone: a reload may go ahead
     while True:
         deadline = time.monotonic() + RETRY_SECONDS
         while time.monotonic() < deadline:

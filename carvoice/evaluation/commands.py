@@ -23,12 +23,14 @@ from carvoice.audio.noise import NoiseCondition
 from carvoice.audio.wavfile import read_wav
 from carvoice.evaluation.manifest import Item
 from carvoice.profile.loader import load_profile
+from carvoice.recognise.command import Calibration, Recognition, use_calibration
 
 
 @dataclass(frozen=True)
 class Outcome:
     item: Item
     intents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    answers: int = 0  # how many of the intents only answer (send nothing)
     rejections: list[str] = field(default_factory=list)
     heard: str = ""
     confidence: float = 0.0
@@ -37,14 +39,27 @@ class Outcome:
     audio_seconds: float = 0.0
     cpu_seconds: float = 0.0
     error: str = ""
+    recognition: Recognition | None = None  # the last command decoded: its fit and evidence, for calibration
+
+
+class _RecordingAgent(Agent):
+    """The daemon's agent, keeping what the recogniser concluded before the gate judged it."""
+
+    recognitions: list[Recognition]
+
+    def handle_recognition(self, recognition: Recognition) -> None:
+        self.recognitions.append(recognition)
+        super().handle_recognition(recognition)
 
 
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(profile_dir: str, condition: NoiseCondition) -> None:
+def _init_worker(profile_dir: str, condition: NoiseCondition, calibration: Calibration | None) -> None:
     from carvoice.recognise.engine import engine_for
 
+    if calibration is not None:
+        use_calibration(calibration)
     profile = load_profile(profile_dir)
     _worker["profile"] = profile
     _worker["engine"] = engine_for(profile)
@@ -58,11 +73,15 @@ def evaluate(
     jobs: int = 0,
     progress: Any = None,
     condition: NoiseCondition | None = None,
+    calibration: Calibration | None = None,
 ) -> list[Outcome]:
-    """Outcomes in manifest order; `progress(done, total)` is called as items finish."""
+    """Outcomes in manifest order; `progress(done, total)` is called as items finish.
+
+    `calibration` replaces the recogniser's tuned constants (to report a calibration fold).
+    """
     jobs = jobs or os.cpu_count() or 1
     outcomes: list[Outcome | None] = [None] * len(items)
-    initargs = (str(profile_dir), condition or NoiseCondition())
+    initargs = (str(profile_dir), condition or NoiseCondition(), calibration)
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=initargs) as pool:
         futures = {pool.submit(_run, item, index): index for index, item in enumerate(items)}
         for done, future in enumerate(as_completed(futures), 1):
@@ -79,7 +98,8 @@ def _run(item: Item, index: int) -> Outcome:
     except Exception as error:  # a bad file is one failed item, not a failed evaluation
         return Outcome(item, error=str(error))
     heard: list[events.Event] = []
-    agent = Agent(profile, heard.append, [DryRunSink()], speaker=None, engine=engine)
+    agent = _RecordingAgent(profile, heard.append, [DryRunSink()], speaker=None, engine=engine)
+    agent.recognitions = []
     started = time.process_time()
     agent.listen(SampleSource(samples, "evaluation item"), awake=not item.wake_prefixed)
     cpu = time.process_time() - started
@@ -89,6 +109,7 @@ def _run(item: Item, index: int) -> Outcome:
     return Outcome(
         item,
         intents=intents,
+        answers=sum(not profile.intents[name].actions for name, _ in intents),
         rejections=[e.reason for e in heard if isinstance(e, events.Rejected)],
         heard=getattr(last, "text", "") if last else "",
         confidence=getattr(last, "confidence", 0.0) if last else 0.0,
@@ -96,4 +117,5 @@ def _run(item: Item, index: int) -> Outcome:
         replies=[e.text for e in heard if isinstance(e, events.Say)],
         audio_seconds=len(samples) / SAMPLE_RATE,
         cpu_seconds=cpu,
+        recognition=agent.recognitions[-1] if agent.recognitions else None,
     )

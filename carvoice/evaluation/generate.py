@@ -1,5 +1,13 @@
-"""Evaluation sets the project makes itself from a profile: every intent's examples and
-sampled phrasings in several synthetic voices and speeds, plus talk that is not a command."""
+"""Evaluation sets the project makes itself from a profile, in several synthetic voices and speeds:
+
+- commands: every intent's examples (and optionally sampled phrasings);
+- cut-offs: the same examples with the speaker stopping before the last one or two words, or
+  inside the last word. A cut that leaves a complete command ("set the temperature to twenty
+  two" before "degrees") is labelled as that command; every other cut must cause nothing;
+- near misses: sentences that share a carrier phrase with a car's commands but name something
+  the profile does not have ("turn on the radio"); they must cause no action and no answer;
+- talk: everyday speech that is not a command.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +16,35 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from carvoice.audio.synth import ESPEAK_VOICES, FLITE_VOICES, utterance
+import numpy as np
+
+from carvoice.audio import SAMPLE_RATE
+from carvoice.audio.synth import ESPEAK_VOICES, FLITE_VOICES, silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
 from carvoice.evaluation.manifest import write_manifest
+from carvoice.profile.loader import load_profile
 from carvoice.profile.model import Profile
 from carvoice.profile.summary import examples_of
 
 ESPEAK_SPEEDS = (140, 175)
+LEAD_SECONDS = 0.5
+TRAIL_SECONDS = 0.8
+# A cut ends with a short fade, as a voice that stops does: a hard cut leaves a click that the
+# recogniser hears as noise, which would make cut-offs easier to spot than they are.
+FADE_SECONDS = 0.02
+# Where inside the last word a cut may fall (shares of its aligned length): near either edge the
+# word is all there or not there at all, which the "before" cuts already cover. Cuts after
+# LATE_CUT leave most of the word's sounds (the aligned word also holds the sound dying away):
+# those are counted apart, as "cut-late", because a listener often hears the word whole.
+INSIDE_CUT = (0.15, 0.85)
+LATE_CUT = 0.6
+FRAME = SAMPLE_RATE // 100  # the decoder's 10 ms frame
+KINDS = ("commands", "cut-offs", "near-misses", "talk")
+VOICE_HALVES = {
+    "half1": ("en-us", "en-us+f3", "en-us+m7", "flite:slt", "flite:rms"),
+    "half2": ("en-us+m3", "en-gb", "flite:kal16", "flite:awb"),
+}
+
 # Speech a driver or a radio might produce that is not a command of the demo car; several
 # are near misses that share words with real commands.
 NOT_COMMANDS = (
@@ -56,38 +86,188 @@ NOT_COMMANDS = (
     "we are almost there",
 )
 
+# What a driver might ask a car that a car profile may not have: each shares its carrier
+# phrase ("turn on the", "set the ... to", "open the", "what is the") with common commands.
+# Sentences the profile under test can parse are left out of its set.
+NEAR_MISSES = (
+    "turn on the radio",
+    "turn off the radio",
+    "switch on the radio",
+    "turn off the engine",
+    "switch off the engine",
+    "turn on the high beams",
+    "turn on the parking lights",
+    "turn on the reading light",
+    "turn off the brake lights",
+    "turn on the rear wipers",
+    "turn on the front defroster",
+    "turn on the heated steering wheel",
+    "turn on the seat massage",
+    "turn off the lane assist",
+    "turn on the cruise control",
+    "turn on the navigation",
+    "turn on the parking sensors",
+    "turn on bluetooth",
+    "switch on the camera",
+    "switch off the alarm",
+    "turn the music on",
+    "turn the music off",
+    "turn the volume up",
+    "turn the radio down",
+    "open the garage door",
+    "close the garage door",
+    "open the glove box",
+    "close the glove box",
+    "open the hood",
+    "close the hood",
+    "open the fuel door",
+    "open the charging port",
+    "open the back window",
+    "close the side mirrors",
+    "fold the mirrors",
+    "lock the windows",
+    "unlock the trunk",
+    "lock the garage",
+    "unlock my phone",
+    "call my mother",
+    "call my wife",
+    "call home",
+    "set the volume to five",
+    "set the radio to ninety nine",
+    "set the cruise control to eighty",
+    "set the alarm to seven",
+    "set the clock to nine",
+    "set the fan to maximum",
+    "set the fan to ten",
+    "set the temperature to hot",
+    "set the temperature to forty",
+    "set the seat to two",
+    "make it louder",
+    "make it quieter",
+    "make it brighter",
+    "play the next song",
+    "skip this song",
+    "what is my fuel economy",
+    "what is the tire pressure",
+    "what is the oil level",
+    "how much range do i have",
+    "what is my average speed",
+    "is the window open",
+    "are the lights on",
+    "is the engine running",
+)
+
 
 def voices(kind: str) -> list[tuple[str, int]]:
-    """(voice, speed) pairs: 'espeak', 'flite' or 'all'."""
-    pairs: list[tuple[str, int]] = []
-    if kind in ("espeak", "all"):
-        pairs += [(v, s) for v in ESPEAK_VOICES for s in ESPEAK_SPEEDS]
-    if kind in ("flite", "all"):
-        pairs += [(f"flite:{v}", 160) for v in FLITE_VOICES]
-    return pairs
+    """(voice, speed) pairs: 'espeak', 'flite', 'all', or one of the halves 'half1' and 'half2'.
+
+    The halves share no voice, so that constants tuned on one half are reported on voices
+    they never heard (each half has espeak-ng and flite voices, male and female).
+    """
+    espeak = [(v, s) for v in ESPEAK_VOICES for s in ESPEAK_SPEEDS]
+    flite = [(f"flite:{v}", 160) for v in FLITE_VOICES]
+    sets = {"espeak": espeak, "flite": flite, "all": espeak + flite}
+    if kind in VOICE_HALVES:
+        return [(v, s) for v, s in espeak + flite if v in VOICE_HALVES[kind]]
+    return sets[kind]
 
 
 def plan_set(
-    profile: Profile, voice_kind: str = "all", sampled: int = 0, negatives: bool = True, seed: int = 0
+    profile: Profile,
+    voice_kind: str = "all",
+    sampled: int = 0,
+    kinds: tuple[str, ...] = ("commands", "talk"),
+    seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """The lines of the set: text, voice, speed and label, before any audio exists."""
+    """The lines of the set (text, voice, speed, kind, label, and how to cut), before any audio exists."""
     rng = random.Random(seed)
+    near_misses = [t for t in NEAR_MISSES if not profile.grammar.parse(t.split())]
     lines = []
     for voice, speed in voices(voice_kind):
-        for name in profile.intents:
-            sentences = list(examples_of(profile, name, len(profile.intents[name].examples) or 1))
-            sentences += [profile.grammar.sample(name, rng) for _ in range(sampled)]
-            for text in dict.fromkeys(sentences):
-                [(intent, slots)] = profile.readings(text.lower().split())
-                lines.append({"text": text, "voice": voice, "speed": speed, "intent": intent, "slots": slots})
-        if negatives:
-            lines += [{"text": t, "voice": voice, "speed": speed, "intent": None} for t in NOT_COMMANDS]
+        said = {"voice": voice, "speed": speed}
+        examples = [s for name in profile.intents for s in _examples(profile, name)]
+        if "commands" in kinds:
+            for name in profile.intents:
+                sentences = _examples(profile, name) + [profile.grammar.sample(name, rng) for _ in range(sampled)]
+                for text in dict.fromkeys(sentences):
+                    lines.append({"text": text, **said, "kind": "command", **_label(profile, text.lower().split())})
+        if "cut-offs" in kinds:
+            for text in examples:
+                lines += _cuts(profile, text, said, rng)
+        if "near-misses" in kinds:
+            lines += [{"text": t, **said, "kind": "near-miss", "intent": None} for t in near_misses]
+        if "talk" in kinds:
+            lines += [{"text": t, **said, "kind": "talk", "intent": None} for t in NOT_COMMANDS]
     return lines
 
 
-def _render(job: tuple[dict[str, Any], Path, str, int]) -> None:
+def _examples(profile: Profile, name: str) -> list[str]:
+    return list(examples_of(profile, name, len(profile.intents[name].examples) or 1))
+
+
+def _label(profile: Profile, words: list[str]) -> dict[str, Any]:
+    readings = profile.readings(words)
+    if len(readings) != 1:
+        return {"intent": None}
+    intent, slots = readings[0]
+    return {"intent": intent, "slots": slots}
+
+
+def _cuts(profile: Profile, text: str, said: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
+    """One cut before the last one or two words, and one inside the last word, where the sentence allows."""
+    words = text.lower().split()
+    lines = []
+    if len(words) >= 2:
+        drop = rng.choice((1, 2)) if len(words) >= 3 else 1
+        label = _label(profile, words[:-drop])
+        kind = "command" if label["intent"] else "cut-before"
+        lines.append({"text": text, **said, "kind": kind, "cut": f"before {drop}", **label})
+    if len(words) >= 2 and not profile.readings(words[:-1]):
+        share = round(rng.uniform(*INSIDE_CUT), 2)
+        kind = "cut-inside" if share <= LATE_CUT else "cut-late"
+        lines.append({"text": text, **said, "kind": kind, "cut": f"inside {share}", "intent": None})
+    return lines
+
+
+_aligner: dict[str, Any] = {}
+
+
+def _init_aligner(profile_dir: str | None) -> None:
+    if profile_dir is not None:
+        from carvoice.recognise.engine import engine_for
+
+        _aligner["engine"] = engine_for(load_profile(profile_dir))
+
+
+def _render(job: tuple[dict[str, Any], Path, str, int]) -> bool:
+    """Write one line's audio; False when a cut could not be placed (the aligner lost the words)."""
     line, path, prefix, seed = job
-    write_wav(path, utterance(prefix + line["text"], line["voice"], line["speed"], seed=seed))
+    spoken = prefix + line["text"]
+    voiced = np.concatenate([silence(LEAD_SECONDS), speech(spoken, line["voice"], line["speed"])])
+    if "cut" in line:
+        end = _cut_point(voiced, spoken.lower().replace(",", "").split(), line["cut"], seed)
+        if end is None:
+            return False
+        fade = min(round(FADE_SECONDS * SAMPLE_RATE), end)
+        voiced = voiced[:end].copy()
+        voiced[end - fade :] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, fade))
+    write_wav(path, with_noise_floor(np.concatenate([voiced, silence(TRAIL_SECONDS)]), seed))
+    return True
+
+
+def _cut_point(voiced: np.ndarray, words: list[str], cut: str, seed: int) -> int | None:
+    """The sample where the speaker stops, from a forced alignment of everything said."""
+    where, amount = cut.split()
+    aligned = _aligner["engine"].decode_sentences([tuple(words)], with_noise_floor(voiced, seed))
+    if aligned is None:
+        return None
+    segments = [s for s in aligned.segments if s.word.split("(")[0] in words]
+    if [s.word.split("(")[0] for s in segments] != words:
+        return None
+    if where == "before":
+        return segments[-int(amount)].start_frame * FRAME
+    last = segments[-1]
+    return round((last.start_frame + float(amount) * last.frames) * FRAME)
 
 
 def make_set(
@@ -95,25 +275,30 @@ def make_set(
     out: Path,
     voice_kind: str = "all",
     sampled: int = 0,
-    negatives: bool = True,
+    kinds: tuple[str, ...] = ("commands", "talk"),
     wake_prefix: bool = False,
     jobs: int = 0,
+    every: int = 1,
 ) -> Path:
-    """Synthesise the set into `out` (WAVs and manifest.jsonl); returns the manifest path."""
+    """Synthesise the set into `out` (WAVs and manifest.jsonl); returns the manifest path.
+
+    `every` > 1 keeps only every so many planned lines: a spread sample, for tests.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    lines = plan_set(profile, voice_kind, sampled, negatives)
+    lines = plan_set(profile, voice_kind, sampled, kinds)[::every]
     prefix = f"{profile.wake.phrase}, " if wake_prefix else ""
     jobs_list = []
     for index, line in enumerate(lines):
-        name = f"{index:05d}.wav"
-        line["audio"] = name
+        line["audio"] = f"{index:05d}.wav"
         if wake_prefix:
             line["wake_prefixed"] = True
-        jobs_list.append((line, out / name, prefix, index))
-    with ProcessPoolExecutor(max_workers=jobs or None) as pool:
-        list(pool.map(_render, jobs_list, chunksize=8))
+        jobs_list.append((line, out / line["audio"], prefix, index))
+    aligner = str(profile.root) if "cut-offs" in kinds else None
+    with ProcessPoolExecutor(max_workers=jobs or None, initializer=_init_aligner, initargs=(aligner,)) as pool:
+        written = list(pool.map(_render, jobs_list, chunksize=8))
     manifest = out / "manifest.jsonl"
+    kept = [line for line, ok in zip(lines, written, strict=True) if ok]
     write_manifest(
-        manifest, [{"audio": line["audio"], **{k: v for k, v in line.items() if k != "audio"}} for line in lines]
+        manifest, [{"audio": line["audio"], **{k: v for k, v in line.items() if k != "audio"}} for line in kept]
     )
     return manifest

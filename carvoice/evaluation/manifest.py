@@ -3,6 +3,7 @@
     {"audio": "clean/0001.wav", "intent": "orderDrink", "slots": {"size": "large"}}
     {"audio": "talk/0002.wav", "intent": null}               # not a command: must cause no action
     {"audio": "x.wav", "intent": "lock", "slots": {}, "wake_prefixed": true}   # wake phrase, then the command
+    {"audio": "y.wav", "intent": null, "kind": "cut-before", "text": "set the wipers to high", "cut": "before 1"}
     {"audio": "computer/0003.wav", "wake": "computer"}        # a wake-word clip
     {"audio": "not-wake/x.wav", "wake": null}
 
@@ -32,6 +33,12 @@ class Item:
     is_wake_item: bool = False
     text: str = ""
     wake_prefixed: bool = False  # the recording starts with the wake phrase: run it through the wake detector
+    kind: str = ""  # what scripts/make-eval-set made it as: command, cut-before, cut-inside, near-miss, talk
+
+    @property
+    def group(self) -> str:
+        """The kind, or for other manifests whether it is a command at all."""
+        return self.kind or ("command" if self.intent is not None else "not a command")
 
 
 def read_manifest(path: Path | str) -> list[Item]:
@@ -58,6 +65,7 @@ def read_manifest(path: Path | str) -> list[Item]:
                 is_wake_item="wake" in data,
                 text=str(data.get("text", "")),
                 wake_prefixed=bool(data.get("wake_prefixed", False)),
+                kind=str(data.get("kind", "")),
             )
         )
     return items

@@ -12,12 +12,13 @@ COMMAND_KEYS = (
     "slot_accuracy",
     "wrong_action_rate",
     "false_action_rate",
+    "false_answer_rate",
     "rejection_rate",
 )
 WAKE_KEYS = ("miss_rate", "false_alarms_per_hour", "negative_hours")
 
 
-def _same(label: dict[str, Any], got: dict[str, Any]) -> bool:
+def same_slots(label: dict[str, Any], got: dict[str, Any]) -> bool:
     return {k: str(v) for k, v in label.items()} == {k: str(v) for k, v in got.items()}
 
 
@@ -25,8 +26,37 @@ def is_correct(outcome: Outcome) -> bool:
     """Exactly one action, of the labelled intent, with every labelled slot right."""
     item = outcome.item
     return (
-        len(outcome.intents) == 1 and outcome.intents[0][0] == item.intent and _same(item.slots, outcome.intents[0][1])
+        len(outcome.intents) == 1
+        and outcome.intents[0][0] == item.intent
+        and same_slots(item.slots, outcome.intents[0][1])
     )
+
+
+def acts(outcome: Outcome) -> bool:
+    """At least one accepted intent that sends something: a moved car, not just words."""
+    return len(outcome.intents) > outcome.answers
+
+
+def is_right(outcome: Outcome) -> bool:
+    """A command carried out exactly as labelled, or anything else left alone."""
+    return is_correct(outcome) if outcome.item.intent is not None else not outcome.intents
+
+
+def by_group(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
+    """Counts per kind of recording: right, wrong actions, wrong spoken answers, rejected."""
+    groups: dict[str, dict[str, int]] = {}
+    for o in outcomes:
+        counts = groups.setdefault(o.item.group, dict.fromkeys(("n", "right", "actions", "answers", "rejected"), 0))
+        counts["n"] += 1
+        if is_right(o):
+            counts["right"] += 1
+        elif acts(o):
+            counts["actions"] += 1
+        elif o.intents:
+            counts["answers"] += 1
+        else:
+            counts["rejected"] += 1
+    return groups
 
 
 def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
@@ -54,10 +84,13 @@ def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         "slot_accuracy": share(slots_right, slots_total) if slots_total else share(correct, len(commands)),
         "wrong_action_rate": share(acted_wrongly, len(commands)),
         "rejection_rate": share(sum(not o.intents for o in commands), len(commands)),
-        "false_action_rate": share(sum(bool(o.intents) for o in others), len(others)),
+        "false_action_rate": share(sum(acts(o) for o in others), len(others)),
+        "false_answer_rate": share(sum(bool(o.intents) and not acts(o) for o in others), len(others)),
         # Quiet when nobody spoke: "Sorry?" for commands plainly tried, nothing said to the rest.
         "asked_again_of_rejected": share(sum(bool(o.replies) for o in rejected), len(rejected)),
         "reply_rate_to_non_commands": share(sum(bool(o.replies) for o in others), len(others)),
         "errors": sum(bool(o.error) for o in outcomes),
         "rtf": round(sum(o.cpu_seconds for o in outcomes) / audio, 4) if audio else None,
+        "cpu_per_item": round(sum(o.cpu_seconds for o in outcomes) / len(outcomes), 3) if outcomes else None,
+        "by_kind": by_group(outcomes),
     } | dict.fromkeys(WAKE_KEYS)

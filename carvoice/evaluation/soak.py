@@ -195,7 +195,7 @@ def build_script(commands: list[Clip], talk: list[Clip], hours: float, seed: int
 def agent_on_simulated_car(profile: Profile, emit: events.Emit, channel: str) -> Iterator[Agent]:
     """The agent as the daemon builds it, on a virtual bus with the simulated car parked on it."""
     car_bus = can.Bus(interface="virtual", channel=channel)
-    car = SimEcu(car_bus, profile.dbc).start()
+    car = SimEcu(car_bus, profile).start()
     link = VehicleLink(profile, "virtual", channel)
     agent = Agent(profile, emit, [CanSink(link.bus, channel)], engine=engine_for(profile), state=link.state)
     agent.on_close.append(link.close)

@@ -11,7 +11,7 @@ from carvoice.intent.grammar import (
     SlotValue,
     compile_grammar,
 )
-from carvoice.intent.numbers import number_to_words
+from carvoice.intent.numbers import number_to_words, spoken_forms
 from carvoice.intent.template import TemplateError, parse_template
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "compile_grammar",
     "number_to_words",
     "parse_template",
+    "spoken_forms",
 ]

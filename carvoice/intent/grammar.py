@@ -16,7 +16,15 @@ from typing import Any
 
 from carvoice.intent.template import Choice, Expr, RuleRef, Sequence, SlotRef, Word
 
-SlotValueType = str | int
+SlotValueType = str | int | float  # a float only for a fraction: 21.5, never 21.0
+# How many different readings so far the parser follows into one state (see Grammar.parse).
+READINGS_PER_STATE = 16
+# Grammar size limits, far above any real profile (the demo car has 1,370 arcs and 2,537 ways
+# around optional words for the recogniser, the coffee profile 4,580 and 7,919): above them, a
+# profile is refused.
+MAX_ARCS = 200_000
+MAX_NULL_TRANSITIONS = 500_000
+MAX_RULE_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class GrammarProblem:
     origin: Any
     column: int
     message: str
+    undefined: str = ""  # the slot type or rule that is not defined, for the caller to suggest another
+    undefined_kind: str = ""  # "slot" or "rule"
 
 
 class GrammarError(ValueError):
@@ -112,28 +122,19 @@ class Grammar:
             (arc.src, arc.dst, 1.0, arc.word) for arc in self.arcs if arc.word is not None
         ]
         for state in {arc.src for arc in self.arcs}:
-            reachable: set[int] = set()
-            stack = [state]
-            while stack:
-                for arc in self._out.get(stack.pop(), ()):
-                    if arc.word is None and arc.dst not in reachable:
-                        reachable.add(arc.dst)
-                        stack.append(arc.dst)
-            transitions.extend((state, target, 1.0) for target in sorted(reachable - {state}))
+            transitions.extend((state, target, 1.0) for target in sorted(self.null_closure(state) - {state}))
         return transitions
 
     def parse(self, words: Iterable[str]) -> list[Parse]:
-        """Every distinct reading of a complete sentence; empty when it is not one."""
-        configs = self._closure({(self.start, ())}, 0)
-        for position, word in enumerate(words, 1):
-            stepped = {
-                (arc.dst, tags) for state, tags in configs for arc in self._out.get(state, ()) if arc.word == word
-            }
-            if not stepped:
-                return []
-            configs = self._closure(stepped, position)
+        """Every distinct reading of a complete sentence; empty when it is not one.
+
+        The work is linear in the number of words whatever the grammar: at most READINGS_PER_STATE
+        readings so far are followed per state (they share every continuation, so a sentence with
+        more is ambiguous and two of them are enough to say so).
+        """
+        configs = self._walk(words)
         readings: list[Parse] = []
-        for state, tags in configs:
+        for (state, _), tags in configs.items():
             if state != self.final:
                 continue
             reading = _reading(tags)
@@ -143,13 +144,21 @@ class Grammar:
 
     def is_prefix(self, words: Iterable[str]) -> bool:
         """True when the words can still grow into a sentence of the grammar."""
-        configs = self._closure({(self.start, ())}, 0)
+        return bool(self._walk(words))
+
+    def _walk(self, words: Iterable[str]) -> dict[tuple[int, tuple], tuple]:
+        """(state, meaning so far) -> the tags of one path there, after all the words; empty once stuck."""
+        configs = self._closure({(self.start, ("", ())): ()}, 0)
         for position, word in enumerate(words, 1):
-            stepped = {(a.dst, t) for s, t in configs for a in self._out.get(s, ()) if a.word == word}
+            stepped: dict[tuple[int, tuple], tuple] = {}
+            for (state, meaning), tags in configs.items():
+                for arc in self._out.get(state, ()):
+                    if arc.word == word:
+                        stepped.setdefault((arc.dst, meaning), tags)
             if not stepped:
-                return False
+                return {}
             configs = self._closure(stepped, position)
-        return True
+        return configs
 
     def sample(self, intent: str, rng: random.Random) -> str:
         """A random sentence of one intent, for examples and generated test sets."""
@@ -162,20 +171,46 @@ class Grammar:
             state = arc.dst
         return " ".join(words)
 
-    def _closure(self, configs: set[tuple[int, tuple]], position: int) -> set[tuple[int, tuple]]:
+    def _closure(self, configs: dict[tuple[int, tuple], tuple], position: int) -> dict[tuple[int, tuple], tuple]:
         """Follow epsilon arcs, stamping each tag passed with the number of words read so far."""
-        seen = set(configs)
-        stack = list(configs)
+        result = dict(configs)
+        per_state: dict[int, int] = {}
+        for state, _ in result:
+            per_state[state] = per_state.get(state, 0) + 1
+        stack = list(result.items())
         while stack:
-            state, tags = stack.pop()
+            (state, meaning), tags = stack.pop()
             for arc in self._out.get(state, ()):
                 if arc.word is not None:
                     continue
-                config = (arc.dst, (*tags, (*arc.tag, position)) if arc.tag is not None else tags)
-                if config not in seen:
-                    seen.add(config)
-                    stack.append(config)
-        return seen
+                key = (arc.dst, _meaning(meaning, arc.tag))
+                if key in result or per_state.get(arc.dst, 0) >= READINGS_PER_STATE:
+                    continue
+                per_state[arc.dst] = per_state.get(arc.dst, 0) + 1
+                result[key] = (*tags, (*arc.tag, position)) if arc.tag is not None else tags
+                stack.append((key, result[key]))
+        return result
+
+    def null_closure(self, state: int) -> set[int]:
+        """The states reachable from `state` by epsilon arcs alone."""
+        reachable: set[int] = set()
+        stack = [state]
+        while stack:
+            for arc in self._out.get(stack.pop(), ()):
+                if arc.word is None and arc.dst not in reachable:
+                    reachable.add(arc.dst)
+                    stack.append(arc.dst)
+        return reachable
+
+
+def _meaning(meaning: tuple, tag: tuple | None) -> tuple:
+    """(intent, sorted slot values) after passing an arc's tag: what makes two readings different."""
+    if tag is None or tag[0] == "end":
+        return meaning
+    intent, slots = meaning
+    if tag[0] == "intent":
+        return (tag[1], slots)
+    return (intent, tuple(sorted({**dict(slots), tag[1]: tag[2]}.items(), key=lambda item: item[0])))
 
 
 def _reading(tags: tuple) -> Parse:
@@ -205,6 +240,7 @@ def compile_grammar(
     `lead_in` is optional speech allowed before any command (the tail of the wake
     phrase when the spotter fired early, or the phrase said twice).
     """
+    _check_size(intents, slot_types, rules, lead_in)
     builder = _Builder(slot_types, rules)
     start, final = builder.new_state(), builder.new_state()
     if lead_in is not None:
@@ -225,7 +261,98 @@ def compile_grammar(
             builder.arcs.append(Arc(end, final))
     if builder.problems:
         raise GrammarError(builder.problems)
-    return Grammar(start, final, builder.arcs, intent_starts)
+    grammar = Grammar(start, final, builder.arcs, intent_starts)
+    _check_null_transitions(grammar, intents)
+    return grammar
+
+
+def _check_size(
+    intents: Mapping[str, Iterable[Sentence]],
+    slot_types: Mapping[str, SlotType],
+    rules: Mapping[str, Rule],
+    lead_in: Expr | None,
+) -> None:
+    """Refuse, before building anything, a grammar that rules used inside rules would blow up.
+
+    Rules are copied into every place they are used, so a few hundred bytes of rules each using
+    the one before twice describe millions of arcs.
+    """
+    sizes: dict[str, int] = {}
+    problems: list[GrammarProblem] = []
+    measured: list[tuple[int, Any]] = [(_arcs(lead_in, slot_types, rules, sizes, ()), None)] if lead_in else []
+    for sentences in intents.values():
+        for sentence in sentences:
+            try:
+                measured.append((_arcs(sentence.template, slot_types, rules, sizes, ()), sentence.origin))
+            except _TooDeep as deep:
+                problems.append(GrammarProblem(sentence.origin, 0, str(deep)))
+    total = sum(size for size, _ in measured)
+    if total > MAX_ARCS:
+        size, origin = max(measured, key=lambda m: m[0])
+        problems.append(
+            GrammarProblem(
+                origin,
+                0,
+                f"the grammar would have {total:,} arcs, this sentence {size:,} (at most {MAX_ARCS:,}): "
+                "rules that use other rules several times multiply",
+            )
+        )
+    if problems:
+        raise GrammarError(problems)
+
+
+class _TooDeep(ValueError):
+    """Rules used inside rules more than MAX_RULE_DEPTH deep."""
+
+
+def _arcs(
+    expr: Expr,
+    slot_types: Mapping[str, SlotType],
+    rules: Mapping[str, Rule],
+    sizes: dict[str, int],
+    stack: tuple[str, ...],
+) -> int:
+    """How many arcs `_Builder.build` would add for `expr` (rules measured once each)."""
+    if isinstance(expr, Word):
+        return 1
+    if isinstance(expr, Sequence):
+        return sum(_arcs(item, slot_types, rules, sizes, stack) for item in expr.items)
+    if isinstance(expr, Choice):
+        inner = sum(_arcs(option, slot_types, rules, sizes, stack) for option in expr.options)
+        return inner + len(expr.options) + expr.optional
+    if isinstance(expr, SlotRef):
+        slot_type = slot_types.get(expr.type_name)
+        values = slot_type.values if slot_type else ()
+        return 1 + sum(2 + _arcs(v.spoken, slot_types, rules, sizes, stack) for v in values)
+    rule = rules.get(expr.name)
+    if rule is None or expr.name in stack:
+        return 0  # reported when the grammar is built
+    if len(stack) >= MAX_RULE_DEPTH:
+        raise _TooDeep(f"rules used inside rules more than {MAX_RULE_DEPTH} deep: {' -> '.join((*stack, expr.name))}")
+    if expr.name not in sizes:
+        sizes[expr.name] = _arcs(rule.expr, slot_types, rules, sizes, (*stack, expr.name))
+    return sizes[expr.name]
+
+
+def _check_null_transitions(grammar: Grammar, intents: Mapping[str, Iterable[Sentence]]) -> None:
+    """The recogniser gets each chain of epsilon arcs as one arc: a long run of optional words
+    ("[a] [b] [c] ...") makes that quadratic, so it is bounded too."""
+    total = 0
+    for state in {arc.src for arc in grammar.arcs}:
+        total += len(grammar.null_closure(state))
+        if total > MAX_NULL_TRANSITIONS:
+            sentences = [s for listed in intents.values() for s in listed]
+            worst = max(sentences, key=lambda s: _optional_groups(s.template))
+            message = f"more than {MAX_NULL_TRANSITIONS:,} ways around optional words for the recogniser"
+            raise GrammarError([GrammarProblem(worst.origin, 0, f"{message}: fewer optional [parts] in a row")])
+
+
+def _optional_groups(expr: Expr) -> int:
+    if isinstance(expr, Choice):
+        return expr.optional + sum(_optional_groups(option) for option in expr.options)
+    if isinstance(expr, Sequence):
+        return sum(_optional_groups(item) for item in expr.items)
+    return 0
 
 
 class _Builder:
@@ -262,7 +389,8 @@ class _Builder:
         if isinstance(expr, SlotRef):
             slot_type = self.slot_types.get(expr.type_name)
             if slot_type is None:
-                return self._problem(expr.column, f"slot type {expr.type_name!r} is not defined under [slots]", src)
+                message = f"slot type {expr.type_name!r} is not defined under [slots]"
+                return self._problem(expr.column, message, src, (expr.type_name, "slot"))
             end, closed = self.new_state(), self.new_state()
             for value in slot_type.values:
                 tagged = self.new_state()
@@ -272,7 +400,7 @@ class _Builder:
             return closed
         rule = self.rules.get(expr.name)
         if rule is None:
-            return self._problem(expr.column, f"rule <{expr.name}> is not defined", src)
+            return self._problem(expr.column, f"rule <{expr.name}> is not defined", src, (expr.name, "rule"))
         if expr.name in rule_stack:
             cycle = " -> ".join((*rule_stack, expr.name))
             return self._problem(expr.column, f"rule <{expr.name}> refers to itself: {cycle}", src)
@@ -282,53 +410,65 @@ class _Builder:
         finally:
             self.origin = outer
 
-    def _problem(self, column: int, message: str, src: int) -> int:
-        problem = GrammarProblem(self.origin, column, message)
+    def _problem(self, column: int, message: str, src: int, undefined: tuple[str, str] = ("", "")) -> int:
+        problem = GrammarProblem(self.origin, column, message, *undefined)
         if problem not in self.problems:
             self.problems.append(problem)
         return src
 
 
 def slot_sets(
-    expr: Expr, rules: Mapping[str, Rule], limit: int = 256, _stack: tuple[str, ...] = ()
+    expr: Expr,
+    rules: Mapping[str, Rule],
+    limit: int = 256,
+    _stack: tuple[str, ...] = (),
+    _memo: dict[str, set[frozenset[str]]] | None = None,
 ) -> set[frozenset[str]]:
-    """The sets of slots one path through a template can fill (for checking actions)."""
+    """The sets of slots one path through a template can fill (for checking actions).
+
+    Each rule is worked out once, and not beyond MAX_RULE_DEPTH (the grammar refuses deeper ones).
+    """
+    memo = {} if _memo is None else _memo
     if isinstance(expr, Word):
         return {frozenset()}
     if isinstance(expr, SlotRef):
         return {frozenset({expr.name})}
     if isinstance(expr, RuleRef):
         rule = rules.get(expr.name)
-        if rule is None or expr.name in _stack:
+        if rule is None or expr.name in _stack or len(_stack) >= MAX_RULE_DEPTH:
             return {frozenset()}
-        return slot_sets(rule.expr, rules, limit, (*_stack, expr.name))
+        if expr.name not in memo:
+            memo[expr.name] = slot_sets(rule.expr, rules, limit, (*_stack, expr.name), memo)
+        return memo[expr.name]
     if isinstance(expr, Choice):
         result = {frozenset()} if expr.optional else set()
         for option in expr.options:
-            result |= slot_sets(option, rules, limit, _stack)
+            result |= slot_sets(option, rules, limit, _stack, memo)
         return result
     result = {frozenset()}
     for item in expr.items:
-        result = {a | b for a in result for b in slot_sets(item, rules, limit, _stack)}
+        result = {a | b for a in result for b in slot_sets(item, rules, limit, _stack, memo)}
         if len(result) > limit:
             break
     return result
 
 
-def slot_refs(expr: Expr, rules: Mapping[str, Rule], _stack: tuple[str, ...] = ()) -> list[SlotRef]:
-    """Every slot a template can fill, through its rules too."""
+def slot_refs(
+    expr: Expr, rules: Mapping[str, Rule], _stack: tuple[str, ...] = (), _memo: dict[str, list[SlotRef]] | None = None
+) -> list[SlotRef]:
+    """Every slot a template can fill, through its rules too (each written slot once)."""
+    memo = {} if _memo is None else _memo
     if isinstance(expr, SlotRef):
         return [expr]
     if isinstance(expr, RuleRef):
         rule = rules.get(expr.name)
-        if rule is None or expr.name in _stack:
+        if rule is None or expr.name in _stack or len(_stack) >= MAX_RULE_DEPTH:
             return []
-        return slot_refs(rule.expr, rules, (*_stack, expr.name))
-    if isinstance(expr, Sequence):
-        return [ref for item in expr.items for ref in slot_refs(item, rules, _stack)]
-    if isinstance(expr, Choice):
-        return [ref for option in expr.options for ref in slot_refs(option, rules, _stack)]
-    return []
+        if expr.name not in memo:
+            memo[expr.name] = slot_refs(rule.expr, rules, (*_stack, expr.name), memo)
+        return memo[expr.name]
+    parts = getattr(expr, "items", getattr(expr, "options", ()))
+    return list(dict.fromkeys(ref for part in parts for ref in slot_refs(part, rules, _stack, memo)))
 
 
 def expansions(expr: Expr, rules: Mapping[str, Rule], limit: int = 16) -> list[tuple[str, ...]]:

@@ -61,6 +61,9 @@ class RuleRef:
 
 Expr = Word | Sequence | Choice | SlotRef | RuleRef
 
+# Groups ( ) and [ ] inside one another: far more than a sentence needs, and every function that
+# walks a template recurses once per level.
+MAX_NESTING = 16
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _WORD = re.compile(r"[a-z][a-z']*|'[a-z]+")
 _TOKEN = re.compile(r"\s*(?:([()\[\]|])|\{([^}]*)\}|<([^>]*)>|([^\s()\[\]|{}<>]+))")
@@ -111,6 +114,7 @@ class _Parser:
         self.tokens = tokens
         self.index = 0
         self.length = length
+        self.depth = 0
 
     def _peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -142,7 +146,11 @@ class _Parser:
                     break
                 self.index += 1
                 closing = ")" if value == "(" else "]"
+                self.depth += 1
+                if self.depth > MAX_NESTING:
+                    raise TemplateError(f"groups nested more than {MAX_NESTING} deep", column)
                 inner = self.alternatives(closing)
+                self.depth -= 1
                 self.index += 1
                 # A group of alternatives becomes one choice; a lone [optional] inside ( ) stays optional.
                 options = inner.options if isinstance(inner, Choice) and not inner.optional else (inner,)

@@ -78,6 +78,8 @@ class Any_:
 
 Condition = Comparison | Not | All | Any_
 
+# Far more than a rule needs; thousands of levels would exhaust Python's recursion while parsing.
+MAX_NESTING = 16
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _TOKEN = re.compile(
     r"\s*(?:(?P<op><=|>=|==|!=|<|>)|(?P<punct>[()\[\],])|(?P<str>\"[^\"]*\"|'[^']*')"
@@ -132,6 +134,7 @@ class _Parser:
         self.tokens = tokens
         self.index = 0
         self.length = length
+        self.depth = 0
 
     def _peek(self, offset: int = 0) -> tuple[str, str, int] | None:
         i = self.index + offset
@@ -164,14 +167,21 @@ class _Parser:
         return operands[0] if len(operands) == 1 else All(tuple(operands))
 
     def unary(self) -> Condition:
-        if self._keyword("not"):
-            return Not(self.unary())
         token = self._peek()
-        if token is not None and token[1] == "(":
-            self.index += 1
-            inner = self.expression()
-            self._expect(")")
-            return inner
+        if token is not None and (token[1] == "(" or token[1].lower() == "not"):
+            # Each `not` and `(` is a level of recursion here and when the condition is evaluated.
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise ConditionError(f"nested more than {MAX_NESTING} deep (not and parentheses)", token[2])
+            try:
+                if self._keyword("not"):
+                    return Not(self.unary())
+                self.index += 1
+                inner = self.expression()
+                self._expect(")")
+                return inner
+            finally:
+                self.depth -= 1
         return self.comparison()
 
     def comparison(self) -> Condition:

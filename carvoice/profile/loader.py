@@ -8,13 +8,18 @@ typo in a key would otherwise be silently ignored.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from carvoice.act import protocol_relayboard as relayboard
+from carvoice.act.can import network_bus_problem
+from carvoice.act.plan import PlanError, extreme_states, parse_frame_text, plan_actions, slot_combinations
 from carvoice.intent import (
     GrammarError,
     Rule,
@@ -23,14 +28,15 @@ from carvoice.intent import (
     SlotValue,
     TemplateError,
     compile_grammar,
-    number_to_words,
     parse_template,
+    spoken_forms,
 )
 from carvoice.intent.grammar import slot_refs, slot_sets
 from carvoice.intent.template import Choice, Expr, Sequence, SlotRef, Word, template_words
 from carvoice.profile import placeholders
 from carvoice.profile.conditions import Condition, ConditionError, names, parse_condition
 from carvoice.profile.model import (
+    CHECKSUM_TYPES,
     KEYPHRASE_THRESHOLD,
     POCKETSPHINX,
     WAKE_ENGINES,
@@ -51,18 +57,20 @@ from carvoice.profile.model import (
     SerialPortSettings,
     StateSource,
     WakeSettings,
+    diagnostic_id,
 )
+from carvoice.profile.positions import Positions
+from carvoice.profile.suggest import known_names, nearest
 from carvoice.recognise import dictionary
+from carvoice.vehicle.integrity import checksum_byte
 from carvoice.vehicle.obd import PIDS
 from carvoice.wake.micro import MicroModel
 
 MAIN_FILE = "profile.toml"
 LEAD_IN_MARK = "~"  # in the names of the wake phrase's word endings (see _wake_tails)
 # What a profile, which may come from anyone, may name. pyserial's spy:// writes a log to any
-# file and rfc2217:// or hwgrep:// are not ports a head unit has; python-can's network transports
-# would put the car's bus on a network.
+# file and rfc2217:// or hwgrep:// are not ports a head unit has.
 SERIAL_URL_SCHEMES = ("loop", "socket", "relayboard")
-NETWORK_CAN_INTERFACES = frozenset({"udp_multicast", "socketcand", "remote"})
 
 _SINGLE_TABLES = ("profile", "wake", "audio", "can", "obd", "recognition", "replies")
 _MERGED_TABLES = ("serial", "vehicle", "state", "pronunciations", "rules", "slots", "intents")
@@ -72,7 +80,7 @@ _KEYS = {
     "audio": {"input", "output"},
     "can": {"interface", "channel", "bitrate", "dbc"},
     "obd": {"source", "poll_seconds", "baudrate"},
-    "state_source": {"signal", "obd", "max_age"},
+    "state_source": {"signal", "obd", "max_age", "counter", "checksum", "checksum_type"},
     "recognition": {
         "min_confidence",
         "min_confidence_to_answer",
@@ -101,8 +109,14 @@ _KEYS = {
     "frame_action": {"frame", "when"},
     "serial_action": {"serial", "write", "expect", "timeout", "when"},
 }
-_FRAME = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
 REPLY_EXAMPLES = "examples"
+# A number slot is a list of words for the recogniser, each value a spoken form in the grammar.
+MAX_RANGE_VALUES = 1000
+_MAX_DECIMAL_PLACES = 3
+_DIAGNOSTIC = (
+    "{ident} is a diagnostic (OBD-II/UDS) identifier that ECUs obey, 7DF all of them at once:"
+    " only [obd] polling may use it, never a command"
+)
 
 
 @dataclass(frozen=True)
@@ -112,27 +126,6 @@ class Origin:
     file: Path
     key: str
     text: str
-
-
-class _Source:
-    def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.lines = text.splitlines()
-
-    def nth_line(self, text: str, index: int) -> int | None:
-        """The line of the index-th (from 0) [[array.of.tables]] header."""
-        found = [n for n, line in enumerate(self.lines, 1) if line.strip().startswith(text)]
-        return found[index] if index < len(found) else None
-
-    def line_of(self, *needles: str) -> int | None:
-        """The first line holding the most specific needle that occurs at all."""
-        for needle in needles:
-            if not needle:
-                continue
-            for number, line in enumerate(self.lines, 1):
-                if needle in line:
-                    return number
-        return None
 
 
 def load_profile(root: Path | str) -> Profile:
@@ -163,34 +156,31 @@ class _Loader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
-        self.sources: dict[Path, _Source] = {}
+        self.sources: dict[Path, Positions] = {}
         self.owner: dict[str, Path] = {}
+        # Keys that are defined but unusable (a slot with a bad range, a DBC that does not load):
+        # they are reported once, and whatever names them is not reported again.
+        self.broken: set[str] = set()
 
     # -- reporting ---------------------------------------------------------------
 
     def problem(self, file: Path | None, key: str, message: str, *needles: str) -> None:
+        """A problem at the line where `key` is written in `file` (a needle picks a line within a long value)."""
         line = None
         if file is not None and file in self.sources:
-            line = self.sources[file].line_of(*needles)
+            line = self.sources[file].line_of(key, *needles)
         self.problems.append(Problem(file, line, key, message))
 
     def _file_of(self, key: str) -> Path | None:
         parts = key.split(".")
         for size in range(len(parts), 0, -1):
-            owner = self.owner.get(".".join(parts[:size]))
+            owner = self.owner.get(".".join(parts[:size]).split("[", 1)[0])
             if owner is not None:
                 return owner
         return None
 
     def report(self, key: str, message: str, *needles: str) -> None:
-        file = self._file_of(key)
-        table = re.fullmatch(r"(.+)\[(\d+)\]", key)
-        if table and file is not None and not any(needles):
-            line = self.sources[file].nth_line(f"[[{table.group(1)}]]", int(table.group(2)))
-            self.problems.append(Problem(file, line, key, message))
-            return
-        leaf = key.rsplit(".", 1)[-1].split("[", 1)[0]
-        self.problem(file, key, message, *needles, f"[{key}]", f"[[{key}]]", f"{leaf} =", f"{leaf}=")
+        self.problem(self._file_of(key), key, message, *needles)
 
     # -- reading -----------------------------------------------------------------
 
@@ -228,30 +218,33 @@ class _Loader:
                     Problem(path, line, "", f"not UTF-8 text: byte {raw[error.start]:#04x} is not valid")
                 )
                 continue
-            self.sources[path] = _Source(path, text)
             try:
                 data = tomllib.loads(text)
+            except RecursionError:  # Python's TOML reader recurses once per level of nested arrays and tables
+                line = _too_deep_line(text)
+                self.problems.append(Problem(path, line, "", "not valid TOML here: arrays or tables nested too deeply"))
+                continue
             except tomllib.TOMLDecodeError as error:
                 match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
                 line = int(match.group(1)) if match else len(text.splitlines())  # "(at end of document)"
                 message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
                 self.problems.append(Problem(path, line, "", f"not valid TOML: {message}"))
                 continue
+            self.sources[path] = Positions(text)
             self._merge(path, data, merged)
         return merged
 
     def _merge(self, path: Path, data: dict[str, Any], merged: dict[str, Any]) -> None:
         for table, value in data.items():
             if table not in _SINGLE_TABLES and table not in _MERGED_TABLES:
-                known = ", ".join(_SINGLE_TABLES + _MERGED_TABLES)
-                self.problem(path, table, f"unknown section (known: {known})", f"[{table}", f"{table} =")
+                self.problem(path, table, "unknown section " + known_names(table, _SINGLE_TABLES + _MERGED_TABLES))
                 continue
             if not isinstance(value, dict):
-                self.problem(path, table, "must be a table, written [" + table + "]", f"{table} =")
+                self.problem(path, table, "must be a table, written [" + table + "]")
                 continue
             if table in _SINGLE_TABLES:
                 if table in merged:
-                    self.problem(path, table, f"already given in {self.owner[table].name}", f"[{table}]")
+                    self.problem(path, table, f"already given in {self.owner[table].name}")
                     continue
                 merged[table] = value
                 self.owner[table] = path
@@ -260,7 +253,7 @@ class _Loader:
             for name, entry in value.items():
                 key = f"{table}.{name}"
                 if name in target:
-                    self.problem(path, key, f"already defined in {self.owner[key].name}", f"[{key}]", f"{name} =")
+                    self.problem(path, key, f"already defined in {self.owner[key].name}")
                     continue
                 target[name] = entry
                 self.owner[key] = path
@@ -283,17 +276,13 @@ class _Loader:
         if not intents_data:
             self.problem(self.root / MAIN_FILE, "intents", "the profile defines no intents (commands)")
         sentences = self._sentences(intents_data)
-        grammar = None
-        try:
-            grammar = compile_grammar(sentences, slot_types, rules, _wake_tails(wake, pronunciations))
-        except GrammarError as error:
-            for p in error.problems:
-                origin: Origin = p.origin
-                self.problem(origin.file, origin.key, p.message, origin.text)
+        grammar = self._grammar(sentences, slot_types, rules, _wake_tails(wake, pronunciations))
         dbc = self._dbc(can)
         obd = self._obd(data.get("obd"))
         state = self._state(data.get("state", {}), dbc, obd)
-        names = set(vehicle) | set(state)  # what conditions and replies may name besides slots
+        # What conditions and replies may name besides slots; a broken [state] entry is reported
+        # once, not again in every rule that names it.
+        names = set(vehicle) | set(state) | self._broken_names("state")
         if wake is not None and wake.button is not None:
             self._check_button(wake.button, state, dbc)
         intents = {
@@ -301,6 +290,8 @@ class _Loader:
             for name, intent_data in intents_data.items()
             if isinstance(intent_data, dict)
         }
+        if dbc is not None:
+            self._check_diagnostic_messages(intents, dbc)
         if wake is not None:
             self._check_dictionary(wake, pronunciations, sentences, rules, slot_types)
         if wake is None or can is None or grammar is None:
@@ -328,15 +319,50 @@ class _Loader:
             self._check_behaviour(profile)
         return profile
 
+    def _broken_names(self, table: str) -> set[str]:
+        return {key.split(".", 1)[1] for key in self.broken if key.startswith(table + ".")}
+
+    def _grammar(
+        self,
+        sentences: dict[str, list[Sentence]],
+        slot_types: dict[str, SlotType],
+        rules: dict[str, Rule],
+        lead_in: Expr | None,
+    ) -> Any:
+        """The compiled grammar, or None once its problems are reported.
+
+        Slots and rules that are defined but broken stand in empty, so a sentence that uses
+        one does not add "not defined" to the problem already reported where it is defined.
+        """
+        slot_types = {**{n: SlotType(n, ()) for n in self._broken_names("slots")}, **slot_types}
+        rules = {**{n: Rule(Sequence(())) for n in self._broken_names("rules")}, **rules}
+        try:
+            return compile_grammar(sentences, slot_types, rules, lead_in)
+        except GrammarError as error:
+            for p in error.problems:
+                origin: Origin = p.origin
+                message = p.message
+                if p.undefined:
+                    known = slot_types if p.undefined_kind == "slot" else rules
+                    message += " " + known_names(p.undefined, known, "defined")
+                self.problem(origin.file, origin.key, message, origin.text)
+            return None
+
     def _table(self, data: dict[str, Any], name: str) -> dict[str, Any]:
         table = data.get(name, {})
         self._unknown_keys(name, table, _KEYS[name])
         return table
 
+    @staticmethod
+    def _misspelt(table: dict[str, Any], allowed: set[str], name: str) -> bool:
+        """True when the table has an unknown key most like `name`: it is reported as unknown (with
+        "did you mean"), so that `name` is missing is the same mistake and not said again."""
+        return any(key not in allowed and nearest(str(key), allowed) == name for key in table)
+
     def _unknown_keys(self, key: str, table: dict[str, Any], allowed: set[str]) -> None:
         for name in table:
             if name not in allowed:
-                self.report(f"{key}.{name}", f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+                self.report(f"{key}.{name}", "unknown key " + known_names(name, allowed))
 
     def _typed(self, table: dict[str, Any], key: str, name: str, kind: type | tuple, default: Any) -> Any:
         value = table.get(name, default)
@@ -361,9 +387,10 @@ class _Loader:
     def _wake(self, table: dict[str, Any]) -> WakeSettings | None:
         phrase = self._typed(table, "wake", "phrase", str, None)
         if not phrase:
-            self.problem(
-                self.owner.get("wake", self.root / MAIN_FILE), "wake.phrase", "a wake phrase is required", "[wake]"
-            )
+            if phrase is None and not self._misspelt(table, _KEYS["wake"], "phrase") and "phrase" not in table:
+                self.problem(self.owner.get("wake", self.root / MAIN_FILE), "wake.phrase", "a wake phrase is required")
+            elif phrase == "":
+                self.report("wake.phrase", "a wake phrase is required")
             return None
         words = phrase.lower().split()
         if not all(re.fullmatch(r"[a-z][a-z']*", w) for w in words):
@@ -424,13 +451,9 @@ class _Loader:
 
     def _can(self, table: dict[str, Any]) -> CanSettings | None:
         interface = self._typed(table, "can", "interface", str, "virtual")
-        if interface in NETWORK_CAN_INTERFACES:
-            self.report(
-                "can.interface",
-                f"{interface!r} carries CAN over the network; a profile may only name a local bus"
-                " (pass --can on the command line to test over a network)",
-                interface,
-            )
+        refusal = network_bus_problem(interface)
+        if refusal is not None:
+            self.report("can.interface", refusal)
         channel = self._typed(table, "can", "channel", (str, int), "carvoice")
         bitrate = self._typed(table, "can", "bitrate", int, None)
         dbc_name = self._typed(table, "can", "dbc", str, None)
@@ -438,10 +461,12 @@ class _Loader:
         if dbc_name:
             dbc = (self.root / dbc_name).resolve()
             if not dbc.is_relative_to(self.root.resolve()):
-                self.report("can.dbc", f"{dbc_name!r} must be a file inside the profile folder", dbc_name)
+                self.report("can.dbc", f"{dbc_name!r} must be a file inside the profile folder")
+                self.broken.add("can.dbc")
                 return None
             if not dbc.is_file():
-                self.report("can.dbc", f"no such file: {dbc_name}", dbc_name)
+                self.report("can.dbc", f"no such file: {dbc_name}")
+                self.broken.add("can.dbc")
                 return None
         return CanSettings(interface, str(channel), bitrate, dbc)
 
@@ -455,11 +480,13 @@ class _Loader:
             self._unknown_keys(key, table, _KEYS["serial_port"])
             url = self._typed(table, key, "url", str, None)
             if not url:
-                self.report(key, "needs url = ... (a device path, loop://, socket://host:port)")
+                if "url" in table or not self._misspelt(table, _KEYS["serial_port"], "url"):
+                    self.report(key, "needs url = ... (a device path, loop://, socket://host:port)")
                 continue
             if not self._safe_serial_url(f"{key}.url", url):
                 continue
             result[name] = SerialPortSettings(name, url, self._typed(table, key, "baudrate", int, 9600))
+        self.broken |= {f"serial.{name}" for name in ports if name not in result}
         return result
 
     def _vehicle(self, table: dict[str, Any]) -> dict[str, str | int | float]:
@@ -546,6 +573,7 @@ class _Loader:
             expr = self._template(key, text)
             if expr is not None:
                 rules[name] = Rule(expr, Origin(self._file_of(key) or self.root, key, str(text)))
+        self.broken |= {f"rules.{name}" for name in table if name not in rules}
         return rules
 
     def _slots(self, table: dict[str, Any], rules: dict[str, Rule]) -> dict[str, SlotType]:
@@ -556,15 +584,19 @@ class _Loader:
                 self.report(key, "must be a table with values = [...] and/or range = [low, high]")
                 continue
             self._unknown_keys(key, definition, _KEYS["slot"])
+            reported = len(self.problems)
             values = self._slot_values(key, definition.get("values")) + self._slot_range(key, definition)
             if not values:
-                self.report(key, "a slot needs values = [...] or range = [low, high]", f"[{key}]")
+                misspelt = any(self._misspelt(definition, _KEYS["slot"], name) for name in ("values", "range"))
+                if len(self.problems) == reported and not misspelt:
+                    self.report(key, "a slot needs values = [...] or range = [low, high]")
                 continue
             seen = [v.value for v in values]
             duplicates = sorted({str(v) for v in seen if seen.count(v) > 1})
             if duplicates:
                 self.report(key, f"value(s) given twice: {', '.join(duplicates)}")
             slot_types[name] = SlotType(name, tuple(values))
+        self.broken |= {f"slots.{name}" for name in table if name not in slot_types}
         return slot_types
 
     def _slot_values(self, key: str, values: Any) -> list[SlotValue]:
@@ -593,22 +625,40 @@ class _Loader:
         return result
 
     def _slot_range(self, key: str, definition: dict[str, Any]) -> list[SlotValue]:
-        bounds = definition.get("range")
+        """Numbers from low to high by step; a fractional step gives decimals ("twenty one point five")."""
+        bounds, step = definition.get("range"), definition.get("step", 1)
         if bounds is None:
+            if "step" in definition:
+                self.report(f"{key}.step", "a step needs range = [low, high]")
             return []
-        step = definition.get("step", 1)
-        valid = (
-            isinstance(bounds, list)
-            and len(bounds) == 2
-            and all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)
-            and isinstance(step, int)
-            and step > 0
-            and 0 <= bounds[0] <= bounds[1] < 1_000_000
-        )
-        if not valid:
-            self.report(f"{key}.range", "must be [low, high]: whole numbers from 0, low <= high, with step >= 1")
+        numbers = [_decimal(b) for b in bounds] if isinstance(bounds, list) and len(bounds) == 2 else [None]
+        if None in numbers:
+            self.report(f"{key}.range", f"must be [low, high], two numbers such as [16, 30], not {bounds!r}")
             return []
-        return [SlotValue(n, _words_expr(number_to_words(n))) for n in range(bounds[0], bounds[1] + 1, step)]
+        low, high = numbers
+        decimal_step = _decimal(step)
+        if decimal_step is None or decimal_step <= 0:
+            self.report(f"{key}.step", f"must be a number greater than 0, such as 1 or 0.5, not {step!r}")
+            return []
+        if not 0 <= low <= high < 1_000_000:
+            self.report(f"{key}.range", f"needs 0 <= low <= high < 1000000, not {bounds!r}")
+            return []
+        count = int((high - low) / decimal_step) + 1
+        places = max(-n.as_tuple().exponent for n in (low, decimal_step))
+        where = f"{key}.step" if "step" in definition else f"{key}.range"
+        if count > MAX_RANGE_VALUES:
+            self.report(where, f"gives {count:,} values, more than {MAX_RANGE_VALUES:,}: use a larger step")
+            return []
+        if places > _MAX_DECIMAL_PLACES:
+            self.report(where, f"has {places} decimal places, more than {_MAX_DECIMAL_PLACES}")
+            return []
+        values = []
+        for index in range(count):
+            number = low + index * decimal_step
+            value = int(number) if number == int(number) else float(number)
+            forms = [_words_expr(form) for form in spoken_forms(number)]
+            values.append(SlotValue(value, forms[0] if len(forms) == 1 else Choice(tuple(forms))))
+        return values
 
     def _sentences(self, intents: dict[str, Any]) -> dict[str, list[Sentence]]:
         result: dict[str, list[Sentence]] = {}
@@ -622,7 +672,8 @@ class _Loader:
                 continue
             texts = data.get("sentences")
             if not isinstance(texts, list) or not texts:
-                self.report(f"{key}.sentences", 'an intent needs sentences = ["...", ...]', f"[{key}]")
+                if "sentences" in data or not self._misspelt(data, _KEYS["intent"], "sentences"):
+                    self.report(f"{key}.sentences", 'an intent needs sentences = ["...", ...]')
                 continue
             file = self._file_of(key) or self.root
             sentences = []
@@ -689,9 +740,11 @@ class _Loader:
             return {}
         result = {}
         for slot, value in table.items():
-            if isinstance(value, bool) or not isinstance(value, str | int):
-                self.report(f"{key}.defaults.{slot}", "a default is a slot value (text or a whole number)")
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                self.report(f"{key}.defaults.{slot}", "a default is a slot value (text or a number)")
                 continue
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # as a range slot holds it
             if slot in slot_values and value not in slot_values[slot]:
                 self.report(f"{key}.defaults.{slot}", f"{value!r} is not a value of slot {{{slot}}}")
                 continue
@@ -722,7 +775,7 @@ class _Loader:
             return None
         unknown = sorted(names(condition) - known)
         if unknown:
-            self.report(key, f"unknown name(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})", text)
+            self.report(key, f"unknown name {unknown[0]} {known_names(unknown[0], known)}", text)
             return None
         return condition
 
@@ -743,8 +796,8 @@ class _Loader:
             return False
         unknown = [n for n in placeholders.names_in(text) if known and n not in known]
         if unknown:
-            choices = ", ".join(sorted(known - {REPLY_EXAMPLES})) or "none"
-            self.report(key, f"{{{unknown[0]}}} is not a slot, setting or state value here (known: {choices})", text)
+            choices = known_names(unknown[0], known - {REPLY_EXAMPLES})
+            self.report(key, f"{{{unknown[0]}}} is not a slot, setting or state value here {choices}", text)
             return False
         return True
 
@@ -762,9 +815,11 @@ class _Loader:
             self._unknown_keys(rkey, spec, _KEYS["reply"])
             text = spec.get("text")
             if not isinstance(text, str):
-                self.report(rkey, 'a reply needs text = "..."')
+                if "text" in spec or not self._misspelt(spec, _KEYS["reply"], "text"):
+                    self.report(rkey, 'a reply needs text = "..."')
                 continue
-            if self._check_placeholders(rkey, text, known | {REPLY_EXAMPLES}):
+            text_key = f"{rkey}.text" if "replies" in data else rkey
+            if self._check_placeholders(text_key, text, known | {REPLY_EXAMPLES}):
                 replies.append(Reply(text, self._condition(f"{rkey}.when", spec.get("when"), known)))
         return tuple(replies)
 
@@ -774,14 +829,20 @@ class _Loader:
         when = self._condition(f"{key}.when", spec.get("when"), known)
         kinds = [k for k in ("can", "frame", "serial") if k in spec]
         if len(kinds) != 1:
-            self.report(key, 'an action is one of: can = "MESSAGE" (with signals), frame = "ID#DATA", serial = "port"')
+            any_action = _KEYS["can_action"] | _KEYS["frame_action"] | _KEYS["serial_action"]
+            if not kinds and any(self._misspelt(spec, any_action, kind) for kind in ("can", "frame", "serial")):
+                self._unknown_keys(key, spec, any_action)
+            else:
+                kinds_text = 'can = "MESSAGE" (with signals), frame = "ID#DATA", serial = "port"'
+                self.report(key, f"an action is one of: {kinds_text}")
             return None
         kind = kinds[0]
         if kind == "can":
             self._unknown_keys(key, spec, _KEYS["can_action"])
             signals = spec.get("signals", {})
             if not isinstance(spec["can"], str) or not isinstance(signals, dict) or not signals:
-                self.report(key, 'write can = "MESSAGE_NAME" and signals = { Signal = value, ... }')
+                if "signals" in spec or not self._misspelt(spec, _KEYS["can_action"], "signals"):
+                    self.report(key, 'write can = "MESSAGE_NAME" and signals = { Signal = value, ... }')
                 return None
             for signal, value in signals.items():
                 if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -801,26 +862,29 @@ class _Loader:
             return CanAction(spec["can"], dict(signals), when, key, tuple(clamp) if clamp else None)
         if kind == "frame":
             self._unknown_keys(key, spec, _KEYS["frame_action"])
-            match = _FRAME.fullmatch(str(spec["frame"]))
-            if match is None:
+            frame = parse_frame_text(str(spec["frame"]))
+            if frame is None:
                 self.report(
                     f"{key}.frame",
                     f"{spec['frame']!r} is not a frame like 123#0102 (3 or 8 hex digits, # and up to 8 bytes)",
                 )
                 return None
-            ident, payload = match.groups()
-            return RawFrameAction(int(ident, 16), bytes.fromhex(payload), len(ident) == 8, when, key)
+            ident, _, extended = frame
+            if diagnostic_id(ident, extended):
+                text = str(spec["frame"])
+                self.report(f"{key}.frame", _DIAGNOSTIC.format(ident=text.partition("#")[0]), text)
+                return None
+            return RawFrameAction(*frame, when, key)
         self._unknown_keys(key, spec, _KEYS["serial_action"])
         port, write = spec["serial"], spec.get("write")
         if port not in serial:
-            self.report(
-                f"{key}.serial",
-                f"no serial port {port!r} (defined: {', '.join(serial) or 'none'}; add [serial.{port}])",
-                str(port),
-            )
+            if f"serial.{port}" not in self.broken:
+                defined = known_names(str(port), serial, "defined")
+                self.report(f"{key}.serial", f"no serial port {port!r} {defined}: add [serial.{port}]")
             return None
         if not isinstance(write, str) or not write:
-            self.report(key, 'a serial action needs write = "..." (the bytes to send)')
+            if "write" in spec or not self._misspelt(spec, _KEYS["serial_action"], "write"):
+                self.report(key, 'a serial action needs write = "..." (the bytes to send)')
             return None
         if not self._check_placeholders(f"{key}.write", write, known):
             return None
@@ -841,6 +905,12 @@ class _Loader:
             allowed = ", ".join(f"{s}://" for s in SERIAL_URL_SCHEMES)
             self.report(key, f"{scheme}:// is not allowed in a profile (a device path, or {allowed})", url)
             return False
+        if scheme == "relayboard":
+            try:
+                relayboard.protocol(url)
+            except ValueError as error:
+                self.report(key, str(error))
+                return False
         return True
 
     def _obd(self, table: Any) -> ObdSettings | None:
@@ -873,7 +943,9 @@ class _Loader:
                 self.report(f"{key}.max_age", "must be a number of seconds greater than 0")
                 continue
             if ("signal" in spec) == ("obd" in spec):
-                self.report(key, 'give exactly one of signal = "MESSAGE.Signal" or obd = "PID"')
+                misspelt = any(self._misspelt(spec, _KEYS["state_source"], name) for name in ("signal", "obd"))
+                if "signal" in spec or not misspelt:
+                    self.report(key, 'give exactly one of signal = "MESSAGE.Signal" or obd = "PID"')
                 continue
             if "obd" in spec:
                 pid = str(spec["obd"])
@@ -889,26 +961,81 @@ class _Loader:
                     continue
                 sources[name] = StateSource(name, float(max_age or 3 * obd.poll_seconds), obd_pid=int(pid, 16))
                 continue
-            message_name, _, signal_name = str(spec["signal"]).partition(".")
-            if dbc is None:
-                self.report(f"{key}.signal", 'bus signals need a DBC file (dbc = "..." under [can])')
-                continue
-            try:
-                message = dbc.get_message_by_name(message_name)
-                message.get_signal_by_name(signal_name)
-            except KeyError:
-                self.report(
-                    f"{key}.signal",
-                    f"the DBC has no signal {spec['signal']!r} (write MESSAGE.Signal)",
-                    str(spec["signal"]),
-                )
+            message, signal = self._state_signal(key, spec["signal"], dbc)
+            if message is None or signal is None:
                 continue
             cycle = (message.cycle_time or 0) / 1000
             if max_age is None and not cycle:
-                self.report(f"{key}.max_age", f"{message_name} has no cycle time in the DBC: give max_age")
+                self.report(f"{key}.signal", f"{message.name} has no cycle time in the DBC: give max_age")
                 continue
-            sources[name] = StateSource(name, float(max_age or 3 * cycle), message_name, signal_name)
+            checks = self._sequence_signals(key, spec, message)
+            if checks is not None:
+                sources[name] = StateSource(name, float(max_age or 3 * cycle), message.name, signal.name, None, *checks)
+        self.broken |= {f"state.{name}" for name in table if name not in sources}
         return sources
+
+    def _state_signal(self, key: str, text: Any, dbc: Any) -> tuple[Any, Any]:
+        """The DBC message and signal `MESSAGE.Signal` names, or (None, None) once reported."""
+        if dbc is None:
+            if "can.dbc" not in self.broken:  # a DBC that does not load is one problem, not one per value
+                self.report(f"{key}.signal", 'bus signals need a DBC file (dbc = "..." under [can])')
+            return None, None
+        message_name, dot, signal_name = str(text).partition(".")
+        if not dot or not isinstance(text, str):
+            self.report(f"{key}.signal", f"{text!r}: write MESSAGE.Signal, e.g. {_example_signal(dbc)}")
+            return None, None
+        try:
+            message = dbc.get_message_by_name(message_name)
+        except KeyError:
+            names = [m.name for m in dbc.messages]
+            self.report(
+                f"{key}.signal", f"the DBC has no message {message_name} {known_names(message_name, names, 'messages')}"
+            )
+            return None, None
+        try:
+            return message, message.get_signal_by_name(signal_name)
+        except KeyError:
+            names = [s.name for s in message.signals]
+            where = f"{message_name} has no signal {signal_name}"
+            self.report(f"{key}.signal", f"{where} {known_names(signal_name, names, 'its signals')}")
+            return None, None
+
+    def _sequence_signals(self, key: str, spec: dict[str, Any], message: Any) -> tuple[Any, Any, Any] | None:
+        """counter, checksum and checksum_type of a state value: signals of its own message, or None if wrong."""
+        counter, checksum = spec.get("counter"), spec.get("checksum")
+        checksum_type = spec.get("checksum_type")
+        names = {s.name for s in message.signals}
+        for field, value in (("counter", counter), ("checksum", checksum)):
+            if value is not None and value not in names:
+                self.report(f"{key}.{field}", f"{message.name} has no signal {value!r}", str(value))
+                return None
+        if counter is not None and message.get_signal_by_name(counter).is_signed:
+            self.report(f"{key}.counter", f"{counter} is signed; a rolling counter counts up from 0", counter)
+            return None
+        if (checksum is None) != (checksum_type is None):
+            self.report(key, f"give checksum and checksum_type ({' or '.join(CHECKSUM_TYPES)}) together")
+            return None
+        if checksum_type is not None and checksum_type not in CHECKSUM_TYPES:
+            self.report(f"{key}.checksum_type", f"{checksum_type!r} is not one of {', '.join(CHECKSUM_TYPES)}")
+            return None
+        if checksum is not None and checksum_byte(message, checksum) is None:
+            self.report(f"{key}.checksum", f"{checksum} must fill exactly one whole byte of {message.name}", checksum)
+            return None
+        return counter, checksum, checksum_type
+
+    def _check_diagnostic_messages(self, intents: dict[str, Intent], dbc: Any) -> None:
+        """A command may not send a DBC message that sits on a diagnostic identifier either."""
+        for intent in intents.values():
+            for action in intent.actions:
+                if not isinstance(action, CanAction):
+                    continue
+                try:
+                    message = dbc.get_message_by_name(action.message)
+                except KeyError:
+                    continue  # reported when the actions are planned
+                if diagnostic_id(message.frame_id, message.is_extended_frame):
+                    ident = f"{message.frame_id:0{8 if message.is_extended_frame else 3}X}"
+                    self.report(f"{action.key}.can", _DIAGNOSTIC.format(ident=ident), action.message)
 
     def _dbc(self, can: CanSettings | None) -> Any:
         if can is None or can.dbc is None:
@@ -918,7 +1045,12 @@ class _Loader:
         try:
             return cantools.database.load_file(str(can.dbc), database_format="dbc")
         except Exception as error:  # cantools raises many kinds; all mean "not a usable DBC"
-            self.report("can.dbc", f"{can.dbc.name} does not load as a DBC: {error}", can.dbc.name)
+            # The mistake is in the DBC: point at its line, not at the dbc = "..." that names it.
+            text = re.sub(r"^DBC: ", "", str(error)).strip('"')
+            match = re.search(r"at line (\d+)", text)
+            line = int(match.group(1)) if match else None
+            self.problems.append(Problem(can.dbc, line, "can.dbc", f"does not load as a DBC: {text}"))
+            self.broken.add("can.dbc")
             return None
 
     def _check_dictionary(
@@ -950,8 +1082,6 @@ class _Loader:
             )
 
     def _check_behaviour(self, profile: Profile) -> None:
-        from carvoice.act.plan import PlanError, extreme_states, plan_actions, slot_combinations
-
         for intent in profile.intents.values():
             for example in intent.examples:
                 readings = profile.readings(example.lower().split())
@@ -966,7 +1096,8 @@ class _Loader:
                 except PlanError as error:
                     if error.key not in reported:
                         reported.add(error.key)
-                        self.report(error.key or f"intents.{intent.name}", f"{error} (when {_describe(slots)})")
+                        when = f" (when {_describe(slots)})" if slots else ""
+                        self.report(error.key or f"intents.{intent.name}", f"{error}{when}")
 
 
 def _wake_tails(wake: WakeSettings | None, pronunciations: dict[str, list[str]]) -> Expr | None:
@@ -989,6 +1120,42 @@ def _wake_tails(wake: WakeSettings | None, pronunciations: dict[str, list[str]])
         pronunciations[ending] = [" ".join(phones[start:])]
         tails.append(Word(ending))
     return Choice(tuple(tails))
+
+
+def _decimal(number: Any) -> Decimal | None:
+    """A TOML number as written (0.1 stays 0.1, not 0.1000000000000000055), or None if it is not one."""
+    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+        return None
+    return Decimal(str(number))
+
+
+def _example_signal(dbc: Any) -> str:
+    for message in dbc.messages:
+        for signal in message.signals:
+            return f'"{message.name}.{signal.name}"'
+    return '"MESSAGE.Signal"'
+
+
+def _too_deep_line(text: str, depth: int = 100) -> int:
+    """The line where [ and { (outside strings and comments) first nest `depth` deep; the last line if never."""
+    level, quote, line = 0, "", 1
+    for index, char in enumerate(text):
+        if char == "\n":
+            line += 1
+            if quote in ("#", '"', "'"):
+                quote = ""
+        elif quote:
+            if char == quote and text[index - 1] != "\\":
+                quote = ""
+        elif char in "\"'#":
+            quote = char
+        elif char in "[{":
+            level += 1
+            if level >= depth:
+                return line
+        elif char in "]}":
+            level -= 1
+    return line
 
 
 def _describe(slots: dict[str, Any]) -> str:

@@ -128,6 +128,18 @@ class SerialAction:
 Action = CanAction | RawFrameAction | SerialAction
 
 
+def diagnostic_id(arbitration_id: int, extended: bool) -> bool:
+    """An OBD-II or UDS identifier (ISO 15765-4): 0x7DF reaches every ECU at once, 0x7E0-0x7EF one each,
+    and 29-bit 0x18DB.... / 0x18DA.... the same. Only OBD-II polling may send on them, never a command."""
+    if extended:
+        return arbitration_id >> 16 in (0x18DA, 0x18DB)
+    return arbitration_id == 0x7DF or 0x7E0 <= arbitration_id <= 0x7EF
+
+
+# How a status message's checksum byte is computed from its other bytes (carvoice.vehicle.integrity).
+CHECKSUM_TYPES = ("xor", "sum", "crc8")
+
+
 @dataclass(frozen=True)
 class StateSource:
     """Where a named vehicle value comes from: a DBC signal on the bus, or an OBD-II PID."""
@@ -137,6 +149,10 @@ class StateSource:
     message: str | None = None
     signal: str | None = None
     obd_pid: int | None = None
+    # Signals of the same message that show its frames are in sequence (carvoice.vehicle.integrity).
+    counter: str | None = None
+    checksum: str | None = None
+    checksum_type: str | None = None
 
 
 @dataclass(frozen=True)

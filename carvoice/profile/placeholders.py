@@ -85,6 +85,13 @@ def _value(match: re.Match[str], lookup: Lookup) -> Any:
     return value
 
 
+def is_computed(spec: Any, slots: Any) -> bool:
+    """True for a value worked out from the car or with arithmetic, rather than said or written."""
+    if not isinstance(spec, str) or (match := PLACEHOLDER.fullmatch(spec)) is None:
+        return False
+    return match.group(1) not in slots or match.group(2) is not None
+
+
 def fill(text: str, lookup: Lookup) -> str:
     """Every placeholder replaced by its value as spoken; raises Missing."""
     return PLACEHOLDER.sub(lambda m: display(_value(m, lookup), m.group(4) or ""), text)

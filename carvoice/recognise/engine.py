@@ -42,6 +42,7 @@ KWS_PHONE_LOOP_PENALTY = 1e-10
 DECODER_SETTINGS = {"topn": 32, "bestpath": False}
 _LOG_BASE = math.log(1.0001)  # the decoder's logmath base
 SWEEP_MARK = "__t"  # alias words of the wake sweep: "copilot__t3"
+FILLER_MARKS = ("<", "[", "+", "(")  # silence, noise and the null transitions of a grammar
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,22 @@ class Segment:
     @property
     def frames(self) -> int:
         return self.end_frame - self.start_frame + 1
+
+
+@dataclass(frozen=True)
+class Phone:
+    name: str
+    start_frame: int
+    frames: int
+    acoustic_score: float  # log units, from the state aligner
+
+
+@dataclass(frozen=True)
+class AlignedWord:
+    word: str  # as the dictionary has it: "off(2)" is the second pronunciation of "off"
+    start_frame: int
+    frames: int
+    phones: tuple[Phone, ...]
 
 
 @dataclass(frozen=True)
@@ -214,6 +231,35 @@ class SpeechEngine:
                 transitions.append((state, target, 1.0, word))
                 state = target
         return self.decoder.create_fsg(name, 0, 1, transitions)
+
+    def align(self, words: tuple[str, ...], samples: np.ndarray) -> tuple[Hypothesis, tuple[AlignedWord, ...]] | None:
+        """The words forced onto the audio, down to their phones (fillers left out).
+
+        The sentence decode is one the rival check runs anyway; the phones cost one more
+        pass of PocketSphinx's state aligner over the same audio, inside the word
+        boundaries that decode found. (The aligner cannot start from the command grammar's
+        own decode: it does not follow the grammar's null transitions.)
+        """
+        own = self.decode_sentences([words], samples)
+        if own is None:
+            return None
+        self.decoder.set_alignment()
+        self.decoder.start_utt()
+        try:
+            self.decoder.process_raw(np.ascontiguousarray(samples, dtype=np.int16).tobytes(), full_utt=True)
+        finally:
+            self.decoder.end_utt()
+        aligned = tuple(
+            AlignedWord(
+                entry.name,
+                entry.start,
+                entry.duration,
+                tuple(Phone(phone.name, phone.start, phone.duration, float(phone.score)) for phone in entry),
+            )
+            for entry in self.decoder.get_alignment()
+            if not entry.name.startswith(FILLER_MARKS)
+        )
+        return own, aligned
 
 
 def _log(probability: float) -> float:

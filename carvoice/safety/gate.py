@@ -8,9 +8,11 @@ whatever produced it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import can
 
 from carvoice.act.plan import (
     CanFrame,
@@ -27,7 +29,7 @@ from carvoice.act.plan import (
 from carvoice.intent.grammar import SlotValueType
 from carvoice.profile import placeholders
 from carvoice.profile.conditions import Unknown
-from carvoice.profile.model import CanAction, Intent, Profile, RawFrameAction
+from carvoice.profile.model import CanAction, Intent, Profile, RawFrameAction, diagnostic_id
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,9 @@ class SafetyGate:
                 allowed = intent.allow_when.evaluate(lookup)
             except Unknown as unknown:
                 name = unknown.args[0]
-                return RuleDecision("refuse", f"{name} is not known right now", self.unknown_state_reply(name))
+                why = state.why_unknown(name) if state is not None else ""
+                reason = f"{name} is not known right now" + (f" ({why})" if why else "")
+                return RuleDecision("refuse", reason, self.unknown_state_reply(name))
             if not allowed:
                 return RuleDecision(
                     "refuse",
@@ -127,13 +131,15 @@ class FramePolicy:
     identifiers, empty commands and values no command offers are all refused.
     """
 
-    def __init__(self, profile: Profile) -> None:
-        self.raw_frames: set[tuple[int, bytes, bool]] = set()
+    def __init__(self, profile: Profile, diagnostic: Iterable[tuple[int, bytes, bool]] = ()) -> None:
+        """`diagnostic`: the exact OBD-II frames (id, data, extended) that polling the profile's [obd] values
+        sends; no command may use a diagnostic identifier (the loader refuses it, and so does this)."""
+        self.raw_frames: set[tuple[int, bytes, bool]] = set(diagnostic)
         # (frame id, extended) -> (message, signal -> raw values actions write there)
         self.messages: dict[tuple[int, bool], tuple[Any, dict[str, list[range | set[int]]]]] = {}
         for intent in profile.intents.values():
             for action in intent.actions:
-                if isinstance(action, RawFrameAction):
+                if isinstance(action, RawFrameAction) and not diagnostic_id(action.arbitration_id, action.extended):
                     self.raw_frames.add((action.arbitration_id, action.data, action.extended))
                 elif isinstance(action, CanAction) and profile.dbc is not None:
                     self._add(profile, intent, action)
@@ -143,12 +149,20 @@ class FramePolicy:
             message = profile.dbc.get_message_by_name(action.message)
         except KeyError:
             return
+        if diagnostic_id(message.frame_id, message.is_extended_frame):
+            return
         key = (message.frame_id, message.is_extended_frame)
         _, written = self.messages.setdefault(key, (message, {s.name: [] for s in message.signals}))
         for name, spec in action.signals.items():
             signal = next((s for s in message.signals if s.name == name), None)
             if signal is not None:
                 written[name].extend(_raws(profile, intent, action, signal, spec))
+
+    def allows_message(self, msg: can.Message) -> bool:
+        """The same question for a frame on its way to the bus; remote, error and FD frames are never sent."""
+        if msg.is_remote_frame or msg.is_error_frame or msg.is_fd:
+            return False
+        return self.allows(CanFrame(msg.arbitration_id, bytes(msg.data), msg.is_extended_id))
 
     def allows(self, frame: CanFrame) -> bool:
         if (frame.arbitration_id, frame.data, frame.extended) in self.raw_frames:
@@ -231,4 +245,4 @@ def every_frame(profile: Profile) -> set[tuple[int, bytes]]:
     return frames
 
 
-__all__ = ["SafetyGate", "Verdict", "every_frame"]
+__all__ = ["FramePolicy", "SafetyGate", "Verdict", "every_frame"]

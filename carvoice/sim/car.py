@@ -1,25 +1,216 @@
-"""The simulated demo car: what its ECUs would report, and how its commands change it.
+"""Simulated cars: any profile's car from its DBC and `[state]`, and the demo car with more physics.
 
-The model is deliberately small but physical where a tester would notice: windows
-and the sunroof travel at a finite speed (a "close all the windows" takes seconds),
-the cabin drifts towards the set temperature, the engine idles when stopped. Values
-are kept as the DBC's physical values, so that encoding a status frame is one call.
+A `SimCar` holds a value for every signal of every message the car reports, names them
+as the profile's `[state]` does (`water`, `gear`), and applies a command to the status
+signal of the same name (`HeaterSetpoint_Cmd` sets `HeaterSetpoint`). The demo car adds
+what a tester of the demo would notice: windows and the sunroof travel at a finite speed
+(a "close all the windows" takes seconds), the cabin drifts towards the set temperature,
+the engine idles when stopped. Values are the DBC's physical values or value names, so
+encoding a status frame is one call.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from carvoice.profile.model import CanAction, Profile
+from carvoice.profile.suggest import known_names
+
+# The head unit's node name in a DBC: messages it sends are commands to the car.
+HEAD_UNIT = "HEAD_UNIT"
+# Suffixes that make a command signal of a status signal: HeaterSetpoint_Cmd -> HeaterSetpoint.
+_COMMAND_SUFFIXES = ("_Cmd", "Cmd", "_Req", "Req", "_Set", "_Command")
+# A command value name that switches a status signal with no value names of its own (0 or 1).
+_SWITCH = {"on": 1, "off": 0, "open": 1, "close": 0, "lock": 1, "unlock": 0, "start": 1, "stop": 0}
+# The value name that means "leave it as it is" in a command.
+NO_CHANGE = "nochange"
+# How long `press` holds a button down: a quick press, seen by a listener on a 100 ms cycle.
+PRESS_SECONDS = 0.3
+
+
+@dataclass(frozen=True)
+class Change:
+    """One visible effect of a command, for the simulator's log."""
+
+    signal: str
+    value: Any
+
+
+def command_messages(profile: Profile) -> list[Any]:
+    """The messages the head unit sends: named by the profile's actions, or sent by HEAD_UNIT in the DBC."""
+    named = {a.message for i in profile.intents.values() for a in i.actions if isinstance(a, CanAction)}
+    return [m for m in _messages(profile) if m.name in named or HEAD_UNIT in m.senders]
+
+
+def status_periods(profile: Profile) -> dict[str, float]:
+    """Message name -> seconds between broadcasts: its DBC cycle time or, for a message the
+    DBC gives none, three per `max_age` of the `[state]` values it carries."""
+    commands = {m.name for m in command_messages(profile)}
+    periods = {m.name: m.cycle_time / 1000 for m in _messages(profile) if m.cycle_time and m.name not in commands}
+    for source in profile.state.values():
+        if source.message is not None and source.message not in periods:
+            periods[source.message] = source.max_age / 3
+    return periods
+
+
+def _messages(profile: Profile) -> list[Any]:
+    return profile.dbc.messages if profile.dbc is not None else []
+
+
+class SimCar:
+    """Any profile's car: every status signal holds a value that a tester or a command can change."""
+
+    def __init__(self, profile: Profile) -> None:
+        self._lock = threading.Lock()
+        self.signals: dict[str, Any] = {}  # status signal name -> its DBC definition
+        for name in status_periods(profile):
+            for signal in profile.dbc.get_message_by_name(name).signals:
+                self.signals.setdefault(signal.name, signal)
+        self.values: dict[str, Any] = {name: _initial(signal) for name, signal in self.signals.items()}
+        self._held: dict[str, float] = {}  # pressed buttons -> seconds until they are let go
+        # What testers type: the profile's [state] names, which stand for signals or OBD-II values.
+        self.names: dict[str, str] = {}
+        self.pids: dict[int, str] = {}
+        for name, source in profile.state.items():
+            if source.signal is not None:
+                self.names[name] = source.signal
+            elif source.obd_pid is not None:
+                self.names[name] = name
+                self.pids[source.obd_pid] = name
+                self.values[name] = 0.0
+
+    @property
+    def settable(self) -> list[str]:
+        """The names `set` takes: the profile's [state] names (any status signal's name works too)."""
+        return sorted(self.names)
+
+    def parse(self, name: str, value: Any) -> tuple[str, Any]:
+        """The value a tester wrote, checked against the DBC: (signal or value name, value)."""
+        key = self.names.get(name, name if name in self.signals else None)
+        if key is None:
+            raise ValueError(f"the simulated car has no {name!r} {known_names(name, self.settable)}")
+        signal = self.signals.get(key)
+        if signal is None:  # an OBD-II value: any number
+            return key, _number(name, value)
+        names = [str(choice) for choice in (signal.choices or {}).values()]
+        by_lower = {n.lower(): n for n in names}
+        if str(value).lower() in by_lower:
+            return key, by_lower[str(value).lower()]
+        number = _number(name, value, names)
+        low, high = signal.minimum, signal.maximum
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise ValueError(f"{name} goes from {low} to {high} in the DBC, not {number:g}")
+        return key, number
+
+    def set(self, name: str, value: Any) -> Any:
+        """A scenario or the tester changes the car (`water 50`, `gear D`); returns the value set."""
+        key, parsed = self.parse(name, value)
+        with self._lock:
+            self.values[key] = parsed
+        return parsed
+
+    def press(self, name: str, seconds: float = PRESS_SECONDS) -> None:
+        """The driver presses a button (a [state] value such as the voice button) and lets go
+        after `seconds` of `advance`."""
+        key, _ = self.parse(name, 1)
+        with self._lock:
+            self.values[key] = 1.0
+            self._held[key] = seconds
+
+    def _let_go(self, seconds: float) -> None:
+        """Buttons held long enough go back to 0 (called with the lock held)."""
+        for key, left in list(self._held.items()):
+            self._held[key] = left - seconds
+            if self._held[key] <= 0:
+                self.values[key] = 0.0
+                del self._held[key]
+
+    def apply(self, signals: Mapping[str, Any]) -> list[Change]:
+        """A decoded command frame: each signal sets the status signal it is named after."""
+        changes = []
+        with self._lock:
+            for name, command in signals.items():
+                status = self._status_of(name)
+                value = None if status is None else _converted(command, self.signals[status])
+                if value is not None:
+                    self.values[status] = value
+                    changes.append(Change(status, value))
+        return changes
+
+    def _status_of(self, command_signal: str) -> str | None:
+        for suffix in _COMMAND_SUFFIXES:
+            if command_signal.endswith(suffix) and command_signal[: -len(suffix)] in self.signals:
+                return command_signal[: -len(suffix)]
+        return None
+
+    def advance(self, seconds: float) -> None:
+        """Time passes; in a car the simulator knows nothing about, only pressed buttons come back up."""
+        with self._lock:
+            self._let_go(seconds)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self.values)
+
+    def obd_values(self) -> dict[int, float]:
+        """What the engine ECU answers to OBD-II requests: PID -> physical value."""
+        values = self.snapshot()
+        return {pid: float(values[key]) for pid, key in self.pids.items()}
+
+    def status_line(self, broadcasting: bool) -> str:
+        values = self.snapshot()
+        shown = " | ".join(f"{name} {_shown(values[key])}" for name, key in sorted(self.names.items()))
+        return shown + ("" if broadcasting else " | BUS QUIET")
+
+
+def _initial(signal: Any) -> Any:
+    """The DBC's initial value, else 0 (or its name) held inside the signal's range."""
+    raw = getattr(signal, "raw_initial", None)
+    if raw is not None and signal.choices and raw in signal.choices:
+        return str(signal.choices[raw])
+    if raw is None and signal.choices and 0 in signal.choices:
+        return str(signal.choices[0])
+    value = signal.initial if isinstance(signal.initial, int | float) else 0.0
+    low = signal.minimum if signal.minimum is not None else value
+    high = signal.maximum if signal.maximum is not None else value
+    return float(min(max(value, low), high))
+
+
+def _converted(command: Any, status: Any) -> Any:
+    """A command value as the status signal holds it, or None when it changes nothing."""
+    if not isinstance(command, int | float):
+        text = str(command)
+        if text.lower() == NO_CHANGE:
+            return None
+        names = {str(n).lower(): str(n) for n in (status.choices or {}).values()}
+        if text.lower() in names:
+            return names[text.lower()]
+        return _SWITCH.get(text.lower())
+    return float(command)
+
+
+def _number(name: str, value: Any, names: Iterable[str] = ()) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        choices = f"one of {', '.join(names)} or " if names else ""
+        raise ValueError(f"{name} takes {choices}a number, not {value!r}") from None
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# -- the demo car -------------------------------------------------------------------------
 
 # Percent of travel per second: a window opens fully in four seconds.
 TRAVEL_PER_SECOND = 25.0
 # Fraction of the gap to the setpoint the cabin closes per second.
 CABIN_RATE = 0.02
 IDLE_RPM = 800.0
-# How long `press` holds a button down: a quick press, seen by a listener on a 100 ms cycle.
-PRESS_SECONDS = 0.3
 
 # Command signal -> the status signal it moves (Open -> 100 %, Close -> 0 %, Stop -> where it is).
 _TRAVEL = {
@@ -45,96 +236,56 @@ _SWITCHES: dict[str, tuple[str, Mapping[str, Any]]] = {
     "SeatHeatDriver_Cmd": ("SeatHeatDriver", _ON_OFF),
     "SeatHeatPassenger_Cmd": ("SeatHeatPassenger", _ON_OFF),
 }
-# What the driver sets from the simulator's own command line or a scenario: name -> status signal.
-SETTABLE = {
-    "speed": "VehicleSpeed",
-    "gear": "Gear",
-    "fuel": "FuelLevel",
-    "coolant": "CoolantTemp",
-    "battery": "BatteryVoltage",
-    "outside": "OutsideTemp",
-    "setpoint": "TempSetpoint",
-    "locked": "Locked",
-    "trunk": "TrunkOpen",
-    "voice_button": "VoiceButton",
+# The demo car's engine ECU answers these mode 01 PIDs from these status signals.
+OBD_SIGNALS = {
+    0x0D: "VehicleSpeed",
+    0x05: "CoolantTemp",
+    0x2F: "FuelLevel",
+    0x46: "OutsideTemp",
+    0x42: "BatteryVoltage",
+    0x0C: "EngineSpeed",
 }
-GEARS = ("P", "R", "N", "D", "S")
+_DEMO_START = {
+    "VehicleSpeed": 0.0,
+    "Gear": "P",
+    "ParkingBrake": 1,
+    "Ignition": "Run",
+    "FuelLevel": 62.5,
+    "CoolantTemp": 88.0,
+    "BatteryVoltage": 14.1,
+    "EngineSpeed": IDLE_RPM,
+    "OutsideTemp": 12.0,
+    "Locked": 1,
+    "TempSetpoint": 21.0,
+    "CabinTemp": 19.0,
+    "FanLevel": 2,
+    **dict.fromkeys(_TRAVEL.values(), 0.0),
+}
 
 
-@dataclass(frozen=True)
-class Change:
-    """One visible effect of a command, for the simulator's log."""
+class DemoCar(SimCar):
+    """The demo car (config/demo_car): windows that travel, a cabin that warms, an engine that idles."""
 
-    signal: str
-    value: Any
-
-
-class SimCar:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.values: dict[str, Any] = {
-            "VehicleSpeed": 0.0,
-            "Gear": "P",
-            "ParkingBrake": 1,
-            "Ignition": "Run",
-            "FuelLevel": 62.5,
-            "CoolantTemp": 88.0,
-            "BatteryVoltage": 14.1,
-            "EngineSpeed": IDLE_RPM,
-            "OutsideTemp": 12.0,
-            "Locked": 1,
-            "TrunkOpen": 0,
-            "DoorFL_Open": 0,
-            "DoorFR_Open": 0,
-            "DoorRL_Open": 0,
-            "DoorRR_Open": 0,
-            "Headlights": 0,
-            "Hazard": 0,
-            "Interior": 0,
-            "FogLights": 0,
-            "Wiper": "Off",
-            "RearDefrost": 0,
-            "TempSetpoint": 21.0,
-            "CabinTemp": 19.0,
-            "FanLevel": 2,
-            "AC": 0,
-            "Recirc": 0,
-            "SeatHeatDriver": 0,
-            "SeatHeatPassenger": 0,
-            "VoiceButton": 0,
-        }
-        for position in _TRAVEL.values():
-            self.values[position] = 0.0
+    def __init__(self, profile: Profile) -> None:
+        super().__init__(profile)
+        self.values.update(_DEMO_START)
         self._targets: dict[str, float] = {}
-        self._held: dict[str, float] = {}  # pressed buttons -> seconds until released
 
-    def set(self, name: str, value: Any) -> None:
-        """A scenario or the tester changes the car: `speed 50`, `gear D`."""
-        signal = SETTABLE.get(name, name)
-        if signal not in self.values:
-            raise ValueError(f"the simulated car has no {name!r} (try one of: {', '.join(SETTABLE)})")
-        if signal == "Gear":
-            value = str(value).upper()
-            if value not in GEARS:
-                raise ValueError(f"gear must be one of {', '.join(GEARS)}, not {value!r}")
-        else:
-            try:
-                value = float(value)
-            except ValueError:
-                raise ValueError(f"{name} takes a number, not {value!r}") from None
-        with self._lock:
-            self.values[signal] = value
-            if signal == "VehicleSpeed":
-                self.values["ParkingBrake"] = 0 if value > 0 else self.values["ParkingBrake"]
+    @staticmethod
+    def fits(profile: Profile) -> bool:
+        """True for a DBC with every signal this model drives (the demo car's, or a copy of it)."""
+        signals = {s.name for m in _messages(profile) for s in m.signals}
+        return set(_DEMO_START) | set(_TRAVEL) | set(_SWITCHES) <= signals
 
-    def press(self, name: str = "voice_button", seconds: float = PRESS_SECONDS) -> None:
-        """The driver presses a button and lets go after `seconds` (time passes in `advance`)."""
-        self.set(name, 1)
+    def set(self, name: str, value: Any) -> Any:
+        parsed = super().set(name, value)
         with self._lock:
-            self._held[SETTABLE.get(name, name)] = seconds
+            if self.values["VehicleSpeed"] > 0:
+                self.values["ParkingBrake"] = 0  # a car that moves has its brake off
+        return parsed
 
     def apply(self, signals: Mapping[str, Any]) -> list[Change]:
-        """A decoded command frame; NoChange signals are left alone, as the real ECU would."""
+        """NoChange signals are left alone, as the real ECU would."""
         changes: list[Change] = []
         with self._lock:
             for name, command in signals.items():
@@ -174,12 +325,22 @@ class SimCar:
             cabin, setpoint = self.values["CabinTemp"], self.values["TempSetpoint"]
             self.values["CabinTemp"] = cabin + (setpoint - cabin) * min(1.0, CABIN_RATE * seconds)
             self.values["EngineSpeed"] = IDLE_RPM + 30.0 * self.values["VehicleSpeed"]
-            for button, left in list(self._held.items()):
-                self._held[button] = left - seconds
-                if self._held[button] <= 0:
-                    self.values[button] = 0
-                    del self._held[button]
+            self._let_go(seconds)
 
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return dict(self.values)
+    def obd_values(self) -> dict[int, float]:
+        values = self.snapshot()
+        return {pid: float(values[name]) for pid, name in OBD_SIGNALS.items()}
+
+    def status_line(self, broadcasting: bool) -> str:
+        v = self.snapshot()
+        windows = " ".join(f"{w}:{v[f'Window{w}_Pos']:.0f}" for w in ("FL", "FR", "RL", "RR"))
+        return (
+            f"{v['VehicleSpeed']:5.1f} km/h {v['Gear']} | windows {windows} roof:{v['SunroofPos']:.0f} | "
+            f"{'locked' if v['Locked'] else 'unlocked'} | trunk {'open' if v['TrunkOpen'] else 'shut'} | "
+            f"{v['TempSetpoint']:.1f} C fan {v['FanLevel']} | {'' if broadcasting else 'BUS QUIET'}"
+        )
+
+
+def car_for(profile: Profile) -> SimCar:
+    """The demo car's richer model where the DBC is the demo car's, else the car the profile describes."""
+    return DemoCar(profile) if DemoCar.fits(profile) else SimCar(profile)

@@ -1,4 +1,5 @@
-"""The simulated car's ECUs on a python-can bus: status broadcasts at the DBC's cycle times, commands applied."""
+"""The simulated car's ECUs on a python-can bus: status broadcasts at the DBC's cycle times, commands
+applied, OBD-II answered."""
 
 from __future__ import annotations
 
@@ -8,25 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 import can
-import cantools
 
-from carvoice.sim.car import Change, SimCar
+from carvoice.profile.model import Profile
+from carvoice.sim.car import Change, SimCar, car_for, command_messages, status_periods
 from carvoice.vehicle import obd
 
-# The head unit's node name in the DBC: messages it sends are commands to us.
-HEAD_UNIT = "HEAD_UNIT"
 TICK_SECONDS = 0.005
 # OBD-II on CAN (ISO 15765-4, 11-bit): requests to all ECUs or to the engine ECU, its answers.
 OBD_FUNCTIONAL, OBD_ENGINE_REQUEST, OBD_ENGINE_REPLY = 0x7DF, 0x7E0, 0x7E8
-# Which status signal each mode 01 PID reports.
-OBD_SIGNALS = {
-    0x0D: "VehicleSpeed",
-    0x05: "CoolantTemp",
-    0x2F: "FuelLevel",
-    0x46: "OutsideTemp",
-    0x42: "BatteryVoltage",
-    0x0C: "EngineSpeed",
-}
 SIM_VIN = "1CARVOICE0SIM0001"
 
 
@@ -36,15 +26,16 @@ class SimEcu:
     def __init__(
         self,
         bus: can.BusABC,
-        dbc: cantools.database.can.Database,
+        profile: Profile,
         car: SimCar | None = None,
         on_change: Callable[[list[Change]], None] | None = None,
     ) -> None:
-        self.bus, self.dbc = bus, dbc
-        self.car = car or SimCar()
+        self.bus = bus
+        self.car = car or car_for(profile)
         self.on_change = on_change
-        self.commands = {m.frame_id: m for m in dbc.messages if HEAD_UNIT in m.senders}
-        self.statuses = [m for m in dbc.messages if HEAD_UNIT not in m.senders and m.cycle_time]
+        self.commands = {(m.frame_id, m.is_extended_frame): m for m in command_messages(profile)}
+        self.periods = status_periods(profile)
+        self.statuses = [profile.dbc.get_message_by_name(name) for name in self.periods]
         self.broadcasting = True  # False makes the bus go quiet: the head unit's values age out
         self.malformed = 0  # command frames that did not decode (wrong length, bad values)
         self.send_errors = 0
@@ -56,8 +47,13 @@ class SimEcu:
 
     def start(self) -> SimEcu:
         # Only commands and OBD-II requests concern the car; the kernel (or python-can) drops the rest.
-        wanted = [*self.commands, OBD_FUNCTIONAL, OBD_ENGINE_REQUEST]
-        self.bus.set_filters([{"can_id": frame_id, "can_mask": 0x7FF, "extended": False} for frame_id in wanted])
+        wanted = [*self.commands, (OBD_FUNCTIONAL, False), (OBD_ENGINE_REQUEST, False)]
+        self.bus.set_filters(
+            [
+                {"can_id": frame_id, "can_mask": 0x1FFFFFFF if extended else 0x7FF, "extended": extended}
+                for frame_id, extended in wanted
+            ]
+        )
         self._notifier = can.Notifier(self.bus, [_Ears(self.on_frame)], timeout=0.05)
         self._thread.start()
         return self
@@ -78,7 +74,7 @@ class SimEcu:
         if msg.arbitration_id in (OBD_FUNCTIONAL, OBD_ENGINE_REQUEST) and not msg.is_extended_id:
             self._answer_obd(bytes(msg.data))
             return
-        definition = self.commands.get(msg.arbitration_id)
+        definition = self.commands.get((msg.arbitration_id, msg.is_extended_id))
         if definition is None or msg.is_error_frame or msg.is_remote_frame:
             return
         try:
@@ -107,10 +103,7 @@ class SimEcu:
         length = data[0] & 0x0F
         if kind != 0 or not 1 <= length <= len(data) - 1:
             return
-        values = self.car.snapshot()
-        answer = obd.ecu_response(
-            data[1 : 1 + length], {pid: values[name] for pid, name in OBD_SIGNALS.items()}, SIM_VIN
-        )
+        answer = obd.ecu_response(data[1 : 1 + length], self.car.obd_values(), SIM_VIN)
         if answer is None:
             return
         if len(answer) <= 7:
@@ -151,7 +144,7 @@ class SimEcu:
             for definition in self.statuses:
                 if now < due[definition.name]:
                     continue
-                due[definition.name] = max(due[definition.name] + definition.cycle_time / 1000, now)
+                due[definition.name] = max(due[definition.name] + self.periods[definition.name], now)
                 try:
                     self.bus.send(self.status_frame(definition, values), timeout=0.05)
                 except can.CanError:

@@ -7,8 +7,7 @@ to a file and playing it ourselves avoids all three.
 
 from __future__ import annotations
 
-import contextlib
-import io
+import logging
 import os
 import tempfile
 import threading
@@ -39,7 +38,18 @@ class _Engine:
             except Exception as error:  # pyttsx3 raises whatever its driver raised
                 raise SpeechFailed(f"cannot start espeak-ng through pyttsx3: {error}") from error
             cls.engine.connect("finished-utterance", lambda name, completed: cls.finished.set())
+            cls.quiet_driver()
         return cls.engine
+
+    @staticmethod
+    def quiet_driver() -> None:
+        """The espeak driver print()s "Audio saved to ..." for every file, from espeak-ng's thread and
+        so at any moment; its module gets a print that logs instead (the event stream keeps stdout for
+        itself anyway, events.claim_stdout)."""
+        from pyttsx3.drivers import espeak
+
+        log = logging.getLogger("carvoice.speak.pyttsx3")
+        espeak.print = lambda *values, **_: log.debug(" ".join(map(str, values)))
 
 
 class Synthesizer:
@@ -73,8 +83,7 @@ class Synthesizer:
         try:
             _Engine.finished.clear()
             engine.save_to_file(text, path)
-            with contextlib.redirect_stdout(io.StringIO()):  # the driver prints "Audio saved to ..."
-                engine.runAndWait()
+            engine.runAndWait()
             if not _Engine.finished.wait(10.0):
                 raise SpeechFailed("espeak-ng did not finish within 10 s")
             with wave.open(path, "rb") as wav:

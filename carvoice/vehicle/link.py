@@ -1,4 +1,4 @@
-"""The agent's connection to the car: one bus for sending and for hearing state, and a log of both."""
+"""The agent's connection to the car: one guarded bus for sending and for hearing state, and a log of both."""
 
 from __future__ import annotations
 
@@ -10,13 +10,19 @@ import can
 
 from carvoice.act.can import open_bus
 from carvoice.profile.model import Profile
-from carvoice.vehicle.obd_can import FIRST_REPLY_ID
-from carvoice.vehicle.obd_poll import ErrorCallback, start_obd_poller
+from carvoice.safety.bus import GuardedBus
+from carvoice.safety.gate import FramePolicy
+from carvoice.vehicle.obd_can import FIRST_REPLY_ID, frames_sent
+from carvoice.vehicle.obd_poll import ErrorCallback, obd_sources, start_obd_poller
 from carvoice.vehicle.state import StateListener, VehicleState
 
 
 class SessionLog(can.Listener):
-    """Every frame on the bus, both directions, in candump's log format (replay with canplayer)."""
+    """What the agent sent and the frames it listens to, in candump's log format (replay with canplayer).
+
+    The kernel's acceptance filters stay on while logging, so this is not a capture of the whole
+    bus: for that, run candump beside the agent.
+    """
 
     def __init__(self, path: str | Path, channel: str) -> None:
         self._writer = can.CanutilsLogWriter(path, channel=channel)
@@ -46,7 +52,11 @@ def watched_frames(profile: Profile) -> list[can.typechecking.CanFilter]:
 
 
 class VehicleLink:
-    """Opens the bus and listens to it on a Notifier thread, so that the audio loop never waits for CAN."""
+    """Opens the bus and listens to it on a Notifier thread, so that the audio loop never waits for CAN.
+
+    `bus` is the guarded one (carvoice.safety.bus): whatever sends through the link, commands or
+    OBD-II polling, sends only what the profile's frame policy allows.
+    """
 
     def __init__(
         self,
@@ -57,13 +67,13 @@ class VehicleLink:
         report: ErrorCallback | None = None,
     ) -> None:
         """`report` hears, on the listening and polling threads, when the bus or OBD-II fails and recovers."""
-        # Our own frames come back to us only when they are to be logged (SocketCAN echoes them once sent).
-        self.bus = open_bus(interface, channel, profile.can.bitrate, receive_own_messages=log_path is not None)
+        raw = open_bus(interface, channel, profile.can.bitrate)
         self.name = f"{interface}:{channel}"
         self.state = VehicleState(profile)
         self.log = SessionLog(log_path, channel) if log_path is not None else None
+        self.bus = GuardedBus(raw, frame_policy(profile), self.log.on_message_received if self.log else None)
         # The kernel drops what we do not watch, so a flood of other traffic never reaches Python.
-        self.bus.set_filters(None if self.log is not None else watched_frames(profile))
+        self.bus.set_filters(watched_frames(profile))
         listeners: list[can.Listener] = [StateListener(self.state, report)]
         if self.log is not None:
             listeners.append(self.log)
@@ -72,10 +82,11 @@ class VehicleLink:
         self.obd = start_obd_poller(profile, self.state, self.bus, self.notifier, self.name, report)
 
     def replace_profile(self, profile: Profile) -> None:
-        """A reloaded profile may watch other signals; values heard so far are kept where they still apply."""
+        """A reloaded profile may watch other signals and send other frames; values heard so far are kept
+        where they still apply."""
         self.state.replace_profile(profile)
-        if self.log is None:
-            self.bus.set_filters(watched_frames(profile))
+        self.bus.policy = frame_policy(profile)
+        self.bus.set_filters(watched_frames(profile))
 
     def close(self) -> None:
         """The Notifier stops before the bus shuts down, so that it never reads a closed socket."""
@@ -83,8 +94,14 @@ class VehicleLink:
             self.obd.close()
         self.notifier.stop()
         if self.log is not None:
-            # What arrived after the Notifier's last read (our own last frame, often) still goes in the log.
+            # What arrived after the Notifier's last read still goes in the log.
             with contextlib.suppress(can.CanError, OSError):
                 while (message := self.bus.recv(0)) is not None:
                     self.log.on_message_received(message)
             self.log.close()
+
+
+def frame_policy(profile: Profile) -> FramePolicy:
+    """The profile's commands, and the OBD-II requests and flow control its [obd] polling sends on this bus."""
+    polled = list(obd_sources(profile).values()) if profile.obd is not None and profile.obd.source == "can" else []
+    return FramePolicy(profile, frames_sent(polled) if polled else ())

@@ -23,13 +23,40 @@ from collections.abc import Callable
 import can
 import isotp
 
-from carvoice.vehicle.obd import RESPONSE_PENDING, LinkError, NegativeResponse, NoReply, request, response_data
+from carvoice.vehicle.obd import (
+    RESPONSE_PENDING,
+    SHOW_CURRENT_DATA,
+    LinkError,
+    NegativeResponse,
+    NoReply,
+    request,
+    response_data,
+)
 
 FUNCTIONAL_REQUEST_ID = 0x7DF
 FIRST_REPLY_ID = 0x7E8  # ECU n answers on 0x7E8 + n ...
 PHYSICAL_OFFSET = 8  # ... and is addressed (flow control) on 0x7E0 + n
 ECU_COUNT = 8
 PADDING = 0x55  # ISO 15765-4 frames are always 8 bytes long; the filler is free
+# The tester's flow control: continue to send (0) or overflow (2), block size 0, no separation time.
+FLOW_CONTROL_STATUSES = (0, 2)
+
+
+def single_frame(service: int, pid: int) -> bytes:
+    """The request as it goes on the bus: an ISO-TP single frame, padded to 8 bytes."""
+    payload = request(service, pid)
+    return (bytes((len(payload),)) + payload).ljust(8, bytes((PADDING,)))
+
+
+def frames_sent(pids: list[int]) -> set[tuple[int, bytes, bool]]:
+    """Every frame polling these service 01 PIDs can put on the bus (for the bus's frame policy):
+    the functional requests, and flow control to each ECU that may answer in several frames."""
+    frames = {(FUNCTIONAL_REQUEST_ID, single_frame(SHOW_CURRENT_DATA, pid), False) for pid in pids}
+    for n in range(ECU_COUNT):
+        for status in FLOW_CONTROL_STATUSES:
+            control = bytes((0x30 | status, 0, 0)).ljust(8, bytes((PADDING,)))
+            frames.add((FIRST_REPLY_ID + n - PHYSICAL_OFFSET, control, False))
+    return frames
 
 
 class _ReplyRouter(can.Listener):
@@ -124,14 +151,12 @@ class CanObd:
 
     def query(self, service: int, pid: int) -> bytes:
         """Sends the request once and returns the first positive answer from any ECU."""
-        payload = request(service, pid)
-        single_frame = bytes((len(payload),)) + payload
         with self._lock:
             self._router.drain()
             self._errors.clear()
             for ecu in self._ecus:
                 ecu.reset()
-            self._send(FUNCTIONAL_REQUEST_ID, single_frame.ljust(8, bytes((PADDING,))))
+            self._send(FUNCTIONAL_REQUEST_ID, single_frame(service, pid))
             deadline = time.monotonic() + self.p2
             refusal: NegativeResponse | None = None
             while True:

@@ -1,0 +1,62 @@
+"""The evaluation sets scripts/make-eval-set makes: what they hold, and the agent on a sample of them."""
+
+import json
+
+import pytest
+
+from carvoice.cli import main
+from carvoice.evaluation.generate import INSIDE_CUT, LATE_CUT, NEAR_MISSES, VOICE_HALVES, make_set, plan_set, voices
+from tests.conftest import needs
+
+
+def test_cut_offs_stop_before_the_last_words_or_inside_the_last_word(demo_profile):
+    lines = plan_set(demo_profile, "flite", kinds=("cut-offs",))
+    kinds = {line["kind"] for line in lines}
+    assert kinds == {"cut-before", "cut-inside", "cut-late", "command"}
+    for line in lines:
+        words = line["text"].lower().split()
+        where, amount = line["cut"].split()
+        if where == "before":
+            said = words[: -int(amount)]
+            assert int(amount) in (1, 2) and said
+            if line["kind"] == "command":  # what was said is itself a complete command
+                assert demo_profile.readings(said) == [(line["intent"], line["slots"])]
+            else:
+                assert demo_profile.readings(said) == [] and line["intent"] is None
+        else:
+            assert INSIDE_CUT[0] <= float(amount) <= INSIDE_CUT[1]
+            assert line["kind"] == ("cut-inside" if float(amount) <= LATE_CUT else "cut-late")
+            assert line["intent"] is None and not demo_profile.readings(words[:-1])
+    stopped = [line for line in lines if line["text"] == "set the temperature to twenty two degrees"]
+    assert all(line["kind"] == "command" for line in stopped if line["cut"].startswith("before"))
+
+
+def test_near_misses_are_sentences_the_profile_does_not_understand(demo_profile):
+    lines = plan_set(demo_profile, "flite", kinds=("near-misses",))
+    texts = {line["text"] for line in lines}
+    assert len(texts) >= 50 and len(lines) == len(texts) * len(voices("flite"))
+    assert not any(demo_profile.grammar.parse(text.split()) for text in texts)
+    assert texts <= set(NEAR_MISSES)
+
+
+def test_the_voice_halves_share_no_voice():
+    first, second = ({voice for voice, _ in voices(half)} for half in VOICE_HALVES)
+    assert first and second and not first & second
+    assert first | second == {voice for voice, _ in voices("all")}
+
+
+@pytest.mark.slow
+@needs("espeak-ng", "flite")
+def test_cut_off_commands_are_rarely_acted_on(demo_profile, tmp_path, capsys):
+    """A spread sample of the cut-off set (CI's share of scripts/make-eval-set OUT --kinds cut-offs).
+
+    The goal is no action at all; the shipped calibration reaches 2 of the 49 cuts here (README,
+    "Never acting on what was not said", has the whole sets). This guards that level: a change
+    that lets more cut-offs through fails.
+    """
+    manifest = make_set(demo_profile, tmp_path, "all", kinds=("cut-offs",), jobs=2, every=23)
+    assert main(["eval", str(manifest), "--jobs", "2"]) == 0
+    kinds = json.loads(capsys.readouterr().out.splitlines()[-1])["by_kind"]
+    cuts = [kinds["cut-before"], kinds["cut-inside"]]
+    assert sum(k["n"] for k in cuts) >= 40
+    assert sum(k["actions"] for k in cuts) <= 2, kinds
