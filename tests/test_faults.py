@@ -347,10 +347,10 @@ def test_a_storm_of_sighup_loses_no_command(tmp_path):
     then more at start-up and around SIGTERM: every command is carried out once, the storm costs a few
     reloads, and the daemon exits 0."""
     commands = [
-        ("hey copilot, turn on the headlights", "2F3#0100"),
-        ("hey copilot, turn on the fog lights", "2F3#4000"),
-        ("hey copilot, turn off the headlights", "2F3#0200"),
-        ("hey copilot, turn off the fog lights", "2F3#8000"),
+        ("okay nabu, turn on the headlights", "2F3#0100"),
+        ("okay nabu, turn on the fog lights", "2F3#4000"),
+        ("okay nabu, turn off the headlights", "2F3#0200"),
+        ("okay nabu, turn off the fog lights", "2F3#8000"),
     ]
     recording = tmp_path / "drive.wav"
     write_wav(recording, np.concatenate([*(command_audio(text) for text, _ in commands), silence(3.0)]))
@@ -385,7 +385,10 @@ def test_a_storm_of_sighup_loses_no_command(tmp_path):
     assert process.returncode == 0
     assert [e["frame"] for e in events if e["event"] == "can"] == [frame for _, frame in commands]
     reloads = [e for e in events if e["event"] == "ready"][1:]
-    assert 1 <= len(reloads) < signals / 5, (len(reloads), signals)
+    # Signals that arrive while a reload runs coalesce into the next. How many depends on how
+    # long a reload takes beside the audio loop: about 1 in 6 with PocketSphinx spotting (whose
+    # decoder holds the interpreter lock every frame), 1 in 4 with the neural spotter.
+    assert 1 <= len(reloads) < signals / 3, (len(reloads), signals)
     assert not [e for e in events if e["event"] in ("error", "rejected")], events
     record(
         "SIGHUP storm through 4 spoken commands, SIGTERM inside it",

@@ -2,6 +2,7 @@
 speech, their models as profile settings, and a daemon that will not run on a broken model."""
 
 import json
+import math
 import re
 import shutil
 import signal
@@ -182,19 +183,24 @@ def test_the_daemon_refuses_a_damaged_model_and_keeps_the_old_profile_on_reload(
 def test_sorry_only_where_a_command_was_plainly_tried(demo_profile):
     """After a wake, "Sorry?" for a command heard but doubted; nothing for talk that is no command."""
     from carvoice.agent import ASK_AGAIN_CONFIDENCE, Agent
-    from carvoice.recognise.command import Recognition
+    from carvoice.recognise.command import Recognition, calibration
     from carvoice.recognise.engine import Segment
+
+    limits = calibration()
+
+    def fit_for(confidence: float) -> float:  # the logistic of confidence_of, inverted
+        return limits.confidence_centre - limits.confidence_scale * math.log(1 / confidence - 1)
 
     said = []
     agent = Agent(demo_profile, said.append, [])
     words = ("turn", "on", "the", "light", "bar")
     held = Segment("bar", 0, 150, -1.0)
     for recognition, sorry in [
-        (Recognition(words, 0.9, -10.0, rival="turn off the light bar"), True),  # a slot not heard clearly
-        (Recognition(words, ASK_AGAIN_CONFIDENCE + 0.05, -30.0), True),  # unsure, but command-like
-        (Recognition(words, ASK_AGAIN_CONFIDENCE - 0.05, -40.0), False),  # fits no better than chance
-        (Recognition(words, 0.9, -10.0, drawn_out=held), False),  # a word stretched over other sounds
-        (Recognition((), 0.0, float("-inf")), False),  # nothing recognisable
+        (Recognition(words, fit_for(0.9), rival="turn off the light bar", rival_margin=-1.0), True),  # a slot unclear
+        (Recognition(words, fit_for(ASK_AGAIN_CONFIDENCE + 0.05)), True),  # unsure, but command-like
+        (Recognition(words, fit_for(ASK_AGAIN_CONFIDENCE - 0.05)), False),  # fits no better than chance
+        (Recognition(words, fit_for(0.9), drawn_out=held), False),  # a word stretched over other sounds
+        (Recognition((), float("-inf")), False),  # nothing recognisable
     ]:
         said.clear()
         agent.handle_recognition(recognition)
