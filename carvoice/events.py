@@ -44,9 +44,21 @@ class Ready(Event):
 class Wake(Event):
     name: ClassVar[str] = "wake"
     phrase: str = ""
+    by: str = "phrase"  # or "button": the profile's push-to-talk button
 
     def describe(self) -> str:
-        return f'"{self.phrase}"'
+        return f'"{self.phrase}"' if self.by == "phrase" else f"{self.by} pressed"
+
+
+@dataclass(frozen=True)
+class Tone(Event):
+    """The wake tone played: the agent listens for a command."""
+
+    name: ClassVar[str] = "tone"
+    file: str | None = None
+
+    def describe(self) -> str:
+        return self.file or ""
 
 
 @dataclass(frozen=True)

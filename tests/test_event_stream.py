@@ -67,7 +67,7 @@ def test_text_prints_only_json_while_speech_is_slow(tmp_path):
 @needs("espeak-ng")
 def test_run_prints_only_json_while_speech_is_slow(tmp_path):
     recording = tmp_path / "command.wav"
-    phrases = [silence(0.5), speech("hey copilot", "en-us", 150), silence(0.3)]
+    phrases = [silence(0.5), speech("okay nabu", "en-us", 150), silence(0.3)]
     phrases += [speech("lock the doors", "en-us", 150), silence(1.5)]
     write_wav(recording, with_noise_floor(np.concatenate(phrases)))
     events, stderr = run_slowly(tmp_path, "run", "--audio", str(recording))

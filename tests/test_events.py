@@ -11,7 +11,7 @@ def test_json_lines_have_t_and_event_first():
     emit(events.Can(2.0, frame="2F1#0100", message="BODY_WINDOW_CMD", signals={"WindowFL_Cmd": "Open"}))
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
     assert list(first)[:2] == ["t", "event"]
-    assert first == {"t": 1.235, "event": "wake", "phrase": "hey copilot"}
+    assert first == {"t": 1.235, "event": "wake", "phrase": "hey copilot", "by": "phrase"}
     assert second["frame"] == "2F1#0100" and second["signals"] == {"WindowFL_Cmd": "Open"}
 
 

@@ -39,7 +39,7 @@ from tests.test_serial import PtyBoard
 
 pytestmark = needs("espeak-ng", "flite")
 
-COMMAND = ("hey copilot, turn on the headlights", "flite:slt")
+COMMAND = ("okay nabu, turn on the headlights", "flite:slt")
 
 
 def command_audio(text: str = COMMAND[0], voice: str = COMMAND[1]) -> np.ndarray:
@@ -199,7 +199,7 @@ def test_the_microphone_fails_and_comes_back(demo_profile, engine, monkeypatch):
         failed_at.append(time.monotonic() - run.RETRY_SECONDS)
         if len(attempts) == 1:
             raise AudioSourceError("no microphone matching 'USB' (available: none)")
-        return ArraySource(command_audio("hey copilot, turn off the fog lights"))
+        return ArraySource(command_audio("okay nabu, turn off the fog lights"))
 
     failing = FailingSource(command_audio())
     try:
@@ -273,7 +273,7 @@ def test_sigterm_and_sighup_during_a_command(tmp_path):
     recording = tmp_path / "drive.wav"
     write_wav(
         recording,
-        np.concatenate([command_audio(), command_audio("hey copilot, turn on the fog lights"), silence(20.0)]),
+        np.concatenate([command_audio(), command_audio("okay nabu, turn on the fog lights"), silence(20.0)]),
     )
     active = tmp_path / "active"
     active.symlink_to(default_profile_dir())
@@ -347,10 +347,10 @@ def test_a_storm_of_sighup_loses_no_command(tmp_path):
     then more at start-up and around SIGTERM: every command is carried out once, the storm costs a few
     reloads, and the daemon exits 0."""
     commands = [
-        ("hey copilot, turn on the headlights", "2F3#0100"),
-        ("hey copilot, turn on the fog lights", "2F3#4000"),
-        ("hey copilot, turn off the headlights", "2F3#0200"),
-        ("hey copilot, turn off the fog lights", "2F3#8000"),
+        ("okay nabu, turn on the headlights", "2F3#0100"),
+        ("okay nabu, turn on the fog lights", "2F3#4000"),
+        ("okay nabu, turn off the headlights", "2F3#0200"),
+        ("okay nabu, turn off the fog lights", "2F3#8000"),
     ]
     recording = tmp_path / "drive.wav"
     write_wav(recording, np.concatenate([*(command_audio(text) for text, _ in commands), silence(3.0)]))

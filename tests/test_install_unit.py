@@ -107,7 +107,7 @@ def test_the_unit_runs_on_a_read_only_root_and_its_bundles_survive_a_reboot(unit
     assert first.returncode == 0, first.stderr
     bundle = bundle_of(tmp_path, "Workshop car", "2.0", key=signers.parent / "installer")
     recording = tmp_path / "command.wav"
-    phrases = [silence(0.5), speech("hey copilot", "en-us", 150), silence(0.3)]
+    phrases = [silence(0.5), speech("okay nabu", "en-us", 150), silence(0.3)]
     phrases += [speech("lock the doors", "en-us", 150), silence(1.5)]
     write_wav(recording, with_noise_floor(np.concatenate(phrases)))
     carvoice = "/opt/carvoice/.venv/bin/carvoice"

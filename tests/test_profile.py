@@ -19,7 +19,7 @@ def problems_of(path: Path) -> list[str]:
 
 
 def test_demo_profile_understands_the_table(demo_profile):
-    assert demo_profile.wake.phrase == "hey copilot"
+    assert demo_profile.wake.phrase == "okay nabu"
     assert set(demo_profile.intents) >= {
         "window",
         "sunroof",
@@ -98,7 +98,7 @@ def test_check_command_exit_codes_and_messages(capsys):
 def test_check_json_describes_what_the_profile_understands(capsys):
     assert main(["check", "--json"]) == 0
     described = json.loads(capsys.readouterr().out)
-    assert described["wake_phrase"] == "hey copilot"
+    assert described["wake_phrase"] == "okay nabu"
     intents = {i["name"]: i for i in described["intents"]}
     assert intents["window"]["slots"]["window"] == ["driver", "passenger", "rear_left", "rear_right", "all"]
     assert "open the driver window" in intents["window"]["examples"]

@@ -8,7 +8,7 @@ import pytest
 from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
 from carvoice.recognise.command import Calibration, CommandRecogniser, rivals
-from carvoice.recognise.engine import COMMAND
+from carvoice.recognise.engine import COMMAND, engine_for
 from carvoice.wake.detector import WakeDetector
 from tests.conftest import needs
 
@@ -18,6 +18,12 @@ pytestmark = needs("espeak-ng", "flite")
 @pytest.fixture(scope="module")
 def recogniser(engine, demo_profile):
     return CommandRecogniser(engine, demo_profile)
+
+
+@pytest.fixture(scope="module")
+def keyphrase_engine(demo_profile):
+    """PocketSphinx spotting a phrase that has no neural model (the demo car's own has one)."""
+    return engine_for(demo_profile, wake_phrase="hey copilot")
 
 
 def spotted(engine, audio):
@@ -33,18 +39,18 @@ def spotted(engine, audio):
 
 
 @pytest.mark.parametrize("voice", ["en-us", "en-gb", "en-us+f3", "flite:slt", "flite:kal16"])
-def test_the_wake_phrase_is_spotted_and_ends_where_it_ends(engine, voice):
+def test_the_wake_phrase_is_spotted_and_ends_where_it_ends(keyphrase_engine, voice):
     phrase = speech("hey copilot", voice)
     audio = with_noise_floor(np.concatenate([silence(1.0), speech("hey copilot, open the trunk", voice), silence(1)]))
-    end = spotted(engine, audio)[0]  # what follows is the command: the agent stops spotting there
+    end = spotted(keyphrase_engine, audio)[0]  # what follows is the command: the agent stops spotting there
     phrase_end = 1.0 + np.nonzero(np.abs(phrase) > 0.01)[0][-1] / 16000
     assert abs(end / 16000 - phrase_end) < 0.6
 
 
-def test_ordinary_talk_does_not_wake(engine):
+def test_ordinary_talk_does_not_wake(keyphrase_engine):
     talk = "we should stop for lunch soon, the traffic is terrible and did you remember to bring the keys"
     audio = with_noise_floor(np.concatenate([silence(0.5), speech(talk, "en-us"), speech(talk, "flite:slt")]))
-    assert spotted(engine, audio) == []
+    assert spotted(keyphrase_engine, audio) == []
 
 
 def test_a_command_is_heard_confidently(recogniser):
@@ -54,7 +60,7 @@ def test_a_command_is_heard_confidently(recogniser):
 
 
 def test_the_rest_of_the_wake_phrase_is_not_part_of_the_command(recogniser):
-    result = recogniser.recognise(utterance("pilot open the driver window", "flite:awb"))
+    result = recogniser.recognise(utterance("boo open the driver window", "flite:awb"))
     assert result.words == ("open", "the", "driver", "window")
 
 

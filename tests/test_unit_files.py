@@ -178,7 +178,7 @@ def test_the_agent_hears_and_speaks_with_memory_deny_write_execute(tmp_path):
             np.concatenate(
                 [
                     silence(0.5),
-                    speech("hey copilot", "en-us", 150),
+                    speech("okay nabu", "en-us", 150),
                     silence(0.3),
                     speech("lock the doors", "en-us", 150),
                     silence(1.5),

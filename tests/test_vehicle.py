@@ -206,14 +206,14 @@ def test_the_session_log_keeps_the_kernel_filters_on(car, channel, demo_profile,
         link.bus.shutdown()
     frames = [line.split()[2:] for line in log.read_text().splitlines()]
     assert ["2F2#04", "T"] in frames  # what we sent, marked as sent
-    assert {f[0].split("#")[0] for f in frames} == {"2F2", "1A0", "1B0", "3B0", "3B1"}  # no 555
+    assert {f[0].split("#")[0] for f in frames} == {"2F2", "190", "1A0", "1B0", "3B0", "3B1"}  # no 555
 
 
 @needs("flite")
 def test_spoken_confirmation_only_a_clear_yes_acts(car, channel, capsys, tmp_path):
     car.car.set("speed", 100)
     car.car.set("gear", "D")
-    question = ("hey copilot, open all the windows", "flite:slt")
+    question = ("okay nabu, open all the windows", "flite:slt")
     parts = [question, ("yes", "flite:slt"), question, ("no", "flite:slt"), question]
     audio = [silence(1.0)]
     for text, voice in parts:
@@ -285,3 +285,38 @@ def test_a_status_value_outside_the_dbc_range_or_an_extended_twin_is_not_stored(
     now[0] += sequence_rules(demo_profile)[body.frame_id][2].confirm_seconds
     assert state.value("window_fl") == 50 and state.value("window_fr") is None and state.value("window_rl") == 0
     assert state.rejected_frames == 2
+
+
+@needs("flite")
+def test_the_voice_button_starts_listening_as_the_wake_phrase_does(car, channel, demo_profile):
+    """Push-to-talk: the simulated steering wheel's button, then a command without the wake phrase."""
+    import threading
+
+    from carvoice.audio import SampleSource
+
+    audio = with_noise_floor(np.concatenate([silence(2.0), speech("unlock the doors", "flite:slt", 150), silence(2.0)]))
+    link = VehicleLink(demo_profile, *channel.split(":", 1))
+    heard = []
+    agent = Agent(demo_profile, heard.append, [CanSink(link.bus, link.name)], state=link.state)
+    agent.on_close.append(link.close)
+    try:
+        assert link.state.wait_until_known()
+        agent.listen(SampleSource(audio, "cabin", realtime=True))  # the control: nobody pressed
+        control = list(heard)
+        heard.clear()
+        press = threading.Timer(0.5, car.car.press, ["voice_button"])  # while the agent hears the first silence
+        press.start()
+        agent.listen(SampleSource(audio, "cabin", realtime=True))
+        press.join()
+    finally:
+        agent.close()
+    assert not [e for e in control if e.name in ("wake", "intent", "can")]
+    woken = [e for e in heard if e.name == "wake"]
+    assert [(e.by, e.phrase) for e in woken] == [("button", "okay nabu")]
+    assert woken[0].t - len(audio) / 16000 < 2.0  # pressed before the command (the agent's clock runs on)
+    assert [(e.name, getattr(e, "intent", None)) for e in heard if e.name in ("intent", "can")] == [
+        ("intent", "lock"),
+        ("can", None),
+    ]
+    assert [e.frame for e in heard if e.name == "can"] == ["2F2#02"]
+    assert until(lambda: car.car.snapshot()["Locked"] == 0) is not None

@@ -30,8 +30,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(describe(profile), indent=2, ensure_ascii=False))
         return 0
     words = len(profile.dictionary_words)
+    wake = profile.wake
+    engine = f"{wake.engine}, model {wake.model.config.stem}" if wake.model else wake.engine
+    button = f", button {wake.button}" if wake.button else ""
     print(
-        f'{path}: OK: {profile.name!r}, wake phrase "{profile.wake.phrase}", {len(profile.intents)} intents, '
-        f"{words} words, {len(profile.grammar.arcs)} grammar arcs, {len(profile.files)} files"
+        f'{path}: OK: {profile.name!r}, wake phrase "{wake.phrase}" ({engine}, threshold {wake.threshold:g}{button}), '
+        f"{len(profile.intents)} intents, {words} words, {len(profile.grammar.arcs)} grammar arcs, "
+        f"{len(profile.files)} files"
     )
     return 0

@@ -13,7 +13,8 @@ from carvoice.cli._common import add_profile_option, load_or_report, profile_dir
 from carvoice.evaluation.commands import evaluate
 from carvoice.evaluation.manifest import Item, ManifestError, read_manifest
 from carvoice.evaluation.metrics import COMMAND_KEYS, command_metrics, is_right
-from carvoice.evaluation.wake import evaluate_wake, negative_files, plot_det, wake_metrics
+from carvoice.evaluation.wake import HALVES, evaluate_wake, half_of, negative_files, plot_det, wake_metrics
+from carvoice.profile.model import WAKE_ENGINES
 from carvoice.recognise.command import Calibration
 
 
@@ -46,6 +47,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--det", metavar="PNG", default="wake-det.png", help="where --sweep draws (default %(default)s)"
     )
     parser.add_argument(
+        "--engines",
+        metavar="NAME,...",
+        help=f"wake sets: the engines to compare on the same audio ({', '.join(WAKE_ENGINES)}; default the profile's)",
+    )
+    parser.add_argument("--phrases", metavar="PHRASE,...", help="wake sets: only these phrases are the targets")
+    parser.add_argument(
+        "--split",
+        choices=HALVES,
+        help="only the recordings (and wake negatives) whose file name hashes into this half",
+    )
+    parser.add_argument(
         "--calibration",
         metavar="FILE.json",
         help="judge with these tuned constants instead of the shipped ones (from scripts/calibrate)",
@@ -73,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if args.half:
         items = items[args.half - 1 :: 2]
     items = items[:: max(1, args.stride)]
+    if args.split:
+        items = [item for item in items if half_of(item.audio) == args.split]
     if args.limit:
         items = items[: args.limit]
     condition = NoiseCondition(args.noise, args.snr, args.seed, args.noise_part or 0)
@@ -104,8 +118,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_wake(args: argparse.Namespace, path: Path, items: list[Item], condition: NoiseCondition, progress: Any) -> int:
+    negatives = negative_files(args.negatives)
+    if args.split:
+        negatives = [n for n in negatives if half_of(n) == args.split]
+    engines = tuple(args.engines.split(",")) if args.engines else None
+    unknown = set(engines or ()) - set(WAKE_ENGINES)
+    if unknown:
+        known = ", ".join(WAKE_ENGINES)
+        print(f"carvoice eval: unknown engine {', '.join(sorted(unknown))} (known: {known})", file=sys.stderr)
+        return 2
+    phrases = tuple(p.strip() for p in args.phrases.split(",")) if args.phrases else None
     try:
-        runs = evaluate_wake(path, items, condition, negative_files(args.negatives), args.sweep, args.jobs, progress)
+        runs = evaluate_wake(
+            path, items, condition, negatives, args.sweep, args.jobs, progress, engines=engines, phrases=phrases
+        )
     except ValueError as error:
         print(f"carvoice eval: {error}", file=sys.stderr)
         return 2
@@ -119,9 +145,10 @@ def _run_wake(args: argparse.Namespace, path: Path, items: list[Item], condition
         except RuntimeError as error:
             print(f"carvoice eval: {error}", file=sys.stderr)
     if args.table:
-        for row in metrics.get("sweep", []):
-            miss, alarms = row["miss_rate"], row["false_alarms_per_hour"]
-            print(f"threshold {row['threshold']:8.0e}  miss rate {miss}  false alarms per hour {alarms}")
+        for engine, figures in metrics["engines"].items():
+            for row in figures.get("sweep", []):
+                miss, alarms = row["miss_rate"], row["false_alarms_per_hour"]
+                print(f"{engine:12} threshold {row['threshold']:8.3g}  miss rate {miss}  false alarms/h {alarms}")
     summary = dict.fromkeys(COMMAND_KEYS) | metrics
     print(json.dumps(summary))
     return 0

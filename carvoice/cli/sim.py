@@ -102,6 +102,7 @@ class Simulation:
         # What the prompt understands: word -> (help, handler of the rest of the line; False ends the prompt).
         self.commands: dict[str, tuple[str, Callable[[list[str]], bool]]] = {
             "set": ("set NAME VALUE   change a [state] value, e.g. set speed 80", self._set),
+            "press": ("press NAME       press a button and let go: press voice_button (push-to-talk)", self._press),
             "quiet": ("quiet            the car stops reporting (values age out)", self._broadcast(False)),
             "talk": ("talk             the car reports again", self._broadcast(True)),
             "show": ("show             every value now", self._show),
@@ -158,6 +159,16 @@ class Simulation:
             self.display.note(str(error))
         else:
             self.display.note(f"{words[0]} = {value}")
+        return True
+
+    def _press(self, words: list[str]) -> bool:
+        if len(words) != 1:
+            self.display.note("write press NAME, e.g. press voice_button")
+            return True
+        try:
+            self.ecu.car.press(words[0])
+        except ValueError as error:
+            self.display.note(str(error))
         return True
 
     def _broadcast(self, on: bool) -> Callable[[list[str]], bool]:

@@ -35,6 +35,7 @@ class Outcome:
     heard: str = ""
     confidence: float = 0.0
     wakes: int = 0
+    replies: list[str] = field(default_factory=list)  # what the agent said
     audio_seconds: float = 0.0
     cpu_seconds: float = 0.0
     error: str = ""
@@ -113,6 +114,7 @@ def _run(item: Item, index: int) -> Outcome:
         heard=getattr(last, "text", "") if last else "",
         confidence=getattr(last, "confidence", 0.0) if last else 0.0,
         wakes=sum(isinstance(e, events.Wake) for e in heard),
+        replies=[e.text for e in heard if isinstance(e, events.Say)],
         audio_seconds=len(samples) / SAMPLE_RATE,
         cpu_seconds=cpu,
         recognition=agent.recognitions[-1] if agent.recognitions else None,

@@ -70,6 +70,7 @@ def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         if len(o.intents) == 1 and o.intents[0][0] == o.item.intent
     )
     acted_wrongly = sum(bool(o.intents) and not is_correct(o) for o in commands)
+    rejected = [o for o in commands if not o.intents and o.rejections]
     audio = sum(o.audio_seconds for o in outcomes)
 
     def share(count: int, total: int) -> float | None:
@@ -85,6 +86,9 @@ def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         "rejection_rate": share(sum(not o.intents for o in commands), len(commands)),
         "false_action_rate": share(sum(acts(o) for o in others), len(others)),
         "false_answer_rate": share(sum(bool(o.intents) and not acts(o) for o in others), len(others)),
+        # Quiet when nobody spoke: "Sorry?" for commands plainly tried, nothing said to the rest.
+        "asked_again_of_rejected": share(sum(bool(o.replies) for o in rejected), len(rejected)),
+        "reply_rate_to_non_commands": share(sum(bool(o.replies) for o in others), len(others)),
         "errors": sum(bool(o.error) for o in outcomes),
         "rtf": round(sum(o.cpu_seconds for o in outcomes) / audio, 4) if audio else None,
         "cpu_per_item": round(sum(o.cpu_seconds for o in outcomes) / len(outcomes), 3) if outcomes else None,

@@ -1,11 +1,12 @@
-"""Speech that is not a command: how often the agent wakes on it, and how often it then acts.
+"""Speech that is not a command: how often the agent wakes on it, speaks, and acts.
 
-    scripts/not-commands [--synthetic-minutes 30] [--profile DIR]
+    scripts/not-commands [--synthetic-minutes 120] [--profile DIR] [--only TEXT]
 
-Real speech from ../shared/data (coffee orders, "computer" and "jarvis" wake-word clips, the
-not-wake phrases) and long synthetic talk (espeak-ng and flite voices reading everyday
-sentences) stream through the agent as the daemon runs it, with the simulated car parked on a
-virtual bus so that no rule refuses on its behalf. Prints one JSON line per source and a total.
+All real speech from ../shared/data (coffee orders, every wake-word clip: other assistants'
+phrases and names, the not-wake phrases) and long synthetic talk (espeak-ng and flite voices
+reading everyday sentences) stream through the agent as the daemon runs it, with the simulated
+car parked on a virtual bus so that no rule refuses on its behalf. Every spoken reply here is
+unprompted: nobody spoke to the car. Prints one JSON line per source and a total.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from carvoice.evaluation.soak import VOICES, agent_on_simulated_car
 from carvoice.profile.loader import default_profile_dir, load_profile
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+WAKE_FOLDERS = ("computer", "jarvis", "alexa", "smart_mirror", "snowboy", "view_glass", "amelia")
 
 
 class _Stream:
@@ -72,8 +74,10 @@ def measure(profile_dir: str, synthetic_minutes: float, only: str | None = None)
     profile = load_profile(profile_dir)
     sources = [
         ("coffee orders (real)", lambda: real_clips(SHARED / "coffee")),
-        ("wake word computer (real)", lambda: real_clips(SHARED / "wake" / "computer")),
-        ("wake word jarvis (real)", lambda: real_clips(SHARED / "wake" / "jarvis")),
+        *[
+            (f"wake word {folder.replace('_', ' ')} (real)", lambda folder=folder: real_clips(SHARED / "wake" / folder))
+            for folder in WAKE_FOLDERS
+        ],
         ("not-wake phrases (real)", lambda: real_clips(SHARED / "wake" / "not-wake")),
         ("synthetic talk", lambda: synthetic_talk(synthetic_minutes, 1)),
     ]
@@ -84,12 +88,14 @@ def measure(profile_dir: str, synthetic_minutes: float, only: str | None = None)
         if name.endswith("(real)") and not SHARED.is_dir():
             print(f"not-commands: {SHARED} is missing; skipping {name}", file=sys.stderr)
             continue
-        counts = {"wake": 0, "intent": 0, "action": 0}
+        counts = {"wake": 0, "intent": 0, "action": 0, "reply": 0}
         acted: list[str] = []
 
         def emit(event: events.Event, counts: dict = counts, acted: list = acted) -> None:
             if isinstance(event, events.Wake):
                 counts["wake"] += 1
+            elif isinstance(event, events.Say):
+                counts["reply"] += 1
             elif isinstance(event, events.Intent):
                 counts["intent"] += 1
                 acted.append(event.text)
@@ -107,6 +113,8 @@ def measure(profile_dir: str, synthetic_minutes: float, only: str | None = None)
                 "audio_hours": round(hours, 3),
                 "wakes": counts["wake"],
                 "wakes_per_hour": round(counts["wake"] / hours, 1) if hours else None,
+                "replies": counts["reply"],
+                "replies_per_hour": round(counts["reply"] / hours, 2) if hours else None,
                 "accepted_commands": counts["intent"],
                 "actions": counts["action"],
                 "actions_per_hour": round(counts["action"] / hours, 2) if hours else None,
@@ -120,7 +128,7 @@ def measure(profile_dir: str, synthetic_minutes: float, only: str | None = None)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/not-commands", description=__doc__.splitlines()[0])
-    parser.add_argument("--synthetic-minutes", type=float, default=30.0)
+    parser.add_argument("--synthetic-minutes", type=float, default=120.0)
     parser.add_argument("--profile", default=str(default_profile_dir()))
     parser.add_argument("--only", metavar="TEXT", help="only the sources whose name contains TEXT, e.g. coffee")
     args = parser.parse_args(argv)
@@ -130,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "source": "all",
         "audio_hours": round(hours, 3),
         "wakes_per_hour": round(sum(r["wakes"] for r in rows) / hours, 1) if hours else None,
+        "replies_per_hour": round(sum(r["replies"] for r in rows) / hours, 2) if hours else None,
         "actions_per_hour": round(sum(r["actions"] for r in rows) / hours, 2) if hours else None,
     }
     print(json.dumps(total))

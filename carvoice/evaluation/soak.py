@@ -40,7 +40,6 @@ from carvoice.sim.ecu import SimEcu
 from carvoice.vehicle.link import VehicleLink
 
 VOICES = (("en-us", 160), ("en-us+m3", 150), ("flite:slt", 150), ("flite:rms", 150))
-WAKE = "hey copilot, "
 
 
 @dataclass
@@ -220,16 +219,17 @@ def soak(hours: float, seed: int, profile: Profile, progress: bool) -> Report:
         elif isinstance(event, events.Intent | events.Rejected | events.Wake):
             notes.append((time.monotonic(), events.human_line(event).strip()))
 
+    wake = f"{profile.wake.phrase}, "
     with agent_on_simulated_car(profile, emit, f"soak-{seed}") as agent:
         examples = state_free_examples(profile)
         commands = [
-            Clip(WAKE + text, voice, speech(WAKE + text, voice, speed), frames)
+            Clip(wake + text, voice, speech(wake + text, voice, speed), frames)
             for text, frames in examples.items()
             for voice, speed in VOICES
         ]
         commands = calibrate(profile, agent, commands)
         talk = [Clip(text, voice, speech(text, voice, speed)) for text in NOT_COMMANDS for voice, speed in VOICES[:2]]
-        talk += [Clip(WAKE + text, "en-us", speech(WAKE + text, "en-us", 160)) for text in NOT_COMMANDS[:10]]
+        talk += [Clip(wake + text, "en-us", speech(wake + text, "en-us", 160)) for text in NOT_COMMANDS[:10]]
         if progress:
             print(f"soak: {len(commands)} command clips heard right alone, {len(talk)} talk clips", file=sys.stderr)
         segments = build_script(commands, talk, hours, seed)

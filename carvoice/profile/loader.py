@@ -37,6 +37,9 @@ from carvoice.profile import placeholders
 from carvoice.profile.conditions import Condition, ConditionError, names, parse_condition
 from carvoice.profile.model import (
     CHECKSUM_TYPES,
+    KEYPHRASE_THRESHOLD,
+    POCKETSPHINX,
+    WAKE_ENGINES,
     Action,
     AudioSettings,
     CanAction,
@@ -61,6 +64,7 @@ from carvoice.profile.suggest import known_names, nearest
 from carvoice.recognise import dictionary
 from carvoice.vehicle.integrity import checksum_byte
 from carvoice.vehicle.obd import PIDS
+from carvoice.wake.micro import MicroModel
 
 MAIN_FILE = "profile.toml"
 LEAD_IN_MARK = "~"  # in the names of the wake phrase's word endings (see _wake_tails)
@@ -72,7 +76,7 @@ _SINGLE_TABLES = ("profile", "wake", "audio", "can", "obd", "recognition", "repl
 _MERGED_TABLES = ("serial", "vehicle", "state", "pronunciations", "rules", "slots", "intents")
 _KEYS = {
     "profile": {"name", "description"},
-    "wake": {"phrase", "threshold"},
+    "wake": {"phrase", "engine", "model", "threshold", "button"},
     "audio": {"input", "output"},
     "can": {"interface", "channel", "bitrate", "dbc"},
     "obd": {"source", "poll_seconds", "baudrate"},
@@ -288,6 +292,8 @@ class _Loader:
         # What conditions and replies may name besides slots; a broken [state] entry is reported
         # once, not again in every rule that names it.
         names = set(vehicle) | set(state) | self._broken_names("state")
+        if wake is not None and wake.button is not None:
+            self._check_button(wake.button, state, dbc)
         intents = {
             name: self._intent(name, intent_data, sentences.get(name, []), rules, slot_types, names, serial)
             for name, intent_data in intents_data.items()
@@ -398,13 +404,53 @@ class _Loader:
         words = phrase.lower().split()
         if not all(re.fullmatch(r"[a-z][a-z']*", w) for w in words):
             self.report("wake.phrase", f"{phrase!r}: letters and apostrophes only", phrase)
-        threshold = self._typed(table, "wake", "threshold", (int, float), WakeSettings.threshold)
-        if not 1e-60 <= threshold <= 1e60:
+        engine = self._typed(table, "wake", "engine", str, POCKETSPHINX)
+        if engine not in WAKE_ENGINES:
+            self.report("wake.engine", f"{engine!r}: one of {', '.join(WAKE_ENGINES)}", engine)
+            return None
+        button = self._typed(table, "wake", "button", str, None)
+        if engine == POCKETSPHINX:
+            if "model" in table:
+                self.report("wake.model", 'only the "micro" engine takes a model (engine = "micro")')
+            threshold = self._typed(table, "wake", "threshold", (int, float), KEYPHRASE_THRESHOLD)
+            if not 1e-60 <= threshold <= 1e60:
+                self.report(
+                    "wake.threshold", f"must be between 1e-60 and 1e60 (smaller wakes more easily), not {threshold}"
+                )
+                threshold = KEYPHRASE_THRESHOLD
+            return WakeSettings(" ".join(words), engine, float(threshold), button=button)
+        model = self._wake_model(self._typed(table, "wake", "model", str, None))
+        if model is None:
+            return None
+        threshold = self._typed(table, "wake", "threshold", (int, float), model.cutoff)
+        if not 0 < threshold < 1:
+            self.report("wake.threshold", f"the micro engine's cutoff is a probability (0 to 1), not {threshold}")
+            threshold = model.cutoff
+        return WakeSettings(" ".join(words), engine, float(threshold), model, button)
+
+    def _wake_model(self, spec: str | None) -> MicroModel | None:
+        from carvoice.wake.micro import WakeModelError, builtin_models, find_model, load_model
+
+        try:
+            if not spec:
+                raise WakeModelError(f"the micro engine needs a model: one of {', '.join(builtin_models())} or a .json")
+            return load_model(find_model(spec, self.root))
+        except WakeModelError as error:
+            self.report("wake.model", str(error), spec or "[wake]")
+            return None
+
+    def _check_button(self, button: str, state: dict[str, StateSource], dbc: Any) -> None:
+        """The push-to-talk button is a [state] value on the bus whose 0 means released."""
+        source = state.get(button)
+        if source is None or source.signal is None:
+            known = ", ".join(sorted(name for name, s in state.items() if s.signal)) or "none"
+            self.report("wake.button", f"{button!r} must name a CAN signal under [state] (known: {known})", button)
+            return
+        signal = dbc.get_message_by_name(source.message).get_signal_by_name(source.signal)
+        if signal.choices:
             self.report(
-                "wake.threshold", f"must be between 1e-60 and 1e60 (smaller wakes more easily), not {threshold}"
+                "wake.button", f"{source.message}.{source.signal} has named values: it must be a number (0 = released)"
             )
-            threshold = WakeSettings.threshold
-        return WakeSettings(" ".join(words), float(threshold))
 
     def _audio(self, table: dict[str, Any]) -> AudioSettings:
         return AudioSettings(

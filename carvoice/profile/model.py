@@ -35,10 +35,23 @@ class ProfileError(Exception):
         super().__init__(f"the profile has {count} problem{'s' if count != 1 else ''}:\n{lines}")
 
 
+POCKETSPHINX = "pocketsphinx"  # keyphrase spotting: any phrase in the dictionary
+MICRO = "micro"  # microWakeWord: a neural model per phrase
+WAKE_ENGINES = (POCKETSPHINX, MICRO)
+KEYPHRASE_THRESHOLD = 1e5  # PocketSphinx's default here: README, "Wake phrase"
+
+
 @dataclass(frozen=True)
 class WakeSettings:
-    phrase: str
-    threshold: float = 1e5  # see config/demo_car/profile.toml for what it was measured against
+    phrase: str  # what the driver is told to say
+    engine: str = POCKETSPHINX
+    # PocketSphinx: the keyphrase ratio (smaller wakes more easily); micro: the probability
+    # cutoff, by default the model's own.
+    threshold: float = KEYPHRASE_THRESHOLD
+    # micro: the model as loaded and checked (carvoice.wake.micro.MicroModel), kept so that the
+    # daemon never reads the installer's file again after the profile loaded.
+    model: Any = None
+    button: str | None = None  # a [state] value whose press starts listening, as the phrase does
 
 
 @dataclass(frozen=True)

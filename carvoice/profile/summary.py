@@ -29,11 +29,24 @@ def help_examples(profile: Profile, limit: int = 6) -> str:
     return ", ".join(examples_of(profile, n, 1)[0] for n in names)
 
 
+def wake_summary(profile: Profile) -> dict[str, Any]:
+    """How the profile wakes: the engine, its model and threshold, the push-to-talk button."""
+    wake = profile.wake
+    return {
+        "phrase": wake.phrase,
+        "engine": wake.engine,
+        "model": str(wake.model.config) if wake.model else None,
+        "threshold": wake.threshold,
+        "button": wake.button,
+    }
+
+
 def describe(profile: Profile) -> dict[str, Any]:
     return {
         "profile": profile.name,
         "root": str(profile.root),
         "wake_phrase": profile.wake.phrase,
+        "wake": wake_summary(profile),
         "intents": [
             {
                 "name": intent.name,

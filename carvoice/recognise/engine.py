@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 WAKE = "wake"
 WAKE_SWEEP = "wake_sweep"  # the wake phrase at many thresholds at once (evaluation only)
+WAKE_CHECK = "wake_check"  # the wake phrase alone as a grammar: the spotter's second stage
 COMMAND = "command"
 PHONES = "phones"  # a phone loop with no language model: the yardstick for "how well could any speech fit"
 SENTENCES = "sentences"  # a few given sentences, re-scored on demand
@@ -116,6 +117,7 @@ class SpeechEngine:
         finally:
             os.unlink(dict_file.name)
         self.decoder.add_keyphrase(WAKE, wake_phrase)
+        self.decoder.add_fsg(WAKE_CHECK, self._sentence_fsg(WAKE_CHECK, [tuple(wake_phrase.split())]))
         self.decoder.add_allphone_file(PHONES, None)
         for name, grammar in grammars.items():
             fsg = self.decoder.create_fsg(name, grammar.start, grammar.final, grammar.fsg_transitions())
@@ -214,6 +216,11 @@ class SpeechEngine:
 
     def decode_sentences(self, sentences: list[tuple[str, ...]], samples: np.ndarray) -> Hypothesis | None:
         """The best of a few word sequences for this audio (all words must be in the dictionary)."""
+        self.stop()
+        self.decoder.add_fsg(SENTENCES, self._sentence_fsg(SENTENCES, sentences))
+        return self.decode(SENTENCES, samples)
+
+    def _sentence_fsg(self, name: str, sentences: list[tuple[str, ...]]):  # -> pocketsphinx.FsgModel
         transitions: list[tuple[int, int, float, str]] = []
         next_state = 2
         for words in sentences:
@@ -223,9 +230,7 @@ class SpeechEngine:
                 next_state += target != 1
                 transitions.append((state, target, 1.0, word))
                 state = target
-        self.stop()
-        self.decoder.add_fsg(SENTENCES, self.decoder.create_fsg(SENTENCES, 0, 1, transitions))
-        return self.decode(SENTENCES, samples)
+        return self.decoder.create_fsg(name, 0, 1, transitions)
 
     def align(self, words: tuple[str, ...], samples: np.ndarray) -> tuple[Hypothesis, tuple[AlignedWord, ...]] | None:
         """The words forced onto the audio, down to their phones (fillers left out).
@@ -262,17 +267,22 @@ def _log(probability: float) -> float:
     return math.log(probability) / _LOG_BASE if probability > 0 else -math.inf
 
 
-def engine_for(profile: Profile, verbose: bool = False, wake_phrase: str | None = None) -> SpeechEngine:
+def engine_for(
+    profile: Profile, verbose: bool = False, wake_phrase: str | None = None, wake_threshold: float | None = None
+) -> SpeechEngine:
     """The engine for a profile: its words, its wake phrase (or another) and its command grammar."""
+    from carvoice.profile.model import KEYPHRASE_THRESHOLD, POCKETSPHINX
     from carvoice.safety.confirm import ANSWER_GRAMMAR
 
+    if wake_threshold is None:
+        wake_threshold = profile.wake.threshold if profile.wake.engine == POCKETSPHINX else KEYPHRASE_THRESHOLD
     words = set(profile.dictionary_words) | ANSWER_GRAMMAR.words | set((wake_phrase or "").split())
     pronunciations = dictionary.lookup(words - set(profile.pronunciations))
     pronunciations.update({w: p for w, p in profile.pronunciations.items() if w in words})
     return SpeechEngine(
         pronunciations,
         wake_phrase or profile.wake.phrase,
-        profile.wake.threshold,
+        wake_threshold,
         {COMMAND: profile.grammar, ANSWER: ANSWER_GRAMMAR},
         verbose=verbose,
     )

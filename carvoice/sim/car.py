@@ -27,6 +27,8 @@ _COMMAND_SUFFIXES = ("_Cmd", "Cmd", "_Req", "Req", "_Set", "_Command")
 _SWITCH = {"on": 1, "off": 0, "open": 1, "close": 0, "lock": 1, "unlock": 0, "start": 1, "stop": 0}
 # The value name that means "leave it as it is" in a command.
 NO_CHANGE = "nochange"
+# How long `press` holds a button down: a quick press, seen by a listener on a 100 ms cycle.
+PRESS_SECONDS = 0.3
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class SimCar:
             for signal in profile.dbc.get_message_by_name(name).signals:
                 self.signals.setdefault(signal.name, signal)
         self.values: dict[str, Any] = {name: _initial(signal) for name, signal in self.signals.items()}
+        self._held: dict[str, float] = {}  # pressed buttons -> seconds until they are let go
         # What testers type: the profile's [state] names, which stand for signals or OBD-II values.
         self.names: dict[str, str] = {}
         self.pids: dict[int, str] = {}
@@ -108,6 +111,22 @@ class SimCar:
             self.values[key] = parsed
         return parsed
 
+    def press(self, name: str, seconds: float = PRESS_SECONDS) -> None:
+        """The driver presses a button (a [state] value such as the voice button) and lets go
+        after `seconds` of `advance`."""
+        key, _ = self.parse(name, 1)
+        with self._lock:
+            self.values[key] = 1.0
+            self._held[key] = seconds
+
+    def _let_go(self, seconds: float) -> None:
+        """Buttons held long enough go back to 0 (called with the lock held)."""
+        for key, left in list(self._held.items()):
+            self._held[key] = left - seconds
+            if self._held[key] <= 0:
+                self.values[key] = 0.0
+                del self._held[key]
+
     def apply(self, signals: Mapping[str, Any]) -> list[Change]:
         """A decoded command frame: each signal sets the status signal it is named after."""
         changes = []
@@ -128,7 +147,9 @@ class SimCar:
         return None
 
     def advance(self, seconds: float) -> None:
-        """Time passes; in a car the simulator knows nothing about, nothing moves by itself."""
+        """Time passes; in a car the simulator knows nothing about, only pressed buttons come back up."""
+        with self._lock:
+            self._let_go(seconds)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -311,6 +332,7 @@ class DemoCar(SimCar):
             cabin, setpoint = self.values["CabinTemp"], self.values["TempSetpoint"]
             self.values["CabinTemp"] = cabin + (setpoint - cabin) * min(1.0, CABIN_RATE * seconds)
             self.values["EngineSpeed"] = IDLE_RPM + 30.0 * self.values["VehicleSpeed"]
+            self._let_go(seconds)
 
     def obd_values(self) -> dict[int, float]:
         values = self.snapshot()

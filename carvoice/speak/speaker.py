@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from carvoice.speak.output import SpeechOutput
+from carvoice.speak.tone import TONE_RATE, wake_tone
 from carvoice.speak.tts import SpeechFailed, Synthesizer
 
 
@@ -26,6 +29,13 @@ class Speaker:
     def say(self, text: str) -> Spoken:
         """Raises SpeechFailed when nothing could be synthesised or played (a full disk, a vanished card)."""
         samples, rate = self.synthesizer.synthesize(text)
+        return self._play(samples, rate)
+
+    def tone(self) -> Spoken:
+        """The wake tone, through the same output as speech; raises SpeechFailed as `say` does."""
+        return self._play(wake_tone(), TONE_RATE)
+
+    def _play(self, samples: np.ndarray, rate: int) -> Spoken:
         try:
             file = self.output.play(samples, rate)
         except OSError as error:
