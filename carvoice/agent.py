@@ -16,12 +16,12 @@ import numpy as np
 
 from carvoice import events
 from carvoice.act import ActionFailed, ActionSink
-from carvoice.act.plan import PlanError, StateReader, UnknownValue, lookup_in, plan_actions
+from carvoice.act.plan import PlanError, StateReader, lookup_in, plan_actions
 from carvoice.audio import SAMPLE_RATE, AudioSource
 from carvoice.audio.endpoint import Endpointer, NoiseFloor, Status, frame_level_db
+from carvoice.errors import UnknownValue
 from carvoice.intent.grammar import SlotValueType
 from carvoice.profile import placeholders
-from carvoice.profile.conditions import Unknown
 from carvoice.profile.model import Profile
 from carvoice.profile.summary import help_examples
 from carvoice.recognise.command import AnswerRecogniser, CommandRecogniser, Recognition
@@ -218,7 +218,7 @@ class Agent:
                 if reply.when is not None and not reply.when.evaluate(lookup):
                     continue
                 return placeholders.fill(reply.text, lookup)
-            except (Unknown, placeholders.Missing):
+            except UnknownValue:
                 continue
         return None
 

@@ -32,6 +32,7 @@ from carvoice.act.plan import CanFrame, PlanError, extreme_states, plan_actions
 from carvoice.agent import Agent
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE, SampleSource
 from carvoice.audio.synth import silence, speech, with_noise_floor
+from carvoice.errors import UnknownValue
 from carvoice.evaluation.generate import NOT_COMMANDS
 from carvoice.profile.loader import default_profile_dir, load_profile
 from carvoice.profile.model import Profile
@@ -120,7 +121,7 @@ def state_free_examples(profile: Profile) -> dict[str, tuple[str, ...]]:
             _, slots = readings[0]
             try:
                 plans = [plan_actions(profile, intent, slots, state) for state in [None, *extreme_states(profile)]]
-            except PlanError:
+            except (PlanError, UnknownValue):
                 continue
             frames = [tuple(a.text for a in plan if isinstance(a, CanFrame)) for plan in plans]
             if frames[0] and len(set(frames)) == 1:

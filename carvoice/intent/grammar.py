@@ -12,8 +12,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from carvoice.errors import CarvoiceError
 from carvoice.intent.template import Choice, Expr, RuleRef, Sequence, SlotRef, Word
 
 SlotValueType = str | int | float  # a float only for a fraction: 21.5, never 21.0
@@ -59,10 +60,10 @@ class GrammarProblem:
     column: int
     message: str
     undefined: str = ""  # the slot type or rule that is not defined, for the caller to suggest another
-    undefined_kind: str = ""  # "slot" or "rule"
+    undefined_kind: Literal["slot", "rule", ""] = ""
 
 
-class GrammarError(ValueError):
+class GrammarError(CarvoiceError, ValueError):
     def __init__(self, problems: list[GrammarProblem]) -> None:
         super().__init__("; ".join(p.message for p in problems))
         self.problems = problems

@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from carvoice.errors import CarvoiceError
 
-class TemplateError(ValueError):
+
+class TemplateError(CarvoiceError, ValueError):
     """A template that cannot be parsed; `column` points at the offending character."""
 
     def __init__(self, message: str, column: int) -> None:

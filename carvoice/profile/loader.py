@@ -20,6 +20,7 @@ from typing import Any
 from carvoice.act import protocol_relayboard as relayboard
 from carvoice.act.can import network_bus_problem
 from carvoice.act.plan import PlanError, extreme_states, parse_frame_text, plan_actions, slot_combinations
+from carvoice.errors import UnknownValue
 from carvoice.intent import (
     GrammarError,
     Rule,
@@ -1129,7 +1130,7 @@ class _Loader:
                 try:
                     for state in extreme_states(profile):
                         plan_actions(profile, intent, slots, state)
-                except PlanError as error:
+                except (PlanError, UnknownValue) as error:
                     if error.key not in reported:
                         reported.add(error.key)
                         when = f" (when {_describe(slots)})" if slots else ""

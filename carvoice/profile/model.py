@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from carvoice.errors import CarvoiceError
 from carvoice.intent import Grammar, SlotType
 from carvoice.intent.grammar import SlotValueType
 from carvoice.profile.conditions import Condition
@@ -27,7 +28,7 @@ class Problem:
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
-class ProfileError(Exception):
+class ProfileError(CarvoiceError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         count = len(problems)
@@ -35,16 +36,17 @@ class ProfileError(Exception):
         super().__init__(f"the profile has {count} problem{'s' if count != 1 else ''}:\n{lines}")
 
 
-POCKETSPHINX = "pocketsphinx"  # keyphrase spotting: any phrase in the dictionary
-MICRO = "micro"  # microWakeWord: a neural model per phrase
-WAKE_ENGINES = (POCKETSPHINX, MICRO)
+WakeEngine = Literal["pocketsphinx", "micro"]
+POCKETSPHINX: WakeEngine = "pocketsphinx"  # keyphrase spotting: any phrase in the dictionary
+MICRO: WakeEngine = "micro"  # microWakeWord: a neural model per phrase
+WAKE_ENGINES: tuple[WakeEngine, ...] = (POCKETSPHINX, MICRO)
 KEYPHRASE_THRESHOLD = 1e5  # PocketSphinx's default here: README, "Wake phrase"
 
 
 @dataclass(frozen=True)
 class WakeSettings:
     phrase: str  # what the driver is told to say
-    engine: str = POCKETSPHINX
+    engine: WakeEngine = POCKETSPHINX
     # PocketSphinx: the keyphrase ratio (smaller wakes more easily); micro: the probability
     # cutoff, by default the model's own.
     threshold: float = KEYPHRASE_THRESHOLD
@@ -137,7 +139,8 @@ def diagnostic_id(arbitration_id: int, extended: bool) -> bool:
 
 
 # How a status message's checksum byte is computed from its other bytes (carvoice.vehicle.integrity).
-CHECKSUM_TYPES = ("xor", "sum", "crc8")
+ChecksumType = Literal["xor", "sum", "crc8"]
+CHECKSUM_TYPES: tuple[ChecksumType, ...] = ("xor", "sum", "crc8")
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ class StateSource:
     # Signals of the same message that show its frames are in sequence (carvoice.vehicle.integrity).
     counter: str | None = None
     checksum: str | None = None
-    checksum_type: str | None = None
+    checksum_type: ChecksumType | None = None
 
 
 @dataclass(frozen=True)

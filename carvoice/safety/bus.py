@@ -17,10 +17,11 @@ from typing import Any
 import can
 
 from carvoice.act.plan import CanFrame
+from carvoice.errors import CarvoiceError
 from carvoice.safety.gate import FramePolicy
 
 
-class RefusedFrame(can.CanOperationError):
+class RefusedFrame(CarvoiceError, can.CanOperationError):
     """A frame the profile's policy does not allow; it never reached the bus."""
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from carvoice.errors import CarvoiceError
+
 SHOW_CURRENT_DATA = 0x01  # service 01: current powertrain data
 VEHICLE_INFORMATION = 0x09  # service 09: VIN and calibration ids
 POSITIVE_OFFSET = 0x40  # a positive answer to service S is S + 0x40
@@ -22,7 +24,7 @@ RESPONSE_PENDING = 0x78  # NRC: the ECU needs longer than P2 and will answer lat
 VIN_PID = 0x02  # service 09 PID 02: the 17-character VIN
 
 
-class ObdError(Exception):
+class ObdError(CarvoiceError):
     """An OBD-II value could not be read. The message names the device and what went wrong."""
 
 
