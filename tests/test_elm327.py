@@ -15,6 +15,7 @@ import pytest
 
 from carvoice.vehicle import obd
 from carvoice.vehicle.elm327 import Elm327
+from tests import obd_reading
 from tests.conftest import until
 from tests.test_obd import obd_profile
 
@@ -89,7 +90,7 @@ def test_speed_coolant_fuel_and_vin_from_the_emulator(emulator):
         assert obd.read(elm, 0x0D) == FIRST_SPEED  # the first answer comes after SEARCHING...
         assert obd.read(elm, 0x05) == FIRST_COOLANT
         assert obd.read(elm, 0x2F) == pytest.approx(FUEL, abs=1e-3)
-        assert obd.read_vin(elm) == "WP0ZZZ99ZTS390000"  # three lines from 7E8, reassembled
+        assert obd_reading.read_vin(elm) == "WP0ZZZ99ZTS390000"  # three lines from 7E8, reassembled
         assert elm.identity.startswith("ELM327")
     finally:
         elm.close()
@@ -105,7 +106,7 @@ def test_echo_and_spaces_are_understood_too(emulator):
             assert elm._command("ATS1", 1.0) == ["OK"]
             assert elm._command("012F", 1.0) == ["7E8 03 41 2F AA"]  # echo removed, spaces kept
         assert obd.read(elm, 0x2F) == pytest.approx(FUEL, abs=1e-3)
-        assert obd.read_vin(elm) == "WP0ZZZ99ZTS390000"
+        assert obd_reading.read_vin(elm) == "WP0ZZZ99ZTS390000"
     finally:
         elm.close()
 

@@ -52,8 +52,19 @@ def test_the_trunk_is_refused_while_driving(car, channel, capsys):
     assert kinds(events) == ["intent", "refused", "say"]
     assert events[1]["intent"] == "trunk" and "speed < 3 and gear is P" in events[1]["reason"]
     assert spoken(events) == ["I can only do that when the car is parked."]
-    time.sleep(0.1)
+    car_has_taken_what_was_sent(car, channel)
     assert car.car.snapshot()["TrunkOpen"] == 0
+
+
+def car_has_taken_what_was_sent(car, channel: str) -> None:
+    """Every frame sent before now has reached the simulated car: one sent behind them (fan 3) was applied."""
+    assert car.car.snapshot()["FanLevel"] != 3
+    bus = open_test_bus(channel)
+    try:
+        bus.send(can.Message(arbitration_id=0x3A0, data=bytes.fromhex("000300"), is_extended_id=False))
+        assert until(lambda: car.car.snapshot()["FanLevel"] == 3) is not None
+    finally:
+        bus.shutdown()
 
 
 def test_the_trunk_opens_at_a_standstill_in_park(car, channel, capsys):

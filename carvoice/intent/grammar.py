@@ -106,10 +106,6 @@ class Grammar:
     def words(self) -> frozenset[str]:
         return frozenset(arc.word for arc in self.arcs if arc.word is not None)
 
-    @property
-    def n_states(self) -> int:
-        return 1 + max((max(a.src, a.dst) for a in self.arcs), default=self.final)
-
     def fsg_transitions(self) -> list[tuple[int, int, float] | tuple[int, int, float, str]]:
         """Arcs as PocketSphinx `create_fsg` transitions.
 
