@@ -21,6 +21,7 @@ from carvoice.audio import SAMPLE_RATE, AudioSource
 from carvoice.audio.endpoint import Endpointer, NoiseFloor, Status, frame_level_db
 from carvoice.errors import UnknownValue
 from carvoice.intent.grammar import SlotValueType
+from carvoice.lifetime import Closing, SupportsClose
 from carvoice.profile import placeholders
 from carvoice.profile.model import Profile
 from carvoice.profile.summary import help_examples
@@ -56,7 +57,13 @@ class _Pending:
     slots: dict[str, SlotValueType]
 
 
-class Agent:
+class Agent(Closing):
+    """Built by carvoice.factory.build_agent; a context manager that closes what it owns.
+
+    `ask`: without a microphone (`carvoice text`), how to get the answer to a question: words or None.
+    `owned`: closed with the agent (the vehicle link, which owns the bus); `on_profile`: told of a reloaded profile.
+    """
+
     def __init__(
         self,
         profile: Profile,
@@ -65,6 +72,10 @@ class Agent:
         speaker: Speaker | None = None,
         engine: SpeechEngine | None = None,
         state: StateReader | None = None,
+        *,
+        ask: Callable[[str], Sequence[str] | None] | None = None,
+        owned: Sequence[SupportsClose] = (),
+        on_profile: Sequence[Callable[[Profile], None]] = (),
     ) -> None:
         self.profile = profile
         self.emit = emit
@@ -79,11 +90,9 @@ class Agent:
         self._button_down = False
         self._generation = 0  # bumped when the profile is replaced while listening
         self._pending: _Pending | None = None
-        self.tick: Callable[[], None] | None = None  # called once per frame (watchdog, reload)
-        # Without a microphone (`carvoice text`), how to get the answer to a question: words or None.
-        self.ask: Callable[[str], Sequence[str] | None] | None = None
-        self.on_close: list[Callable[[], None]] = []
-        self.on_profile: list[Callable[[Profile], None]] = []  # told of a reloaded profile
+        self.ask = ask
+        self.owned = tuple(owned)
+        self._on_profile = tuple(on_profile)
         # Hearing a command or waiting for an answer: a profile reload waits until this is False.
         self.busy = False
 
@@ -94,7 +103,7 @@ class Agent:
         self.profile, self.engine, self.gate = profile, engine, SafetyGate(profile)
         self._pending = None
         self._generation += 1
-        for tell in self.on_profile:
+        for tell in self._on_profile:
             tell(profile)
 
     @property
@@ -250,11 +259,12 @@ class Agent:
 
     # -- the listening loop -------------------------------------------------------------------
 
-    def listen(self, source: AudioSource, awake: bool = False) -> None:
+    def listen(self, source: AudioSource, awake: bool = False, tick: Callable[[], None] | None = None) -> None:
         """Run until the source ends (a recording) or fails (raises AudioSourceError).
 
         `awake` starts as if the wake phrase had just been heard: the evaluator decodes
         recorded commands exactly as the daemon does after a wake phrase.
+        `tick` is called once per frame (the daemon's watchdog, signals and reloads).
         """
         if self.engine is None:
             self.engine = engine_for(self.profile)
@@ -277,8 +287,8 @@ class Agent:
         )
         for frame in source.frames():
             self.busy = capture is not None or self._pending is not None
-            if self.tick is not None:
-                self.tick()
+            if tick is not None:
+                tick()
             if generation != self._generation:
                 generation = self._generation
                 wake, capture, endpointer = spotter_for(self.profile, self.engine), None, None
@@ -377,8 +387,8 @@ class Agent:
         return pressed
 
     def close(self) -> None:
-        for close in self.on_close:
-            close()
+        for owned in self.owned:
+            owned.close()
         for sink in self.sinks:
             sink.close()
         if self.speaker is not None:

@@ -129,10 +129,6 @@ class Service:
         self._watchdog_interval = usec / 2e6 if usec else None
         self._reload_error: str | None = None
 
-    def install(self) -> None:
-        self.signals.install()
-        self.agent.tick = self.tick
-
     def ready(self) -> None:
         self.write_status()
         sd_notify(f"READY=1\nSTATUS=listening with profile {self.agent.profile.name}")

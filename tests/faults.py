@@ -12,9 +12,7 @@ from dataclasses import dataclass
 import can
 
 from carvoice import events
-from carvoice.act.can import CanSink
-from carvoice.agent import Agent
-from carvoice.vehicle.link import VehicleLink
+from carvoice.factory import build_agent, link_of
 from tests.conftest import open_test_bus, until
 
 
@@ -52,19 +50,15 @@ class Cabin:
     def __init__(self, profile, spec: str) -> None:
         interface, channel = spec.split(":", 1)
         self.events: list[events.Event] = []
-        self.link = VehicleLink(profile, interface, channel, report=self._report)
-        self.agent = Agent(profile, self.events.append, [CanSink(self.link.bus, spec)], state=self.link.state)
-        self.agent.on_close.append(self.link.close)
         self.reports: list[str] = []
+        self.agent = build_agent(profile, self.events.append, bus=(interface, channel), report=self.reports.append)
+        self.link = link_of(self.agent)
         self.sent: list[str] = []  # what the car's side of the bus received from us
         self._markers: list[int] = []
         self.watch = open_test_bus(spec)
         watched = (*COMMAND_IDS, MARKER_ID)
         self.watch.set_filters([{"can_id": frame_id, "can_mask": 0x7FF, "extended": False} for frame_id in watched])
         self._watcher = can.Notifier(self.watch, [_Watch(self._heard)], timeout=0.05)
-
-    def _report(self, text: str) -> None:
-        self.reports.append(text)
 
     def _heard(self, msg: can.Message) -> None:
         if msg.arbitration_id == MARKER_ID:

@@ -152,11 +152,9 @@ def test_the_microphone_path_through_pyaudio(tmp_path, monkeypatch):
         cabin.say(with_noise_floor(np.concatenate([silence(0.5), command, silence(1.5)])))
         channel = f"test-{uuid.uuid4().hex}"
         heard = []
-        with can.Bus(interface="virtual", channel=channel) as reader:
-            sink = CanSink(can.Bus(interface="virtual", channel=channel))
-            agent = Agent(load_profile(default_profile_dir()), heard.append, [sink])
-            agent.listen(FirstSeconds(microphone, 5.5))
-            sink.close()
+        with can.Bus(interface="virtual", channel=channel) as reader, can.Bus("virtual", channel=channel) as sending:
+            with Agent(load_profile(default_profile_dir()), heard.append, [CanSink(sending)]) as agent:
+                agent.listen(FirstSeconds(microphone, 5.5))
             message = reader.recv(timeout=0.5)
         assert [e.name for e in heard if e.name in ("wake", "intent", "can")] == ["wake", "intent", "can"]
         assert message is not None and (message.arbitration_id, message.data.hex()) == (0x2F2, "01")

@@ -114,8 +114,7 @@ def test_no_word_sequence_puts_a_frame_on_the_bus_that_the_profile_does_not_defi
 ) -> None:
     sender, listener = bus_pair
     emitted: list[Any] = []
-    agent = Agent(PROFILE, emitted.append, [CanSink(sender)], state=state)
-    agent.ask = lambda _question: answer
+    agent = Agent(PROFILE, emitted.append, [CanSink(sender)], state=state, ask=lambda _question: answer)
     for words in sentences:
         agent.handle_words(words)
     on_bus = []

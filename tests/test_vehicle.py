@@ -16,11 +16,11 @@ import pytest
 
 from carvoice.act.can import CanSink
 from carvoice.act.plan import CanFrame
-from carvoice.agent import Agent
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli import main
 from carvoice.cli import text as text_command
+from carvoice.factory import build_agent, link_of
 from carvoice.profile.loader import default_profile_dir
 from carvoice.vehicle.link import VehicleLink, watched_frames
 from carvoice.vehicle.state import VehicleState, sequence_rules
@@ -147,10 +147,9 @@ def test_closing_all_windows_moves_only_the_open_ones(car, channel, capsys):
 
 def test_a_quiet_bus_makes_speed_gated_commands_refuse(car, channel, demo_profile):
     """Values age out: a car that stops reporting is unknown, not parked."""
-    link = VehicleLink(demo_profile, *channel.split(":", 1))
     emitted = []
-    agent = Agent(demo_profile, emitted.append, [CanSink(link.bus)], state=link.state)
-    agent.on_close.append(link.close)
+    agent = build_agent(demo_profile, emitted.append, bus=tuple(channel.split(":", 1)))
+    link = link_of(agent)
     try:
         assert link.state.wait_until_known()
         agent.decide("trunk", {"action": "open"})
@@ -306,10 +305,9 @@ def test_the_voice_button_starts_listening_as_the_wake_phrase_does(car, channel,
     from carvoice.audio import SampleSource
 
     audio = with_noise_floor(np.concatenate([silence(2.0), speech("unlock the doors", "flite:slt", 150), silence(2.0)]))
-    link = VehicleLink(demo_profile, *channel.split(":", 1))
     heard = []
-    agent = Agent(demo_profile, heard.append, [CanSink(link.bus, link.name)], state=link.state)
-    agent.on_close.append(link.close)
+    agent = build_agent(demo_profile, heard.append, bus=tuple(channel.split(":", 1)))
+    link = link_of(agent)
     try:
         assert link.state.wait_until_known()
         agent.listen(SampleSource(audio, "cabin", realtime=True))  # the control: nobody pressed
@@ -331,3 +329,16 @@ def test_the_voice_button_starts_listening_as_the_wake_phrase_does(car, channel,
     ]
     assert [e.frame for e in heard if e.name == "can"] == ["2F2#02"]
     assert until(lambda: car.car.snapshot()["Locked"] == 0) is not None
+
+
+def test_the_agent_owns_its_link_and_the_link_its_bus(channel, demo_profile):
+    """One owner each: leaving the agent's `with` stops the link's threads and shuts the bus, once."""
+    heard: list = []
+    with build_agent(demo_profile, heard.append, bus=tuple(channel.split(":", 1))) as agent:
+        link = link_of(agent)
+        assert agent.state is link.state and not link.bus._is_shutdown
+    assert link.bus._is_shutdown and link.bus.inner._is_shutdown
+    assert link.notifier.stopped
+    link.close()  # a second close (a test's cleanup, say) is harmless
+    with pytest.raises(LookupError):
+        link_of(build_agent(demo_profile, heard.append, serial=False))

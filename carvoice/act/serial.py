@@ -11,6 +11,7 @@ import serial
 from carvoice.act import ActionFailed, PlannedAction
 from carvoice.act.plan import SerialWrite
 from carvoice.events import Event, Serial
+from carvoice.lifetime import Closing
 from carvoice.profile.model import SerialPortSettings
 
 # What a serial device that vanishes mid-write raises: pyserial's own errors, the OS's, and
@@ -22,7 +23,7 @@ if "carvoice.act" not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append("carvoice.act")
 
 
-class SerialSink:
+class SerialSink(Closing):
     """Opens each port on first use and again after it has vanished."""
 
     def __init__(self, ports: dict[str, SerialPortSettings]) -> None:

@@ -69,6 +69,8 @@ class GuardedBus(can.BusABC):
         return self.inner.fileno()
 
     def shutdown(self) -> None:
+        if self._is_shutdown:  # the link shuts it down, and a test's cleanup may again
+            return
         super().shutdown()
         self.inner.shutdown()
 
