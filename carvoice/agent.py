@@ -20,6 +20,7 @@ from carvoice.act.plan import PlanError, StateReader, lookup_in, plan_actions
 from carvoice.audio import SAMPLE_RATE, AudioSource
 from carvoice.audio.endpoint import Endpointer, NoiseFloor, Status, frame_level_db
 from carvoice.errors import UnknownValue
+from carvoice.intent.answers import NO, answer_of
 from carvoice.intent.grammar import SlotValueType
 from carvoice.lifetime import Closing, SupportsClose
 from carvoice.profile import placeholders
@@ -27,7 +28,6 @@ from carvoice.profile.model import Profile
 from carvoice.profile.summary import help_examples
 from carvoice.recognise.command import AnswerRecogniser, CommandRecogniser, Recognition
 from carvoice.recognise.engine import SpeechEngine, engine_for
-from carvoice.safety.confirm import NO, answer_of
 from carvoice.safety.gate import SafetyGate
 from carvoice.speak.speaker import Speaker
 from carvoice.speak.tts import SpeechFailed

@@ -22,11 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carvoice.errors import UnknownValue
-from carvoice.profile import placeholders
+from carvoice.profile import dictionary, placeholders
 from carvoice.profile.conditions import ConditionError, parse_condition
 from carvoice.profile.loader import default_profile_dir, load_profile
 from carvoice.profile.model import Profile, ProfileError
-from carvoice.recognise import dictionary
 
 DEMO = default_profile_dir()
 CONDITION_TOKENS = ("is", "not", "in", "and", "or", "known", "unknown", "(", ")", "[", "]", ",", "<", "<=", "==", "!=")

@@ -31,8 +31,8 @@ from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE
 from carvoice.audio.noise import NoiseCondition
 from carvoice.audio.wavfile import read_wav
 from carvoice.evaluation.manifest import Item
+from carvoice.profile import dictionary
 from carvoice.profile.model import KEYPHRASE_THRESHOLD, MICRO, POCKETSPHINX, Profile
-from carvoice.recognise import dictionary
 from carvoice.wake.micro import MicroModel
 
 HIT_TOLERANCE = 0.5  # seconds after a clip in which a detection still counts as a hit

@@ -34,11 +34,12 @@ from carvoice.intent import (
 )
 from carvoice.intent.grammar import slot_refs, slot_sets
 from carvoice.intent.template import Choice, Expr, Sequence, SlotRef, Word, template_words
-from carvoice.profile import placeholders
+from carvoice.profile import dictionary, placeholders
 from carvoice.profile.conditions import Condition, ConditionError, names, parse_condition
 from carvoice.profile.model import (
     CHECKSUM_TYPES,
     KEYPHRASE_THRESHOLD,
+    LEAD_IN_MARK,
     POCKETSPHINX,
     WAKE_ENGINES,
     Action,
@@ -62,13 +63,11 @@ from carvoice.profile.model import (
 )
 from carvoice.profile.positions import Positions
 from carvoice.profile.suggest import known_names, nearest
-from carvoice.recognise import dictionary
 from carvoice.vehicle.integrity import checksum_byte
 from carvoice.vehicle.obd import PIDS
 from carvoice.wake.micro import MicroModel
 
 MAIN_FILE = "profile.toml"
-LEAD_IN_MARK = "~"  # in the names of the wake phrase's word endings (see _wake_tails)
 # What a profile, which may come from anyone, may name. pyserial's spy:// writes a log to any
 # file and rfc2217:// or hwgrep:// are not ports a head unit has.
 SERIAL_URL_SCHEMES = ("loop", "socket", "relayboard")

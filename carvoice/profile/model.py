@@ -40,6 +40,9 @@ WakeEngine = Literal["pocketsphinx", "micro"]
 POCKETSPHINX: WakeEngine = "pocketsphinx"  # keyphrase spotting: any phrase in the dictionary
 MICRO: WakeEngine = "micro"  # microWakeWord: a neural model per phrase
 WAKE_ENGINES: tuple[WakeEngine, ...] = (POCKETSPHINX, MICRO)
+# In the names of the wake phrase's word endings (carvoice.profile.loader._wake_tails), which the
+# command recogniser hears as the lead-in to a command.
+LEAD_IN_MARK = "~"
 KEYPHRASE_THRESHOLD = 1e5  # PocketSphinx's default here: README, "Wake phrase"
 
 

@@ -1,4 +1,7 @@
-"""Asking before a risky action: a tiny yes/no grammar, and what counts as a clear answer."""
+"""The answer to "are you sure?": a tiny yes/no grammar, and what counts as a clear answer.
+
+The safety rules decide when to ask; the recogniser listens with this grammar for the answer.
+"""
 
 from __future__ import annotations
 
