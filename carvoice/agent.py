@@ -164,7 +164,10 @@ class Agent(Closing):
         clear = answer is not None and confidence >= self.profile.recognition.min_confidence and doubt is None
         self.emit(
             events.Answer(
-                self.now, answer=answer if clear else "none", text=" ".join(words), confidence=round(confidence, 3)
+                self.now,
+                answer=answer if clear and answer is not None else "none",
+                text=" ".join(words),
+                confidence=round(confidence, 3),
             )
         )
         if not clear:
@@ -211,7 +214,7 @@ class Agent(Closing):
         if reply:
             self.say(reply)
 
-    def _fail(self, message: str, source: str) -> None:
+    def _fail(self, message: str, source: events.ErrorSource) -> None:
         self.emit(events.Error(self.now, message=message, source=source))
         self.say(self.profile.replies.failed)
 
@@ -335,6 +338,7 @@ class Agent(Closing):
                         capture.feed(tail)
                         status = endpointer.feed(frame_level_db(tail))
             else:
+                assert endpointer is not None  # set together with capture
                 capture.feed(frame)
                 status = endpointer.feed(level)
             if status in (Status.END, Status.TOO_LONG, Status.NO_SPEECH):

@@ -226,9 +226,10 @@ def claim_stdout() -> TextIO:
     """
     if _claimed:
         return _claimed[0]
-    if sys.stdout is None or sys.stdout is not sys.__stdout__:
+    original = sys.__stdout__
+    if original is None or sys.stdout is not original:
         return sys.stdout
-    sys.stdout.flush()
+    original.flush()
     events_fd = os.dup(1)
     os.dup2(2, 1)
     _claimed.append(os.fdopen(events_fd, "w", encoding="utf-8", errors="backslashreplace"))

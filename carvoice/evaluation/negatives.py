@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ def measure(profile_dir: str, synthetic_minutes: float, only: str | None = None)
         ("not-wake phrases (real)", lambda: real_clips(SHARED / "wake" / "not-wake")),
         ("synthetic talk", lambda: synthetic_talk(synthetic_minutes, 1)),
     ]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, clips in sources:
         if only is not None and only not in name:
             continue

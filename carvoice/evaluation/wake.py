@@ -461,7 +461,7 @@ def plot_det(runs: list[WakeRun], path: Path | str) -> None:
         points = [score(run, t) for t in sorted(run.detections)]
         axes.plot(
             [max(p.false_alarms_per_hour or 0.0, 1e-3) for p in points],
-            [p.miss_rate for p in points],
+            [math.nan if p.miss_rate is None else p.miss_rate for p in points],
             linestyle=styles.get(run.engine, "-."),
             marker="o",
             markersize=3,

@@ -407,7 +407,9 @@ class _Builder:
         finally:
             self.origin = outer
 
-    def _problem(self, column: int, message: str, src: int, undefined: tuple[str, str] = ("", "")) -> int:
+    def _problem(
+        self, column: int, message: str, src: int, undefined: tuple[str, Literal["slot", "rule", ""]] = ("", "")
+    ) -> int:
         problem = GrammarProblem(self.origin, column, message, *undefined)
         if problem not in self.problems:
             self.problems.append(problem)
@@ -438,7 +440,7 @@ def slot_sets(
             memo[expr.name] = slot_sets(rule.expr, rules, limit, (*_stack, expr.name), memo)
         return memo[expr.name]
     if isinstance(expr, Choice):
-        result = {frozenset()} if expr.optional else set()
+        result: set[frozenset[str]] = {frozenset()} if expr.optional else set()
         for option in expr.options:
             result |= slot_sets(option, rules, limit, _stack, memo)
         return result
@@ -476,8 +478,8 @@ def expansions(expr: Expr, rules: Mapping[str, Rule], limit: int = 16) -> list[t
         rule = rules.get(expr.name)
         return expansions(rule.expr, rules, limit) if rule is not None else []
     if isinstance(expr, Choice):
-        result = [form for option in expr.options for form in expansions(option, rules, limit)]
-        return ([()] if expr.optional else []) + result[:limit]
+        forms = [form for option in expr.options for form in expansions(option, rules, limit)]
+        return ([()] if expr.optional else []) + forms[:limit]
     if isinstance(expr, Sequence):
         result: list[tuple[str, ...]] = [()]
         for item in expr.items:

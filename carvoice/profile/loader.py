@@ -626,10 +626,11 @@ class _Loader:
             if not isinstance(forms, list) or not forms or not all(isinstance(f, str) for f in forms):
                 self.report(vkey, "spoken forms must be text or a list of text")
                 continue
-            exprs = [self._template(vkey, form, allow_slots=False) for form in forms]
-            if any(e is None for e in exprs):
+            parsed = [self._template(vkey, form, allow_slots=False) for form in forms]
+            exprs = [e for e in parsed if e is not None]
+            if len(exprs) < len(parsed):
                 continue
-            spoken_expr = exprs[0] if len(exprs) == 1 else Choice(tuple(e for e in exprs if e is not None))
+            spoken_expr = exprs[0] if len(exprs) == 1 else Choice(tuple(exprs))
             result.append(SlotValue(value, spoken_expr))
         return result
 
@@ -640,11 +641,10 @@ class _Loader:
             if "step" in definition:
                 self.report(f"{key}.step", "a step needs range = [low, high]")
             return []
-        numbers = [_decimal(b) for b in bounds] if isinstance(bounds, list) and len(bounds) == 2 else [None]
-        if None in numbers:
+        low, high = [_decimal(b) for b in bounds] if isinstance(bounds, list) and len(bounds) == 2 else [None, None]
+        if low is None or high is None:
             self.report(f"{key}.range", f"must be [low, high], two numbers such as [16, 30], not {bounds!r}")
             return []
-        low, high = numbers
         decimal_step = _decimal(step)
         if decimal_step is None or decimal_step <= 0:
             self.report(f"{key}.step", f"must be a number greater than 0, such as 1 or 0.5, not {step!r}")
@@ -653,7 +653,7 @@ class _Loader:
             self.report(f"{key}.range", f"needs 0 <= low <= high < 1000000, not {bounds!r}")
             return []
         count = int((high - low) / decimal_step) + 1
-        places = max(-n.as_tuple().exponent for n in (low, decimal_step))
+        places = max(-int(n.as_tuple().exponent) for n in (low, decimal_step))
         where = f"{key}.step" if "step" in definition else f"{key}.range"
         if count > MAX_RANGE_VALUES:
             self.report(where, f"gives {count:,} values, more than {MAX_RANGE_VALUES:,}: use a larger step")

@@ -36,7 +36,7 @@ class GuardedBus(can.BusABC):
         self.on_sent = on_sent
         self.refused = 0
         self.channel_info = bus.channel_info
-        super().__init__(channel=getattr(bus, "channel", None))
+        super().__init__(channel=getattr(bus, "channel", ""))
 
     def send(self, msg: can.Message, timeout: float | None = None) -> None:
         if not self.policy.allows_message(msg):
