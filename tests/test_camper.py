@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from carvoice.check import load_profile
 from carvoice.cli import build_parser, main
 from carvoice.cli import sim as sim_command
 from carvoice.cli import text as text_command
-from carvoice.profile.loader import load_profile
 from carvoice.sim.car import SimCar, car_for
 from carvoice.sim.scenario import ScenarioError, load_scenario
 from tests.conftest import FILES, open_test_bus, until

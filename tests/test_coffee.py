@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from carvoice import events
+from carvoice.check import load_profile
 from carvoice.cli import main
-from carvoice.profile.loader import load_profile
 
 COFFEE = Path(__file__).resolve().parents[1] / "config" / "coffee"
 

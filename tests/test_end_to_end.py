@@ -138,7 +138,8 @@ def test_the_microphone_path_through_pyaudio(tmp_path, monkeypatch):
     from carvoice.act.can import CanSink
     from carvoice.agent import Agent
     from carvoice.audio.microphone import MicrophoneSource
-    from carvoice.profile.loader import default_profile_dir, load_profile
+    from carvoice.check import load_profile
+    from carvoice.profile.loader import default_profile_dir
     from tests.pulse import VirtualCabin
 
     cabin = VirtualCabin(tmp_path)
@@ -176,7 +177,8 @@ def test_the_agent_does_not_hear_itself(tmp_path, monkeypatch, guarded):
     from carvoice.act.can import CanSink
     from carvoice.agent import Agent
     from carvoice.audio.microphone import MicrophoneSource
-    from carvoice.profile.loader import default_profile_dir, load_profile
+    from carvoice.check import load_profile
+    from carvoice.profile.loader import default_profile_dir
     from carvoice.speak.output import SpeakerOutput
     from carvoice.speak.speaker import Speaker
     from carvoice.speak.tts import Synthesizer

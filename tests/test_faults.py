@@ -28,8 +28,9 @@ from carvoice.agent import Agent
 from carvoice.audio import SAMPLE_RATE, AudioSourceError
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
+from carvoice.check import load_profile
 from carvoice.cli import main, run
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.profile.loader import default_profile_dir
 from carvoice.speak.output import WavDirectoryOutput
 from carvoice.speak.speaker import Speaker
 from carvoice.speak.tts import Synthesizer

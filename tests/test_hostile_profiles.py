@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from carvoice.check import load_profile
 from carvoice.cli import main
 from carvoice.cli.text import NOT_UNDERSTOOD
 from carvoice.intent.grammar import READINGS_PER_STATE
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import ProfileError
 from tests.hostile import PROFILE_BOMBS as BOMBS
 from tests.hostile import PeakMemory, twenty_optional_slots_text

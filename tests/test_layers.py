@@ -21,18 +21,13 @@ LAYERS: list[set[str]] = [
     {"act", "recognise", "speak"},  # planning and sending actions; hearing commands; speaking
     {"safety", "wake"},  # the profile's rules and the frame policy; the wake phrase
     {"vehicle"},  # the car's bus and state
-    {"sim"},  # the simulated car
+    {"check", "sim"},  # a profile with the checks that need the stages above `profile`; the simulated car
     {"agent"},  # the pipeline
     {"factory", "service"},  # building the agent; running it as a daemon
     {"bundle", "evaluation"},  # installing profiles; measuring the agent
     {"cli", "__init__"},  # the command line
     {"__main__"},  # python -m carvoice
 ]
-
-# Back-edges not yet taken out (issue 16): profile/loader.py still runs the checks that need the
-# planner (act), the vehicle's OBD table and checksums (vehicle) and the wake models (wake).
-NOT_YET = {("profile", "act"), ("profile", "vehicle"), ("profile", "wake")}
-
 
 def part_of(path: Path) -> str:
     relative = path.relative_to(PACKAGE).parts
@@ -72,11 +67,11 @@ def test_every_part_has_a_layer():
     assert parts == set().union(*LAYERS)
 
 
+def test_no_two_parts_import_each_other():
+    found = edges()
+    assert sorted((s, t) for s, t in found if (t, s) in found) == []
+
+
 def test_imports_point_down_only():
-    upward = sorted((s, t) for s, t in edges() - NOT_YET if layer_of(t) >= layer_of(s))
+    upward = sorted((s, t) for s, t in edges() if layer_of(t) >= layer_of(s))
     assert upward == [], "imports that point up, or across a layer: " + ", ".join(f"{s} -> {t}" for s, t in upward)
-
-
-def test_the_known_back_edges_are_still_there():
-    """Once one is taken out, take it off NOT_YET too, so that it cannot come back."""
-    assert edges() >= NOT_YET

@@ -11,7 +11,7 @@ from pathlib import Path
 import can
 import pytest
 
-from carvoice.profile.loader import load_profile
+from carvoice.check import load_profile
 from carvoice.vehicle import obd
 from carvoice.vehicle.obd_can import CanObd
 from carvoice.vehicle.obd_poll import ObdPoller

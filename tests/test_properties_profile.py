@@ -21,10 +21,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from carvoice.check import load_profile
 from carvoice.errors import UnknownValue
 from carvoice.profile import dictionary, placeholders
 from carvoice.profile.conditions import ConditionError, parse_condition
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import Profile, ProfileError
 
 DEMO = default_profile_dir()

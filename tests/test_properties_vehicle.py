@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from carvoice.act.can import CanSink
 from carvoice.act.plan import CanFrame, FixedState, PlanError, plan_actions
 from carvoice.agent import Agent
+from carvoice.check import load_profile
 from carvoice.errors import UnknownValue
 from carvoice.profile import placeholders
 from carvoice.profile.conditions import names
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import CanAction, Intent, Profile
 from carvoice.safety.gate import SafetyGate, every_frame
 from carvoice.sim.ecu import SimEcu

@@ -12,7 +12,8 @@ from pathlib import Path
 import can
 import pytest
 
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.check import load_profile
+from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import ProfileError
 from tests.bundles import start_daemon
 

@@ -1,8 +1,9 @@
 """From an intent and its slots to the exact frames and serial writes, before anything is sent.
 
-Planning is pure: it needs the profile and nothing else, so the profile checker
-can plan every slot combination ahead of time and the safety stage can see
-each frame before it reaches the bus.
+Planning is pure: it needs the profile and the car's values as a `StateReader` hands them
+over, nothing else. So the profile check (carvoice.check) can plan every slot combination
+ahead of time with the car at both ends of its ranges, and the safety stage can see each
+frame before it reaches the bus.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,19 +29,6 @@ class PlanError(CarvoiceError, ValueError):
     def __init__(self, message: str, key: str = "") -> None:
         super().__init__(message)
         self.key = key
-
-
-# can-utils' compact form of a frame: 3 hex digits (11-bit id) or 8 (29-bit), #, up to 8 bytes.
-FRAME_TEXT = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
-
-
-def parse_frame_text(text: str) -> tuple[int, bytes, bool] | None:
-    """`123#0102` -> (0x123, b"\x01\x02", extended False); None when it is not that form."""
-    match = FRAME_TEXT.fullmatch(text.strip())
-    if match is None:
-        return None
-    ident, payload = match.groups()
-    return int(ident, 16), bytes.fromhex(payload), len(ident) == 8
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 from carvoice import events
 from carvoice.act.can import parse_bus_spec
 from carvoice.agent import Agent
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.check import load_profile
+from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import Profile, ProfileError
 from carvoice.recognise.engine import SpeechEngine
 

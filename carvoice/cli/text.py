@@ -12,8 +12,9 @@ import re
 import sys
 
 from carvoice import events
-from carvoice.act.plan import CanFrame, parse_frame_text
+from carvoice.act.plan import CanFrame
 from carvoice.cli._common import add_agent_options, agent_from_options, load_or_report, profile_dir
+from carvoice.profile.model import parse_frame_text
 from carvoice.vehicle.state import VehicleState
 
 # Exit statuses (README, "Typed commands"): what became of the command.

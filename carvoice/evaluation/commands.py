@@ -21,8 +21,8 @@ from carvoice.agent import Agent
 from carvoice.audio import SAMPLE_RATE, SampleSource
 from carvoice.audio.noise import NoiseCondition
 from carvoice.audio.wavfile import read_wav
+from carvoice.check import load_profile
 from carvoice.evaluation.manifest import Item
-from carvoice.profile.loader import load_profile
 from carvoice.recognise.command import Calibration, Recognition, use_calibration
 
 

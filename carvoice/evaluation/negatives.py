@@ -26,9 +26,10 @@ from carvoice import events
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import read_wav
+from carvoice.check import load_profile
 from carvoice.evaluation.generate import NOT_COMMANDS
 from carvoice.evaluation.soak import VOICES, agent_on_simulated_car
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.profile.loader import default_profile_dir
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 WAKE_FOLDERS = ("computer", "jarvis", "alexa", "smart_mirror", "snowboy", "view_glass", "amelia")

@@ -31,10 +31,11 @@ from carvoice.act.plan import CanFrame, PlanError, extreme_states, plan_actions
 from carvoice.agent import Agent
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE, SampleSource
 from carvoice.audio.synth import silence, speech, with_noise_floor
+from carvoice.check import load_profile
 from carvoice.errors import UnknownValue
 from carvoice.evaluation.generate import NOT_COMMANDS
 from carvoice.factory import build_agent, link_of
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import Profile
 from carvoice.recognise.engine import engine_for
 from carvoice.sim.ecu import SimEcu

@@ -187,7 +187,7 @@ def run_stream(
     each hit and listening afresh); with it, every threshold of the engine's grid is scored
     in the same pass.
     """
-    from carvoice.profile.loader import load_profile
+    from carvoice.check import load_profile
 
     profile = load_profile(profile_dir)
     at = _operating_point(engine_name, phrase, profile)
@@ -339,7 +339,7 @@ def evaluate_wake(
 
     `engines` defaults to the profile's own; `phrases` to every phrase in the manifest.
     """
-    from carvoice.profile.loader import load_profile
+    from carvoice.check import load_profile
 
     profile = load_profile(profile_dir)
     engines = engines or (profile.wake.engine,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -139,6 +140,19 @@ def diagnostic_id(arbitration_id: int, extended: bool) -> bool:
     if extended:
         return arbitration_id >> 16 in (0x18DA, 0x18DB)
     return arbitration_id == 0x7DF or 0x7E0 <= arbitration_id <= 0x7EF
+
+
+# can-utils' compact form of a frame: 3 hex digits (11-bit id) or 8 (29-bit), #, up to 8 bytes.
+FRAME_TEXT = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
+
+
+def parse_frame_text(text: str) -> tuple[int, bytes, bool] | None:
+    """`123#0102` -> (0x123, b"\x01\x02", extended False); None when it is not that form."""
+    match = FRAME_TEXT.fullmatch(text.strip())
+    if match is None:
+        return None
+    ident, payload = match.groups()
+    return int(ident, 16), bytes.fromhex(payload), len(ident) == 8
 
 
 # How a status message's checksum byte is computed from its other bytes (carvoice.vehicle.integrity).
