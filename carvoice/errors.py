@@ -11,6 +11,14 @@ class CarvoiceError(Exception):
     """Something carvoice reports to a person: a bad file, a device that failed, a refused input."""
 
 
+class TextError(CarvoiceError, ValueError):
+    """Text a profile gives (a template, a condition, a reply) that cannot be read; `column` points at the fault."""
+
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(message)
+        self.column = column
+
+
 class UnknownValue(CarvoiceError, LookupError):
     """A name a condition, reply or plan needs has no value now (a vehicle value unknown or stale).
 

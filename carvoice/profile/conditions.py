@@ -18,15 +18,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from carvoice.errors import CarvoiceError, UnknownValue
+from carvoice.errors import TextError, UnknownValue
 
 Value = str | int | float
 
 
-class ConditionError(CarvoiceError, ValueError):
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(message)
-        self.column = column
+class ConditionError(TextError):
+    """A condition that cannot be parsed; `column` points at the fault."""
 
 
 @dataclass(frozen=True)

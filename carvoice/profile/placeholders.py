@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from carvoice.errors import CarvoiceError, UnknownValue
+from carvoice.errors import TextError, UnknownValue
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\s*([+-])\s*(\d+(?:\.\d+)?))?(?::([^{}]*))?\}")
 _ANY_BRACES = re.compile(r"\{[^{}]*\}")
@@ -21,12 +21,8 @@ Lookup = Callable[[str], Any]
 _MAX_FORMAT_NUMBER = 32
 
 
-class PlaceholderError(CarvoiceError, ValueError):
+class PlaceholderError(TextError):
     """Text whose braces are not placeholders this module can fill; `column` points at the fault."""
-
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(message)
-        self.column = column
 
 
 def names_in(text: str) -> list[str]:
