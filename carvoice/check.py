@@ -48,6 +48,7 @@ STAGES = Stages(
     bus_problem=network_bus_problem,
     check_relayboard_url=protocol_relayboard.protocol,
     obd_pids={number: pid.name for number, pid in PIDS.items()},
+    obd_limits={number: (pid.minimum, pid.maximum) for number, pid in PIDS.items()},
     checksum_byte=checksum_byte,
     wake_model=_wake_model,
     plan_problems=_plan_problems,

@@ -157,8 +157,8 @@ def test_the_agent_polls_the_emulator_and_survives_its_restart(tmp_path, emulato
         all_unknown = {"speed": None, "coolant": None, "fuel": None}
         assert until(lambda: errors and state.snapshot() == all_unknown, 3.0) is not None
         assert errors[0].startswith(f"ELM327 at {emulator.url}: ")
-        failures = len(errors)
-        time.sleep(0.3)  # a few more failed polls ...
+        failures, polls = len(errors), link.obd.polls
+        assert until(lambda: link.obd.polls >= polls + 3, 5.0) is not None  # a few more failed polls ...
         assert len(errors) <= failures + 1  # ... are not reported again (at most: "went away", then "cannot open")
         emulator.start()
         assert until(lambda: state.value("fuel") == pytest.approx(FUEL, abs=1e-3), 5.0) is not None

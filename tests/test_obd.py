@@ -270,6 +270,14 @@ def obd_profile(tmp_path: Path, source: str, channel: str = "minimal", poll_seco
     return load_profile(root)
 
 
+def test_the_check_plans_with_an_obd_value_at_both_ends_of_its_range(tmp_path):
+    """Coolant runs -40..215 and speed 0..255 (SAE J1979), not the 0..100 of a percentage."""
+    from carvoice.act.plan import extreme_states
+
+    low, high = extreme_states(obd_profile(tmp_path, "can"))
+    assert [(low.value(n), high.value(n)) for n in ("coolant", "speed", "fuel")] == [(-40, 215), (0, 255), (0, 100)]
+
+
 def test_vehicle_link_polls_obd_values_on_its_own_bus(tmp_path, channel, ecus):
     from carvoice.vehicle.link import VehicleLink
 

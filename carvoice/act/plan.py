@@ -275,7 +275,7 @@ def extreme_states(profile: Profile) -> list[FixedState]:
     """The car at both ends of every value's range: a plan that encodes at both encodes between."""
     ends: list[dict[str, Any]] = [{}, {}]
     for name, source in profile.state.items():
-        low, high = 0, 100  # OBD-II percentages and temperatures
+        low, high = source.limits or (0, 100)  # an OBD-II value's own range, else a percentage
         if source.message is not None and profile.dbc is not None:
             signal = profile.dbc.get_message_by_name(source.message).get_signal_by_name(source.signal)
             low = signal.minimum if signal.minimum is not None else 0

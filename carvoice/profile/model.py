@@ -173,6 +173,9 @@ class StateSource:
     counter: str | None = None
     checksum: str | None = None
     checksum_type: ChecksumType | None = None
+    # An OBD-II value's range (SAE J1979: coolant -40..215 degrees, engine speed to 16383.75 rpm), so
+    # that the profile check plans a command with the car at both ends of it.
+    limits: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -235,7 +235,9 @@ class Settings(Security):
                 if obd is None:
                     self.report(f"{key}.obd", 'OBD-II values need an [obd] section (source = "can" or a serial URL)')
                     continue
-                sources[name] = StateSource(name, float(max_age or 3 * obd.poll_seconds), obd_pid=int(pid, 16))
+                number = int(pid, 16)
+                max_age = float(max_age or 3 * obd.poll_seconds)
+                sources[name] = StateSource(name, max_age, obd_pid=number, limits=self.stages.obd_limits[number])
                 continue
             message, signal = self._state_signal(key, spec["signal"], dbc)
             if message is None or signal is None:

@@ -21,8 +21,9 @@ class Stages:
     bus_problem: Callable[[str], str | None]
     # Raises ValueError saying what is wrong with a relayboard:// URL.
     check_relayboard_url: Callable[[str], object]
-    # The OBD-II PIDs carvoice can read: number -> its name.
+    # The OBD-II PIDs carvoice can read: number -> its name, and the lowest and highest value it carries.
     obd_pids: Mapping[int, str]
+    obd_limits: Mapping[int, tuple[float, float]]
     # The checksum byte of a DBC message's other bytes, or None when the message cannot carry one.
     checksum_byte: Callable[[Any, Any], Any]
     # The micro wake model a [wake] model = ... names (found beside the profile or built in);
