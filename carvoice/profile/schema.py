@@ -2,27 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any
 
+from carvoice.profile.model import (
+    AudioSettings,
+    CanAction,
+    CanSettings,
+    ObdSettings,
+    RecognitionSettings,
+    Replies,
+    Reply,
+    SerialAction,
+    SerialPortSettings,
+    WakeSettings,
+)
 from carvoice.profile.sources import Sources
 from carvoice.profile.suggest import known_names, nearest
 
+
+def _keys_of(
+    model: Any, *, without: frozenset[str] = frozenset(), written: Mapping[str, str] | None = None
+) -> set[str]:
+    """The keys a table has: the fields of the dataclass it is read into, as an installer writes them."""
+    names = written or {}
+    return {names.get(f.name, f.name) for f in fields(model) if f.name not in without}
+
+
 KEYS = {
     "profile": {"name", "description"},
-    "wake": {"phrase", "engine", "model", "threshold", "button"},
-    "audio": {"input", "output"},
-    "can": {"interface", "channel", "bitrate", "dbc"},
-    "obd": {"source", "poll_seconds", "baudrate"},
+    "wake": _keys_of(WakeSettings),
+    "audio": _keys_of(AudioSettings),
+    "can": _keys_of(CanSettings),
+    "obd": _keys_of(ObdSettings),
     "state_source": {"signal", "obd", "max_age", "counter", "checksum", "checksum_type"},
-    "recognition": {
-        "min_confidence",
-        "min_confidence_to_answer",
-        "listen_seconds",
-        "max_command_seconds",
-        "trailing_silence",
-    },
-    "replies": {"not_understood", "failed", "refused", "unknown_state", "confirm", "cancelled", "no_answer"},
-    "serial_port": {"url", "baudrate"},
+    "recognition": _keys_of(RecognitionSettings),
+    "replies": _keys_of(Replies),
+    "serial_port": _keys_of(SerialPortSettings, without=frozenset({"name"})),
     "slot": {"values", "range", "step"},
     "intent": {
         "sentences",
@@ -37,10 +54,10 @@ KEYS = {
         "confirm_when",
         "question",
     },
-    "reply": {"text", "when"},
-    "can_action": {"can", "signals", "when", "clamp"},
+    "reply": _keys_of(Reply),
+    "can_action": _keys_of(CanAction, without=frozenset({"key"}), written={"message": "can"}),
     "frame_action": {"frame", "when"},
-    "serial_action": {"serial", "write", "expect", "timeout", "when"},
+    "serial_action": _keys_of(SerialAction, without=frozenset({"key"}), written={"port": "serial"}),
 }
 
 
