@@ -153,7 +153,8 @@ def test_the_microphone_path_through_pyaudio(tmp_path, monkeypatch):
         cabin.say(with_noise_floor(np.concatenate([silence(0.5), command, silence(1.5)])))
         channel = f"test-{uuid.uuid4().hex}"
         heard = []
-        with can.Bus(interface="virtual", channel=channel) as reader, can.Bus("virtual", channel=channel) as sending:
+        reader, sending = (can.Bus(interface="virtual", channel=channel) for _ in range(2))
+        with reader, sending:
             with Agent(load_profile(default_profile_dir()), heard.append, [CanSink(sending)]) as agent:
                 agent.listen(FirstSeconds(microphone, 5.5))
             message = reader.recv(timeout=0.5)
