@@ -16,17 +16,18 @@ import numpy as np
 
 from carvoice import events
 from carvoice.act import ActionFailed, ActionSink
-from carvoice.act.plan import PlanError, StateReader, UnknownValue, lookup_in, plan_actions
+from carvoice.act.plan import PlanError, StateReader, lookup_in, plan_actions
 from carvoice.audio import SAMPLE_RATE, AudioSource
 from carvoice.audio.endpoint import Endpointer, NoiseFloor, Status, frame_level_db
+from carvoice.errors import UnknownValue
+from carvoice.intent.answers import NO, answer_of
 from carvoice.intent.grammar import SlotValueType
+from carvoice.lifetime import Closing, SupportsClose
 from carvoice.profile import placeholders
-from carvoice.profile.conditions import Unknown
 from carvoice.profile.model import Profile
 from carvoice.profile.summary import help_examples
 from carvoice.recognise.command import AnswerRecogniser, CommandRecogniser, Recognition
 from carvoice.recognise.engine import SpeechEngine, engine_for
-from carvoice.safety.confirm import NO, answer_of
 from carvoice.safety.gate import SafetyGate
 from carvoice.speak.speaker import Speaker
 from carvoice.speak.tts import SpeechFailed
@@ -56,7 +57,13 @@ class _Pending:
     slots: dict[str, SlotValueType]
 
 
-class Agent:
+class Agent(Closing):
+    """Built by carvoice.factory.build_agent; a context manager that closes what it owns.
+
+    `ask`: without a microphone (`carvoice text`), how to get the answer to a question: words or None.
+    `owned`: closed with the agent (the vehicle link, which owns the bus); `on_profile`: told of a reloaded profile.
+    """
+
     def __init__(
         self,
         profile: Profile,
@@ -65,6 +72,10 @@ class Agent:
         speaker: Speaker | None = None,
         engine: SpeechEngine | None = None,
         state: StateReader | None = None,
+        *,
+        ask: Callable[[str], Sequence[str] | None] | None = None,
+        owned: Sequence[SupportsClose] = (),
+        on_profile: Sequence[Callable[[Profile], None]] = (),
     ) -> None:
         self.profile = profile
         self.emit = emit
@@ -79,11 +90,9 @@ class Agent:
         self._button_down = False
         self._generation = 0  # bumped when the profile is replaced while listening
         self._pending: _Pending | None = None
-        self.tick: Callable[[], None] | None = None  # called once per frame (watchdog, reload)
-        # Without a microphone (`carvoice text`), how to get the answer to a question: words or None.
-        self.ask: Callable[[str], Sequence[str] | None] | None = None
-        self.on_close: list[Callable[[], None]] = []
-        self.on_profile: list[Callable[[Profile], None]] = []  # told of a reloaded profile
+        self.ask = ask
+        self.owned = tuple(owned)
+        self._on_profile = tuple(on_profile)
         # Hearing a command or waiting for an answer: a profile reload waits until this is False.
         self.busy = False
 
@@ -94,7 +103,7 @@ class Agent:
         self.profile, self.engine, self.gate = profile, engine, SafetyGate(profile)
         self._pending = None
         self._generation += 1
-        for tell in self.on_profile:
+        for tell in self._on_profile:
             tell(profile)
 
     @property
@@ -155,7 +164,10 @@ class Agent:
         clear = answer is not None and confidence >= self.profile.recognition.min_confidence and doubt is None
         self.emit(
             events.Answer(
-                self.now, answer=answer if clear else "none", text=" ".join(words), confidence=round(confidence, 3)
+                self.now,
+                answer=answer if clear and answer is not None else "none",
+                text=" ".join(words),
+                confidence=round(confidence, 3),
             )
         )
         if not clear:
@@ -202,7 +214,7 @@ class Agent:
         if reply:
             self.say(reply)
 
-    def _fail(self, message: str, source: str) -> None:
+    def _fail(self, message: str, source: events.ErrorSource) -> None:
         self.emit(events.Error(self.now, message=message, source=source))
         self.say(self.profile.replies.failed)
 
@@ -218,7 +230,7 @@ class Agent:
                 if reply.when is not None and not reply.when.evaluate(lookup):
                     continue
                 return placeholders.fill(reply.text, lookup)
-            except (Unknown, placeholders.Missing):
+            except UnknownValue:
                 continue
         return None
 
@@ -250,11 +262,12 @@ class Agent:
 
     # -- the listening loop -------------------------------------------------------------------
 
-    def listen(self, source: AudioSource, awake: bool = False) -> None:
+    def listen(self, source: AudioSource, awake: bool = False, tick: Callable[[], None] | None = None) -> None:
         """Run until the source ends (a recording) or fails (raises AudioSourceError).
 
         `awake` starts as if the wake phrase had just been heard: the evaluator decodes
         recorded commands exactly as the daemon does after a wake phrase.
+        `tick` is called once per frame (the daemon's watchdog, signals and reloads).
         """
         if self.engine is None:
             self.engine = engine_for(self.profile)
@@ -277,8 +290,8 @@ class Agent:
         )
         for frame in source.frames():
             self.busy = capture is not None or self._pending is not None
-            if self.tick is not None:
-                self.tick()
+            if tick is not None:
+                tick()
             if generation != self._generation:
                 generation = self._generation
                 wake, capture, endpointer = spotter_for(self.profile, self.engine), None, None
@@ -325,6 +338,7 @@ class Agent:
                         capture.feed(tail)
                         status = endpointer.feed(frame_level_db(tail))
             else:
+                assert endpointer is not None  # set together with capture
                 capture.feed(frame)
                 status = endpointer.feed(level)
             if status in (Status.END, Status.TOO_LONG, Status.NO_SPEECH):
@@ -377,8 +391,8 @@ class Agent:
         return pressed
 
     def close(self) -> None:
-        for close in self.on_close:
-            close()
+        for owned in self.owned:
+            owned.close()
         for sink in self.sinks:
             sink.close()
         if self.speaker is not None:

@@ -11,8 +11,12 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, TextIO
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, Literal, TextIO
+
+# The stage an error event comes from (README, "Events").
+ErrorSource = Literal["act", "plan", "speech", "audio", "safety", "vehicle", "profile"]
+_KINDS: dict[str, type[Event]] = {}
 
 
 @dataclass(frozen=True)
@@ -20,10 +24,29 @@ class Event:
     name: ClassVar[str] = "event"
     t: float
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _KINDS[cls.name] = cls
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["t"] = round(self.t, 3)
         return {"t": data.pop("t"), "event": self.name, **data}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Event:
+        """The event a `to_dict` (or a JSON line of the stream) describes; ValueError for anything else."""
+        kind = _KINDS.get(str(data.get("event")))
+        if kind is None:
+            raise ValueError(f"not an event of carvoice's stream: {data.get('event')!r}")
+        names = {f.name for f in fields(kind)}
+        given = {key: value for key, value in data.items() if key != "event"}
+        if not names >= set(given):
+            raise ValueError(f"{kind.name} has no field {', '.join(sorted(set(given) - names))}")
+        try:
+            return kind(**given)
+        except TypeError as error:  # a required field is missing
+            raise ValueError(f"{kind.name}: {error}") from None
 
     def describe(self) -> str:
         return ""
@@ -32,9 +55,9 @@ class Event:
 @dataclass(frozen=True)
 class Ready(Event):
     name: ClassVar[str] = "ready"
-    profile: str = ""
-    wake_phrase: str = ""
-    source: str = ""
+    profile: str
+    wake_phrase: str
+    source: str
 
     def describe(self) -> str:
         return f'profile {self.profile!r}, say "{self.wake_phrase}" ({self.source})'
@@ -43,8 +66,8 @@ class Ready(Event):
 @dataclass(frozen=True)
 class Wake(Event):
     name: ClassVar[str] = "wake"
-    phrase: str = ""
-    by: str = "phrase"  # or "button": the profile's push-to-talk button
+    phrase: str
+    by: Literal["phrase", "button"] = "phrase"  # or the profile's push-to-talk button
 
     def describe(self) -> str:
         return f'"{self.phrase}"' if self.by == "phrase" else f"{self.by} pressed"
@@ -64,10 +87,10 @@ class Tone(Event):
 @dataclass(frozen=True)
 class Intent(Event):
     name: ClassVar[str] = "intent"
-    intent: str = ""
-    slots: dict[str, Any] = field(default_factory=dict)
-    text: str = ""
-    confidence: float = 1.0
+    intent: str
+    slots: dict[str, Any]
+    text: str
+    confidence: float
 
     def describe(self) -> str:
         slots = ", ".join(f"{k}={v}" for k, v in self.slots.items())
@@ -77,8 +100,8 @@ class Intent(Event):
 @dataclass(frozen=True)
 class Rejected(Event):
     name: ClassVar[str] = "rejected"
-    reason: str = ""
-    text: str = ""
+    reason: str
+    text: str = ""  # nothing was heard
     confidence: float = 0.0
 
     def describe(self) -> str:
@@ -89,8 +112,8 @@ class Rejected(Event):
 @dataclass(frozen=True)
 class Refused(Event):
     name: ClassVar[str] = "refused"
-    intent: str = ""
-    reason: str = ""
+    intent: str
+    reason: str
 
     def describe(self) -> str:
         return f"{self.intent}: {self.reason}"
@@ -99,8 +122,8 @@ class Refused(Event):
 @dataclass(frozen=True)
 class Confirm(Event):
     name: ClassVar[str] = "confirm"
-    intent: str = ""
-    question: str = ""
+    intent: str
+    question: str
 
     def describe(self) -> str:
         return f'{self.intent}: "{self.question}"'
@@ -109,9 +132,9 @@ class Confirm(Event):
 @dataclass(frozen=True)
 class Answer(Event):
     name: ClassVar[str] = "answer"
-    answer: str = ""  # yes, no, or none (nothing clear within the time)
-    text: str = ""
-    confidence: float = 0.0
+    answer: Literal["yes", "no", "none"]  # none: nothing clear within the time
+    text: str
+    confidence: float
 
     def describe(self) -> str:
         heard = f' heard "{self.text}"' if self.text else ""
@@ -121,10 +144,10 @@ class Answer(Event):
 @dataclass(frozen=True)
 class Can(Event):
     name: ClassVar[str] = "can"
-    frame: str = ""
-    message: str | None = None
-    signals: dict[str, Any] = field(default_factory=dict)
-    channel: str = ""
+    frame: str
+    message: str | None  # None: a raw frame, not a DBC message
+    signals: dict[str, Any]
+    channel: str
 
     def describe(self) -> str:
         signals = " ".join(f"{k}={v}" for k, v in self.signals.items())
@@ -134,9 +157,9 @@ class Can(Event):
 @dataclass(frozen=True)
 class Serial(Event):
     name: ClassVar[str] = "serial"
-    port: str = ""
-    data: str = ""
-    reply: str | None = None
+    port: str
+    data: str
+    reply: str | None  # None: no answer was waited for
 
     def describe(self) -> str:
         reply = f" -> {self.reply!r}" if self.reply is not None else ""
@@ -146,8 +169,8 @@ class Serial(Event):
 @dataclass(frozen=True)
 class Say(Event):
     name: ClassVar[str] = "say"
-    text: str = ""
-    file: str | None = None
+    text: str
+    file: str | None = None  # None: played, or not synthesised at all
 
     def describe(self) -> str:
         where = f"  [{self.file}]" if self.file else ""
@@ -157,8 +180,8 @@ class Say(Event):
 @dataclass(frozen=True)
 class Error(Event):
     name: ClassVar[str] = "error"
-    message: str = ""
-    source: str = ""
+    message: str
+    source: ErrorSource
 
     def describe(self) -> str:
         return f"{self.source}: {self.message}" if self.source else self.message
@@ -169,6 +192,11 @@ Emit = Callable[[Event], None]
 
 def json_line(event: Event) -> str:
     return json.dumps(event.to_dict(), ensure_ascii=False, default=str)
+
+
+def from_json_line(line: str) -> Event:
+    """One line of `--events json` back as the event it was written from."""
+    return Event.from_dict(json.loads(line))
 
 
 def human_line(event: Event) -> str:
@@ -198,16 +226,17 @@ def claim_stdout() -> TextIO:
     """
     if _claimed:
         return _claimed[0]
-    if sys.stdout is None or sys.stdout is not sys.__stdout__:
+    original = sys.__stdout__
+    if original is None or sys.stdout is not original:
         return sys.stdout
-    sys.stdout.flush()
+    original.flush()
     events_fd = os.dup(1)
     os.dup2(2, 1)
     _claimed.append(os.fdopen(events_fd, "w", encoding="utf-8", errors="backslashreplace"))
     return _claimed[0]
 
 
-def printer(style: str, stream: TextIO | None = None) -> Emit:
+def printer(style: Literal["text", "json"], stream: TextIO | None = None) -> Emit:
     """An emitter writing each event as it happens, as JSON lines or for a person (or journald).
 
     Without a stream, the events take stdout for themselves (claim_stdout).

@@ -18,7 +18,8 @@ from typing import Any
 
 from carvoice import events
 from carvoice.agent import Agent
-from carvoice.profile.loader import load_profile, profile_digest
+from carvoice.check import load_profile
+from carvoice.profile.loader import profile_digest
 from carvoice.profile.model import Profile, ProfileError
 from carvoice.recognise.engine import SpeechEngine, engine_for
 
@@ -26,7 +27,7 @@ DEFAULT_RUNTIME_DIR = Path("/run/carvoice")
 
 
 class Stop(Exception):
-    """SIGTERM or SIGINT: leave the audio loop cleanly."""
+    """SIGTERM: leave the audio loop cleanly (Ctrl-C stays Python's KeyboardInterrupt, which closes the agent too)."""
 
 
 def sd_notify(message: str) -> bool:
@@ -128,10 +129,6 @@ class Service:
         usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
         self._watchdog_interval = usec / 2e6 if usec else None
         self._reload_error: str | None = None
-
-    def install(self) -> None:
-        self.signals.install()
-        self.agent.tick = self.tick
 
     def ready(self) -> None:
         self.write_status()

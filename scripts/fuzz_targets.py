@@ -158,10 +158,11 @@ def template(data: bytes) -> None:
 
 @target(" is ", " is not ", " in ", " not in ", " and ", " or ", "not ", "known", "unknown", "==", "<=", "[", "]")
 def condition(data: bytes) -> None:
-    """parse_condition: a condition that evaluates to a bool or raises Unknown, or ConditionError."""
+    """parse_condition: a condition that evaluates to a bool or raises UnknownValue, or ConditionError."""
     import atheris
 
-    from carvoice.profile.conditions import ConditionError, Unknown, parse_condition
+    from carvoice.errors import UnknownValue
+    from carvoice.profile.conditions import ConditionError, parse_condition
 
     fdp = atheris.FuzzedDataProvider(data)
     text = fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 80))
@@ -171,15 +172,16 @@ def condition(data: bytes) -> None:
         assert 0 <= error.column <= len(text), error.column
         return
     values = _values(fdp)
-    with contextlib.suppress(Unknown):
+    with contextlib.suppress(UnknownValue):
         assert isinstance(parsed.evaluate(values.get), bool)
 
 
 @target("{", "}", "{speed}", "{x + 1}", "{x:.1f}", ":", " - ", ".0f", "d", ">", "%")
 def placeholder(data: bytes) -> None:
-    """placeholders.check, then fill: PlaceholderError at a column, or text, or Missing."""
+    """placeholders.check, then fill: PlaceholderError at a column, or text, or UnknownValue."""
     import atheris
 
+    from carvoice.errors import UnknownValue
     from carvoice.profile import placeholders
 
     fdp = atheris.FuzzedDataProvider(data)
@@ -189,7 +191,7 @@ def placeholder(data: bytes) -> None:
     except placeholders.PlaceholderError as error:
         assert 0 <= error.column < len(text), error.column
         return
-    with contextlib.suppress(placeholders.Missing):
+    with contextlib.suppress(UnknownValue):
         placeholders.fill(text, _values(fdp).get)
 
 

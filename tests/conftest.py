@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from carvoice.audio import SampleSource
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.check import load_profile
+from carvoice.profile.loader import default_profile_dir
 
 FILES = Path(__file__).parent / "files"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

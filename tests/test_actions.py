@@ -1,12 +1,12 @@
 """`carvoice text` sends exactly the frames the demo car's table asks for, and nothing else."""
 
-import json
 
 import can
 import cantools
 import pytest
 
 from carvoice.cli import main, text
+from carvoice.events import Event, Say, Serial, from_json_line
 from carvoice.profile.loader import default_profile_dir
 from carvoice.safety.gate import every_frame
 from tests.conftest import new_bus_spec, open_test_bus
@@ -64,14 +64,14 @@ NOTHING = {
 }
 
 
-def run_text(sentence: str, capsys, *extra: str, status: int = text.DONE) -> tuple[list[dict], list[can.Message]]:
+def run_text(sentence: str, capsys, *extra: str, status: int = text.DONE) -> tuple[list[Event], list[can.Message]]:
     spec = new_bus_spec()
     with open_test_bus(spec) as reader:
         assert main(["text", "--can", spec, "--events", "json", "--no-speech", *extra, sentence]) == status
         frames = []
         while (message := reader.recv(timeout=0.05)) is not None:
             frames.append(message)
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()], frames
+    return [from_json_line(line) for line in capsys.readouterr().out.splitlines()], frames
 
 
 def physical(message, signal):
@@ -90,17 +90,17 @@ def test_each_table_sentence_sends_exactly_its_frame(sentence, capsys):
     for signal in definition.signals:
         want = changed.get(signal.name, "NoChange")
         assert physical(decoded, signal.name) == want, f"{sentence!r}: {signal.name}"
-    [can_event] = [e for e in events if e["event"] == "can"]
-    assert can_event["frame"] == f"{definition.frame_id:03X}#{frames[0].data.hex().upper()}"
-    assert can_event["message"] == name
-    assert [e["event"] for e in events] == ["intent", "can", "say"]
+    [can_event] = [e for e in events if e.name == "can"]
+    assert can_event.frame == f"{definition.frame_id:03X}#{frames[0].data.hex().upper()}"
+    assert can_event.message == name
+    assert [e.name for e in events] == ["intent", "can", "say"]
 
 
 @pytest.mark.parametrize("sentence", NOTHING)
 def test_sentences_outside_the_table_send_nothing(sentence, capsys):
     events, frames = run_text(sentence, capsys, status=NOTHING[sentence])
     assert frames == []
-    assert not [e for e in events if e["event"] in ("can", "serial")]
+    assert not [e for e in events if e.name in ("can", "serial")]
 
 
 def test_right_hand_drive_moves_the_right_window(capsys, tmp_path):
@@ -117,17 +117,17 @@ def test_right_hand_drive_moves_the_right_window(capsys, tmp_path):
 def test_serial_action_writes_the_line_and_reads_the_board_answer(capsys):
     events, frames = run_text("turn on the light bar", capsys)
     assert frames == []
-    [serial_event] = [e for e in events if e["event"] == "serial"]
-    assert serial_event == {"t": 0.0, "event": "serial", "port": "relay", "data": "LIGHTBAR on\r\n", "reply": "OK"}
-    assert events[-1] == {"t": 0.0, "event": "say", "text": "Light bar on.", "file": None}
+    [serial_event] = [e for e in events if e.name == "serial"]
+    assert serial_event == Serial(0.0, port="relay", data="LIGHTBAR on\r\n", reply="OK")
+    assert events[-1] == Say(0.0, text="Light bar on.")
 
 
 def test_help_lists_examples_and_cancel_does_nothing(capsys):
     events, frames = run_text("what can I say", capsys)
     assert frames == []
-    assert events[-1]["text"].startswith("You can say, for example: open the driver window, ")
+    assert events[-1].text.startswith("You can say, for example: open the driver window, ")
     events, frames = run_text("never mind", capsys)
-    assert [e["event"] for e in events] == ["intent", "say"] and frames == []
+    assert [e.name for e in events] == ["intent", "say"] and frames == []
 
 
 def test_the_profile_frames_are_a_closed_set(demo_profile):

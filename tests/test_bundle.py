@@ -18,8 +18,9 @@ from carvoice.bundle import BundleError, archive, disk, signing
 from carvoice.bundle.install import build, install, rollback
 from carvoice.bundle.manifest import Manifest, sha256
 from carvoice.bundle.unit import Unit
+from carvoice.check import load_profile
 from carvoice.cli import main
-from carvoice.profile.loader import files_digest, load_profile, profile_digest
+from carvoice.profile.loader import files_digest, profile_digest
 from tests.bundles import (
     SMALL,
     allowed_signers,

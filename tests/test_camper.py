@@ -4,17 +4,17 @@ asked and commanded through `carvoice text`, scripted on its exit status."""
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import threading
 from collections.abc import Iterator
 
 import pytest
 
+from carvoice.check import load_profile
 from carvoice.cli import build_parser, main
 from carvoice.cli import sim as sim_command
 from carvoice.cli import text as text_command
-from carvoice.profile.loader import load_profile
+from carvoice.events import Event, from_json_line
 from carvoice.sim.car import SimCar, car_for
 from carvoice.sim.scenario import ScenarioError, load_scenario
 from tests.conftest import FILES, open_test_bus, until
@@ -57,18 +57,18 @@ def van_on(bus_spec: str) -> Iterator:
         van.close()
 
 
-def say(bus_spec: str, sentence: str, capsys, *extra: str, status: int = text_command.DONE) -> list[dict]:
+def say(bus_spec: str, sentence: str, capsys, *extra: str, status: int = text_command.DONE) -> list[Event]:
     command = ["text", "--profile", str(CAMPER), "--can", bus_spec, "--events", "json", "--no-speech"]
     assert main([*command, *extra, sentence]) == status
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    return [from_json_line(line) for line in capsys.readouterr().out.splitlines()]
 
 
-def spoken(events: list[dict]) -> list[str]:
-    return [e["text"] for e in events if e["event"] == "say"]
+def spoken(events: list[Event]) -> list[str]:
+    return [e.text for e in events if e.name == "say"]
 
 
-def frames(events: list[dict]) -> list[str]:
-    return [e["frame"] for e in events if e["event"] == "can"]
+def frames(events: list[Event]) -> list[str]:
+    return [e.frame for e in events if e.name == "can"]
 
 
 def test_the_van_is_a_profile_of_its_own():
@@ -107,7 +107,7 @@ def test_a_half_degree_setpoint_is_sent_exactly_and_reported_back(van_on, bus_sp
     van = van_on()
     for sentence in ("set the heater to twenty one and a half degrees", "heat the van to twenty one point five"):
         events = say(bus_spec, sentence, capsys, "--expect-frame", "321#2B02")
-        assert [e["slots"] for e in events if e["event"] == "intent"] == [{"degrees": 21.5}]
+        assert [e.slots for e in events if e.name == "intent"] == [{"degrees": 21.5}]
         assert spoken(events) == ["Heater set to 21.5 degrees."]
     assert until(lambda: van.car.snapshot()["HeaterSetpoint"] == 21.5) is not None
     assert van.car.snapshot()["HeaterMode"] == "Heat"
@@ -143,8 +143,8 @@ def test_draining_a_full_tank_asks_first(van_on, bus_spec, capsys):
 
 def test_the_relay_board_switches_the_pump(bus_spec, capsys):
     events = say(bus_spec, "turn on the water pump", capsys)
-    [serial] = [e for e in events if e["event"] == "serial"]
-    assert (serial["port"], serial["data"], serial["reply"]) == ("relays", "PUMP on\r\n", "OK")
+    [serial] = [e for e in events if e.name == "serial"]
+    assert (serial.port, serial.data, serial.reply) == ("relays", "PUMP on\r\n", "OK")
 
 
 def test_exit_statuses_for_not_understood_and_a_broken_profile(bus_spec, capsys, tmp_path):

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from carvoice import events
+from carvoice.check import load_profile
 from carvoice.cli import main
-from carvoice.profile.loader import load_profile
 
 COFFEE = Path(__file__).resolve().parents[1] / "config" / "coffee"
 
@@ -34,10 +35,16 @@ def test_it_loads_without_a_bus_and_understands_its_examples():
 
 
 def test_typed_order_gets_the_reply_and_no_frames(capsys):
-    assert main(["text", "--profile", str(COFFEE), "--no-speech", "brew an iced mocha with a lot of cream"]) == 0
-    out = capsys.readouterr().out
-    assert "order_drink" in out and "coffee_drink=iced mocha" in out and "One iced mocha coming up." in out
-    assert "frame" not in out
+    """A profile with no actions: the order is understood and answered, and nothing else happens."""
+    order = "brew an iced mocha with a lot of cream"
+    assert main(["text", "--profile", str(COFFEE), "--no-speech", "--events", "json", order]) == 0
+    heard = [events.from_json_line(line) for line in capsys.readouterr().out.splitlines()]
+    assert [type(e) for e in heard] == [events.Intent, events.Say]
+    intent, say = heard
+    assert isinstance(intent, events.Intent) and isinstance(say, events.Say)
+    assert intent.intent == "order_drink"
+    assert intent.slots == {"coffee_drink": "iced mocha", "milk_amount": "a lot of cream"}
+    assert say.text == "One iced mocha coming up."
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 import pytest
 
-from carvoice.profile.conditions import ConditionError, Unknown, evaluate, names, parse_condition
+from carvoice.errors import UnknownValue
+from carvoice.profile.conditions import ConditionError, evaluate, names, parse_condition
 
 
 def test_precedence_and_or_not():
@@ -20,7 +21,7 @@ def test_numbers_compare_and_text_never_orders():
 
 
 def test_unknown_values_are_not_silently_false():
-    with pytest.raises(Unknown):
+    with pytest.raises(UnknownValue):
         evaluate(parse_condition("speed < 3"), {})
 
 

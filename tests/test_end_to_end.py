@@ -1,6 +1,5 @@
 """From audio to frames: recordings and a (virtual) microphone through the whole agent."""
 
-import json
 import os
 import uuid
 
@@ -8,6 +7,7 @@ import can
 import numpy as np
 import pytest
 
+from carvoice import events as ev
 from carvoice.agent import ASK_AGAIN_CONFIDENCE
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
@@ -53,7 +53,7 @@ def run_recording(path, capsys, tmp_path, *extra):
         while (message := reader.recv(timeout=0.05)) is not None:
             frames.append(message)
     assert status == 0
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()], frames
+    return [ev.from_json_line(line) for line in capsys.readouterr().out.splitlines()], frames
 
 
 def test_a_recorded_drive_gives_wakes_intents_frames_and_replies(tmp_path, capsys):
@@ -71,33 +71,33 @@ def test_a_recorded_drive_gives_wakes_intents_frames_and_replies(tmp_path, capsy
         ),
     )
     events, frames = run_recording(recording, capsys, tmp_path)
-    names = [e["event"] for e in events]
+    names = [e.name for e in events]
     assert names[0] == "ready"
     assert names.count("wake") == 4, names
-    intents = [(e["intent"], e["slots"]) for e in events if e["event"] == "intent"]
+    intents = [(e.intent, e.slots) for e in events if isinstance(e, ev.Intent)]
     assert intents == [
         ("window", {"window": "driver", "action": "open"}),
         ("fan", {"level": 3}),
         ("light_bar", {"state": "on"}),
     ]
-    assert [e["frame"] for e in events if e["event"] == "can"] == ["2F1#0100", "3A0#000300"]
+    assert [e.frame for e in events if isinstance(e, ev.Can)] == ["2F1#0100", "3A0#000300"]
     assert [(f.arbitration_id, f.data.hex()) for f in frames] == [(0x2F1, "0100"), (0x3A0, "000300")]
-    assert [e["data"] for e in events if e["event"] == "serial"] == ["LIGHTBAR on\r\n"]
-    [rejected] = [e for e in events if e["event"] == "rejected"]
-    assert rejected["t"] > 9.0  # the radio request, not the small talk (which had no wake phrase)
+    assert [e.data for e in events if isinstance(e, ev.Serial)] == ["LIGHTBAR on\r\n"]
+    [rejected] = [e for e in events if isinstance(e, ev.Rejected)]
+    assert rejected.t > 9.0  # the radio request, not the small talk (which had no wake phrase)
     # The radio is nothing this car's commands are like (the fit says so): no "Sorry?" for it.
-    assert rejected["confidence"] < ASK_AGAIN_CONFIDENCE
-    says = [e for e in events if e["event"] == "say"]
-    assert [s["text"] for s in says] == ["Opening the driver window.", "Fan speed 3.", "Light bar on."]
-    assert all(os.path.getsize(s["file"]) > 10000 for s in says)
+    assert rejected.confidence < ASK_AGAIN_CONFIDENCE
+    says = [e for e in events if isinstance(e, ev.Say)]
+    assert [s.text for s in says] == ["Opening the driver window.", "Fan speed 3.", "Light bar on."]
+    assert all(s.file is not None and os.path.getsize(s.file) > 10000 for s in says)
     # Every wake is answered by the tone, through the same output as speech, before anything is said.
-    tones = [e for e in events if e["event"] == "tone"]
-    assert len(tones) == 4 and all(e["file"] not in {s["file"] for s in says} for e in tones)
+    tones = [e for e in events if isinstance(e, ev.Tone)]
+    assert len(tones) == 4 and all(e.file not in {s.file for s in says} for e in tones)
     for tone in tones:
-        samples, rate = read_wav_any(tone["file"])
+        samples, rate = read_wav_any(tone.file)
         assert 0.1 < len(samples) / rate < 0.3 and np.abs(samples).max() > 5000
-    assert [e["event"] for e in events if e["event"] in ("wake", "tone")] == ["wake", "tone"] * 4
-    times = [e["t"] for e in events]
+    assert [e.name for e in events if e.name in ("wake", "tone")] == ["wake", "tone"] * 4
+    times = [e.t for e in events]
     assert times == sorted(times)
 
 
@@ -108,14 +108,14 @@ def test_the_built_in_demo_sends_no_frame_for_out_of_grammar_speech(tmp_path, ca
         frames = []
         while (message := reader.recv(timeout=0.05)) is not None:
             frames.append(message)
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    can_events = [e for e in events if e["event"] == "can"]
+    events = [ev.from_json_line(line) for line in capsys.readouterr().out.splitlines()]
+    can_events = [e for e in events if isinstance(e, ev.Can)]
     assert len(frames) == len(can_events)
     # the demo's radio request and small talk must never reach the bus
-    heard = [e for e in events if e["event"] == "intent"]
-    assert all(e["intent"] != "light_bar" or e["slots"] == {"state": "on"} for e in heard)
+    heard = [e for e in events if isinstance(e, ev.Intent)]
+    assert all(e.intent != "light_bar" or e.slots == {"state": "on"} for e in heard)
     assert all(f.arbitration_id in (0x2F1, 0x2F2, 0x2F3, 0x3A0) for f in frames)
-    assert sum(e["event"] == "wake" for e in events) == 5
+    assert sum(isinstance(e, ev.Wake) for e in events) == 5
 
 
 def test_garbage_audio_is_heard_as_nothing(tmp_path, capsys):
@@ -124,7 +124,7 @@ def test_garbage_audio_is_heard_as_nothing(tmp_path, capsys):
     write_wav(recording, np.clip(rng.normal(0, 8000, 16000 * 10), -32768, 32767).astype(np.int16))
     events, frames = run_recording(recording, capsys, tmp_path)
     assert frames == []
-    assert not [e for e in events if e["event"] in ("intent", "can")]
+    assert not [e for e in events if isinstance(e, ev.Intent | ev.Can)]
 
 
 def test_a_missing_recording_is_named(capsys):
@@ -138,7 +138,8 @@ def test_the_microphone_path_through_pyaudio(tmp_path, monkeypatch):
     from carvoice.act.can import CanSink
     from carvoice.agent import Agent
     from carvoice.audio.microphone import MicrophoneSource
-    from carvoice.profile.loader import default_profile_dir, load_profile
+    from carvoice.check import load_profile
+    from carvoice.profile.loader import default_profile_dir
     from tests.pulse import VirtualCabin
 
     cabin = VirtualCabin(tmp_path)
@@ -152,11 +153,10 @@ def test_the_microphone_path_through_pyaudio(tmp_path, monkeypatch):
         cabin.say(with_noise_floor(np.concatenate([silence(0.5), command, silence(1.5)])))
         channel = f"test-{uuid.uuid4().hex}"
         heard = []
-        with can.Bus(interface="virtual", channel=channel) as reader:
-            sink = CanSink(can.Bus(interface="virtual", channel=channel))
-            agent = Agent(load_profile(default_profile_dir()), heard.append, [sink])
-            agent.listen(FirstSeconds(microphone, 5.5))
-            sink.close()
+        reader, sending = (can.Bus(interface="virtual", channel=channel) for _ in range(2))
+        with reader, sending:
+            with Agent(load_profile(default_profile_dir()), heard.append, [CanSink(sending)]) as agent:
+                agent.listen(FirstSeconds(microphone, 5.5))
             message = reader.recv(timeout=0.5)
         assert [e.name for e in heard if e.name in ("wake", "intent", "can")] == ["wake", "intent", "can"]
         assert message is not None and (message.arbitration_id, message.data.hex()) == (0x2F2, "01")
@@ -178,7 +178,8 @@ def test_the_agent_does_not_hear_itself(tmp_path, monkeypatch, guarded):
     from carvoice.act.can import CanSink
     from carvoice.agent import Agent
     from carvoice.audio.microphone import MicrophoneSource
-    from carvoice.profile.loader import default_profile_dir, load_profile
+    from carvoice.check import load_profile
+    from carvoice.profile.loader import default_profile_dir
     from carvoice.speak.output import SpeakerOutput
     from carvoice.speak.speaker import Speaker
     from carvoice.speak.tts import Synthesizer
@@ -252,4 +253,4 @@ def test_realtime_paces_a_recording_like_a_microphone(tmp_path, capsys):
     started = time.monotonic()
     events, _ = run_recording(recording, capsys, tmp_path, "--realtime")
     assert time.monotonic() - started >= 1.4
-    assert [e["event"] for e in events] == ["ready"]
+    assert [e.name for e in events] == ["ready"]

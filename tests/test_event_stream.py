@@ -8,13 +8,13 @@ the end of every utterance it also writes straight to file descriptor 1, as a C 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from carvoice import events
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli.text import NOT_UNDERSTOOD
@@ -41,7 +41,7 @@ sys.exit(main())
 """
 
 
-def run_slowly(tmp_path: Path, *argv: str, status: int = 0) -> tuple[list[dict], str]:
+def run_slowly(tmp_path: Path, *argv: str, status: int = 0) -> tuple[list[events.Event], str]:
     """carvoice ARGV with the slowed speech engine: the events on stdout, and stderr; it must exit with `status`."""
     done = subprocess.run(
         [sys.executable, "-c", SLOW_CARVOICE, *argv, "--events", "json", "--speech-dir", str(tmp_path / "speech")],
@@ -53,14 +53,14 @@ def run_slowly(tmp_path: Path, *argv: str, status: int = 0) -> tuple[list[dict],
     )
     assert done.returncode == status, done.stderr
     assert "Audio saved" not in done.stdout + done.stderr  # the driver's own print is logged, not printed
-    return [json.loads(line) for line in done.stdout.splitlines()], done.stderr
+    return [events.from_json_line(line) for line in done.stdout.splitlines()], done.stderr
 
 
 @needs("espeak-ng")
 def test_text_prints_only_json_while_speech_is_slow(tmp_path):
-    events, stderr = run_slowly(tmp_path, "text", "open the glovebox", status=NOT_UNDERSTOOD)
-    assert [e["event"] for e in events] == ["rejected", "say"]
-    assert Path(events[1]["file"]).stat().st_size > 1000
+    heard, stderr = run_slowly(tmp_path, "text", "open the glovebox", status=NOT_UNDERSTOOD)
+    assert [type(e) for e in heard] == [events.Rejected, events.Say]
+    assert Path(str(heard[1].file)).stat().st_size > 1000
     assert stderr.count(NOISE) == 1  # the noise was made, and went to stderr
 
 
@@ -70,7 +70,8 @@ def test_run_prints_only_json_while_speech_is_slow(tmp_path):
     phrases = [silence(0.5), speech("okay nabu", "en-us", 150), silence(0.3)]
     phrases += [speech("lock the doors", "en-us", 150), silence(1.5)]
     write_wav(recording, with_noise_floor(np.concatenate(phrases)))
-    events, stderr = run_slowly(tmp_path, "run", "--audio", str(recording))
-    assert events[0]["event"] == "ready" and [e["intent"] for e in events if e["event"] == "intent"] == ["lock"]
-    spoken = [e for e in events if e["event"] == "say"]
+    heard, stderr = run_slowly(tmp_path, "run", "--audio", str(recording))
+    assert isinstance(heard[0], events.Ready)
+    assert [e.intent for e in heard if isinstance(e, events.Intent)] == ["lock"]
+    spoken = [e for e in heard if isinstance(e, events.Say)]
     assert spoken and stderr.count(NOISE) == len(spoken)

@@ -8,7 +8,8 @@ from pathlib import Path
 import can
 import pytest
 
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.check import load_profile
+from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import ProfileError
 from carvoice.vehicle.integrity import CHECKSUMS, FAULT_HOLD_SECONDS
 from carvoice.vehicle.state import VehicleState, sequence_rules

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from carvoice.act.plan import plan_actions
-from carvoice.profile.loader import load_profile
+from carvoice.check import load_profile
 from carvoice.profile.model import ProfileError
 from tests.conftest import FILES
 

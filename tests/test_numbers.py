@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from carvoice.act.plan import plan_actions
+from carvoice.check import load_profile
 from carvoice.intent.grammar import expansions
 from carvoice.intent.numbers import spoken_forms
-from carvoice.profile.loader import load_profile
 from tests.conftest import FILES
 
 CAMPER = FILES / "profiles" / "camper"

@@ -11,11 +11,12 @@ from pathlib import Path
 import can
 import pytest
 
-from carvoice.profile.loader import load_profile
+from carvoice.check import load_profile
 from carvoice.vehicle import obd
 from carvoice.vehicle.obd_can import CanObd
 from carvoice.vehicle.obd_poll import ObdPoller
 from carvoice.vehicle.state import VehicleState
+from tests import obd_reading
 from tests.conftest import until
 
 FILES = Path(__file__).parent / "files"
@@ -61,11 +62,11 @@ def test_short_data_and_unknown_pids_are_clear_errors():
 
 def test_supported_pids_mask_both_ways():
     # BE 1F A8 13: bit 7 of A is PID 01, bit 0 of D is PID 20.
-    listed = obd.decode_supported(0x00, bytes.fromhex("BE1FA813"))
+    listed = obd_reading.decode_supported(0x00, bytes.fromhex("BE1FA813"))
     expected = [0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x13, 0x15, 0x1C, 0x1F, 0x20]
     assert sorted(listed) == expected
     assert obd.encode_supported(0x00, listed) == bytes.fromhex("BE1FA813")
-    assert obd.decode_supported(0x40, obd.encode_supported(0x40, [0x42, 0x46, 0x60])) == {0x42, 0x46, 0x60}
+    assert obd_reading.decode_supported(0x40, obd.encode_supported(0x40, [0x42, 0x46, 0x60])) == {0x42, 0x46, 0x60}
 
 
 def test_an_ecu_answers_from_the_table_and_stays_silent_otherwise():
@@ -75,9 +76,9 @@ def test_an_ecu_answers_from_the_table_and_stays_silent_otherwise():
     assert obd.ecu_response(b"\x01\x2f", values) is None
     assert obd.ecu_response(b"\x03", values) is None
     # 00 lists 05, 0D and 20 (more follow); 20 lists 40; 40 lists 42; 60 is not there.
-    assert obd.decode_supported(0x00, obd.ecu_response(b"\x01\x00", values)[2:]) == {0x05, 0x0D, 0x20}
-    assert obd.decode_supported(0x20, obd.ecu_response(b"\x01\x20", values)[2:]) == {0x40}
-    assert obd.decode_supported(0x40, obd.ecu_response(b"\x01\x40", values)[2:]) == {0x42}
+    assert obd_reading.decode_supported(0x00, obd.ecu_response(b"\x01\x00", values)[2:]) == {0x05, 0x0D, 0x20}
+    assert obd_reading.decode_supported(0x20, obd.ecu_response(b"\x01\x20", values)[2:]) == {0x40}
+    assert obd_reading.decode_supported(0x40, obd.ecu_response(b"\x01\x40", values)[2:]) == {0x42}
     assert obd.ecu_response(b"\x01\x60", values) is None
     assert obd.ecu_response(b"\x09\x02", values, VIN) == b"\x49\x02\x01" + VIN.encode()
     assert obd.ecu_response(b"\x09\x02", values) is None
@@ -87,9 +88,8 @@ def test_responses_are_matched_to_their_request():
     assert obd.response_data(1, 0x0D, obd.response(1, 0x0D, b"\x32")) == b"\x32"
     assert obd.response_data(1, 0x0D, obd.response(1, 0x05, b"\x32")) is None
     with pytest.raises(obd.NegativeResponse) as refused:
-        obd.response_data(1, 0x0D, obd.negative_response(1, 0x12))
+        obd.response_data(1, 0x0D, obd_reading.negative_response(1, 0x12))
     assert refused.value.code == 0x12
-    assert obd.decode_vin(obd.encode_vin(VIN)) == VIN
 
 
 # --- ISO-TP on a virtual bus --------------------------------------------------------------
@@ -138,7 +138,7 @@ class Ecu(threading.Thread):
             if answer is None:
                 continue  # J1979: an ECU stays silent on a PID it does not support
             if self.pending_first == request:
-                self.send(b"\x03" + obd.negative_response(request[0], obd.RESPONSE_PENDING))
+                self.send(b"\x03" + obd_reading.negative_response(request[0], obd.RESPONSE_PENDING))
                 time.sleep(0.15)
             elif self.delay:
                 time.sleep(self.delay)
@@ -198,7 +198,7 @@ def test_single_frame_values_over_isotp_share_the_notifier(agent_bus, ecus):
         assert obd.read(link, 0x46) == 12.0
         assert obd.read(link, 0x42) == pytest.approx(13.9)
         assert obd.read(link, 0x0C) == 2210.5
-        assert obd.decode_supported(0, link.query(1, 0)) == {0x05, 0x0C, 0x0D, 0x20}  # 20: more follow
+        assert obd_reading.decode_supported(0, link.query(1, 0)) == {0x05, 0x0C, 0x0D, 0x20}  # 20: more follow
     finally:
         link.close()
     assert ecm.requests[0] == b"\x01\x0d"
@@ -211,7 +211,7 @@ def test_a_multi_frame_reply_gets_flow_control_at_the_ecus_physical_address(agen
     ecm = ecus(answers_for({0x0D: 1}, vin=VIN))
     link = CanObd(bus, notifier)
     try:
-        assert obd.read_vin(link) == VIN
+        assert obd_reading.read_vin(link) == VIN
     finally:
         link.close()
     [flow] = ecm.flow_controls
@@ -268,6 +268,14 @@ def obd_profile(tmp_path: Path, source: str, channel: str = "minimal", poll_seco
         '[state.speed]\nobd = "0D"\n\n[state.coolant]\nobd = "05"\n\n[state.fuel]\nobd = "2F"\n'
     )
     return load_profile(root)
+
+
+def test_the_check_plans_with_an_obd_value_at_both_ends_of_its_range(tmp_path):
+    """Coolant runs -40..215 and speed 0..255 (SAE J1979), not the 0..100 of a percentage."""
+    from carvoice.act.plan import extreme_states
+
+    low, high = extreme_states(obd_profile(tmp_path, "can"))
+    assert [(low.value(n), high.value(n)) for n in ("coolant", "speed", "fuel")] == [(-40, 215), (0, 255), (0, 100)]
 
 
 def test_vehicle_link_polls_obd_values_on_its_own_bus(tmp_path, channel, ecus):
@@ -373,10 +381,10 @@ def test_iso_tp_flow_control_passes_the_gate_only_when_the_policy_has_it(agent_b
     link = CanObd(guarded, notifier)
     try:
         if with_flow_control:
-            assert obd.read_vin(link) == VIN
+            assert obd_reading.read_vin(link) == VIN
         else:
             with pytest.raises(obd.LinkError, match="refused by the profile's frame policy: 7E0#3000005555555555"):
-                obd.read_vin(link)
+                obd_reading.read_vin(link)
     finally:
         link.close()
     assert len(ecm.flow_controls) == int(with_flow_control)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from carvoice.check import load_profile
 from carvoice.cli import main
-from carvoice.profile.loader import load_profile
 from carvoice.profile.model import ProfileError
 from tests.conftest import FILES
 

@@ -21,11 +21,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carvoice.profile import placeholders
-from carvoice.profile.conditions import ConditionError, Unknown, parse_condition
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.check import load_profile
+from carvoice.errors import UnknownValue
+from carvoice.profile import dictionary, placeholders
+from carvoice.profile.conditions import ConditionError, parse_condition
+from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import Profile, ProfileError
-from carvoice.recognise import dictionary
 
 DEMO = default_profile_dir()
 CONDITION_TOKENS = ("is", "not", "in", "and", "or", "known", "unknown", "(", ")", "[", "]", ",", "<", "<=", "==", "!=")
@@ -83,8 +84,8 @@ def test_a_condition_is_true_false_or_unknown_whatever_the_values(text: str, kno
     condition = parse_condition(text)
     try:
         result = condition.evaluate(known.get)
-    except Unknown as unknown:
-        assert known.get(unknown.args[0]) is None
+    except UnknownValue as unknown:
+        assert known.get(unknown.name) is None
     else:
         assert isinstance(result, bool)
 
@@ -105,8 +106,8 @@ def test_text_that_passes_the_check_always_fills_or_names_what_is_missing(text: 
     for use in (placeholders.fill, placeholders.value_of):
         try:
             filled = use(text, known.get)
-        except placeholders.Missing as missing:
-            name = missing.args[0].split(" ", 1)[0]
+        except UnknownValue as missing:
+            name = missing.name.split(" ", 1)[0]
             assert name in placeholders.names_in(text)
         else:
             assert use is placeholders.value_of or isinstance(filled, str)

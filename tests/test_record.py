@@ -13,10 +13,10 @@ import pytest
 from carvoice.audio import SAMPLE_RATE
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import read_wav
+from carvoice.check import load_profile
 from carvoice.cli import main
 from carvoice.cli.record import prompts_of
 from carvoice.evaluation.manifest import read_manifest
-from carvoice.profile.loader import load_profile
 from tests.conftest import FILES, needs
 
 CAMPER = FILES / "profiles" / "camper"

@@ -12,6 +12,7 @@ from carvoice.act import ActionFailed
 from carvoice.act.plan import SerialWrite
 from carvoice.act.serial import SerialSink
 from carvoice.profile.model import SerialPortSettings
+from tests.conftest import until
 
 
 class PtyBoard:
@@ -46,6 +47,14 @@ class PtyBoard:
                     os.write(self.master, self.answer)
                 except OSError:
                     return
+
+    def settle(self) -> bytes:
+        """What the board read, once all written to the port before now has arrived: a marker line written
+        behind it on the pty's own slave end comes through the same queue, after it."""
+        marker = b"#settled\n"
+        os.write(self.slave, marker)
+        assert until(lambda: self.received.endswith(marker)) is not None, self.received
+        return self.received.removesuffix(marker)
 
     def close(self) -> None:
         """Like unplugging it; closing twice is harmless."""

@@ -115,7 +115,8 @@ def test_asound_conf_parses_and_defines_the_devices(tmp_path):
 
 
 def test_network_file_brings_up_can0_at_the_demo_profiles_bitrate():
-    from carvoice.profile.loader import default_profile_dir, load_profile
+    from carvoice.check import load_profile
+    from carvoice.profile.loader import default_profile_dir
 
     text = (HW / "80-can.network").read_text()
     assert re.search(r"(?m)^Name=can0$", text)

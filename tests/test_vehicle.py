@@ -5,7 +5,6 @@ On python-can's virtual bus here, and on a real vcan0 inside user-mode Linux (sc
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
@@ -16,11 +15,12 @@ import pytest
 
 from carvoice.act.can import CanSink
 from carvoice.act.plan import CanFrame
-from carvoice.agent import Agent
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli import main
 from carvoice.cli import text as text_command
+from carvoice.events import Event, from_json_line
+from carvoice.factory import build_agent, link_of
 from carvoice.profile.loader import default_profile_dir
 from carvoice.vehicle.link import VehicleLink, watched_frames
 from carvoice.vehicle.state import VehicleState, sequence_rules
@@ -32,17 +32,17 @@ def channel(bus_spec: str) -> str:
     return bus_spec
 
 
-def say(sentence: str, channel: str, capsys, *extra: str, status: int = text_command.DONE) -> list[dict]:
+def say(sentence: str, channel: str, capsys, *extra: str, status: int = text_command.DONE) -> list[Event]:
     assert main(["text", "--can", channel, "--events", "json", "--no-speech", *extra, sentence]) == status
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    return [from_json_line(line) for line in capsys.readouterr().out.splitlines()]
 
 
-def kinds(events: list[dict]) -> list[str]:
-    return [e["event"] for e in events]
+def kinds(events: list[Event]) -> list[str]:
+    return [e.name for e in events]
 
 
-def spoken(events: list[dict]) -> list[str]:
-    return [e["text"] for e in events if e["event"] == "say"]
+def spoken(events: list[Event]) -> list[str]:
+    return [e.text for e in events if e.name == "say"]
 
 
 def test_the_trunk_is_refused_while_driving(car, channel, capsys):
@@ -50,16 +50,27 @@ def test_the_trunk_is_refused_while_driving(car, channel, capsys):
     car.car.set("gear", "D")
     events = say("open the trunk", channel, capsys, status=text_command.REFUSED)
     assert kinds(events) == ["intent", "refused", "say"]
-    assert events[1]["intent"] == "trunk" and "speed < 3 and gear is P" in events[1]["reason"]
+    assert events[1].intent == "trunk" and "speed < 3 and gear is P" in events[1].reason
     assert spoken(events) == ["I can only do that when the car is parked."]
-    time.sleep(0.1)
+    car_has_taken_what_was_sent(car, channel)
     assert car.car.snapshot()["TrunkOpen"] == 0
+
+
+def car_has_taken_what_was_sent(car, channel: str) -> None:
+    """Every frame sent before now has reached the simulated car: one sent behind them (fan 3) was applied."""
+    assert car.car.snapshot()["FanLevel"] != 3
+    bus = open_test_bus(channel)
+    try:
+        bus.send(can.Message(arbitration_id=0x3A0, data=bytes.fromhex("000300"), is_extended_id=False))
+        assert until(lambda: car.car.snapshot()["FanLevel"] == 3) is not None
+    finally:
+        bus.shutdown()
 
 
 def test_the_trunk_opens_at_a_standstill_in_park(car, channel, capsys):
     events = say("open the trunk", channel, capsys)
     assert kinds(events) == ["intent", "can", "say"]
-    assert events[1]["frame"] == "2F2#04"
+    assert events[1].frame == "2F2#04"
     assert until(lambda: car.car.snapshot()["TrunkOpen"] == 1, 2.0) is not None
 
 
@@ -80,8 +91,8 @@ def test_questions_without_a_car_say_so(channel, capsys):
 
 def test_warmer_raises_the_cars_setpoint_by_one_degree(car, channel, capsys):
     events = say("make it warmer", channel, capsys)
-    [frame] = [e for e in events if e["event"] == "can"]
-    assert frame["signals"]["TempSetpoint_Cmd"] == 22
+    [frame] = [e for e in events if e.name == "can"]
+    assert frame.signals["TempSetpoint_Cmd"] == 22
     assert until(lambda: car.car.snapshot()["TempSetpoint"] == 22, 2.0) is not None
     assert spoken(events) == ["Setting 22 degrees."]
 
@@ -89,14 +100,14 @@ def test_warmer_raises_the_cars_setpoint_by_one_degree(car, channel, capsys):
 def test_warmer_stops_at_thirty(car, channel, capsys):
     car.car.set("setpoint", 30)
     events = say("make it warmer", channel, capsys)
-    [frame] = [e for e in events if e["event"] == "can"]
-    assert frame["signals"]["TempSetpoint_Cmd"] == 30
+    [frame] = [e for e in events if e.name == "can"]
+    assert frame.signals["TempSetpoint_Cmd"] == 30
 
 
 def test_warmer_without_a_car_sends_nothing(channel, capsys):
     events = say("make it warmer", channel, capsys, status=text_command.REFUSED)
     assert kinds(events) == ["intent", "refused", "say"]
-    assert events[1]["reason"] == "setpoint is not known right now"
+    assert events[1].reason == "setpoint is not known right now"
 
 
 def test_opening_all_windows_on_the_motorway_asks_first(car, channel, capsys):
@@ -104,8 +115,8 @@ def test_opening_all_windows_on_the_motorway_asks_first(car, channel, capsys):
     car.car.set("gear", "D")
     events = say("open all the windows", channel, capsys, "--answer", "yes")
     assert kinds(events) == ["intent", "confirm", "say", "answer", "can", "say"]
-    assert events[1]["question"] == "You are going 100. Open all the windows?"
-    assert events[3]["answer"] == "yes"
+    assert events[1].question == "You are going 100. Open all the windows?"
+    assert events[3].answer == "yes"
     assert until(lambda: car.car.snapshot()["WindowRR_Pos"] > 0, 2.0) is not None
 
     for answer in ("no", "maybe later", "cancel"):
@@ -122,8 +133,8 @@ def test_opening_all_windows_in_town_does_not_ask(car, channel, capsys):
 def test_closing_all_windows_moves_only_the_open_ones(car, channel, capsys):
     car.car.set("WindowFR_Pos", 40)
     events = say("close all the windows", channel, capsys)
-    [frame] = [e for e in events if e["event"] == "can"]
-    assert frame["signals"] == {
+    [frame] = [e for e in events if e.name == "can"]
+    assert frame.signals == {
         "WindowFL_Cmd": "NoChange",
         "WindowFR_Cmd": "Close",
         "WindowRL_Cmd": "NoChange",
@@ -136,10 +147,9 @@ def test_closing_all_windows_moves_only_the_open_ones(car, channel, capsys):
 
 def test_a_quiet_bus_makes_speed_gated_commands_refuse(car, channel, demo_profile):
     """Values age out: a car that stops reporting is unknown, not parked."""
-    link = VehicleLink(demo_profile, *channel.split(":", 1))
     emitted = []
-    agent = Agent(demo_profile, emitted.append, [CanSink(link.bus)], state=link.state)
-    agent.on_close.append(link.close)
+    agent = build_agent(demo_profile, emitted.append, bus=tuple(channel.split(":", 1)))
+    link = link_of(agent)
     try:
         assert link.state.wait_until_known()
         agent.decide("trunk", {"action": "open"})
@@ -223,10 +233,10 @@ def test_spoken_confirmation_only_a_clear_yes_acts(car, channel, capsys, tmp_pat
     write_wav(recording, with_noise_floor(np.concatenate(audio), seed=3))
     status = main(["run", "--audio", str(recording), "--can", channel, "--events", "json", "--no-speech"])
     assert status == 0
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    flow = [e["event"] for e in events if e["event"] in ("confirm", "answer", "can", "refused")]
+    events = [from_json_line(line) for line in capsys.readouterr().out.splitlines()]
+    flow = [e.name for e in events if e.name in ("confirm", "answer", "can", "refused")]
     assert flow == ["confirm", "answer", "can", "confirm", "answer", "confirm", "answer"]
-    assert [e["answer"] for e in events if e["event"] == "answer"] == ["yes", "no", "none"]
+    assert [e.answer for e in events if e.name == "answer"] == ["yes", "no", "none"]
 
 
 def test_speed_by_obd_from_the_simulated_engine_ecu(car, channel, capsys, tmp_path):
@@ -259,13 +269,13 @@ def test_age_counts_from_reception_and_decisions_wait_for_the_listener(car, chan
     try:
         assert link.state.wait_until_known()
         started = time.monotonic()
-        link.state.catch_up()
-        assert time.monotonic() - started < 0.1  # frames flow: caught up within a cycle or two
+        link.state.catch_up(timeout=60.0)
+        assert time.monotonic() - started < 60.0  # frames flow: caught up as they arrive, not at the timeout
         car.broadcasting = False
-        time.sleep(0.1)
+        assert until(lambda: link.state.value("speed") is None) is not None  # the bus has gone quiet
         started = time.monotonic()
-        link.state.catch_up()
-        assert 0.2 <= time.monotonic() - started < 0.5  # nothing arrives: give up after the timeout
+        link.state.catch_up(timeout=0.2)
+        assert time.monotonic() - started >= 0.2  # nothing arrives: it waited its timeout (and then gave up)
     finally:
         link.close()
         link.bus.shutdown()
@@ -295,10 +305,9 @@ def test_the_voice_button_starts_listening_as_the_wake_phrase_does(car, channel,
     from carvoice.audio import SampleSource
 
     audio = with_noise_floor(np.concatenate([silence(2.0), speech("unlock the doors", "flite:slt", 150), silence(2.0)]))
-    link = VehicleLink(demo_profile, *channel.split(":", 1))
     heard = []
-    agent = Agent(demo_profile, heard.append, [CanSink(link.bus, link.name)], state=link.state)
-    agent.on_close.append(link.close)
+    agent = build_agent(demo_profile, heard.append, bus=tuple(channel.split(":", 1)))
+    link = link_of(agent)
     try:
         assert link.state.wait_until_known()
         agent.listen(SampleSource(audio, "cabin", realtime=True))  # the control: nobody pressed
@@ -320,3 +329,16 @@ def test_the_voice_button_starts_listening_as_the_wake_phrase_does(car, channel,
     ]
     assert [e.frame for e in heard if e.name == "can"] == ["2F2#02"]
     assert until(lambda: car.car.snapshot()["Locked"] == 0) is not None
+
+
+def test_the_agent_owns_its_link_and_the_link_its_bus(channel, demo_profile):
+    """One owner each: leaving the agent's `with` stops the link's threads and shuts the bus, once."""
+    heard: list = []
+    with build_agent(demo_profile, heard.append, bus=tuple(channel.split(":", 1))) as agent:
+        link = link_of(agent)
+        assert agent.state is link.state and not link.bus._is_shutdown
+    assert link.bus._is_shutdown and link.bus.inner._is_shutdown
+    assert link.notifier.stopped
+    link.close()  # a second close (a test's cleanup, say) is harmless
+    with pytest.raises(LookupError):
+        link_of(build_agent(demo_profile, heard.append, serial=False))

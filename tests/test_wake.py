@@ -14,7 +14,8 @@ import pytest
 
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import read_wav
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.check import load_profile
+from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import ProfileError
 from carvoice.recognise.engine import engine_for
 from carvoice.wake.detector import WakeDetector

@@ -9,7 +9,8 @@ from carvoice.audio import SAMPLE_RATE
 from carvoice.audio.synth import utterance
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli import main
-from carvoice.evaluation.wake import WakeRun, half_of, score, wake_metrics
+from carvoice.evaluation.wake import half_of
+from carvoice.evaluation.wake_scores import WakeRun, score, wake_metrics
 from tests.conftest import needs
 
 S = SAMPLE_RATE

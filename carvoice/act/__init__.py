@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Protocol
 
 from carvoice.act.plan import CanFrame, PlannedAction, SerialWrite
+from carvoice.errors import CarvoiceError
 from carvoice.events import Event
 
 
-class ActionFailed(RuntimeError):
+class ActionFailed(CarvoiceError, RuntimeError):
     """The action could not be carried out; the message says why, for the driver and the log."""
 
 

@@ -10,6 +10,7 @@ import can
 from carvoice.act import ActionFailed, PlannedAction
 from carvoice.act.plan import CanFrame
 from carvoice.events import Can, Event
+from carvoice.lifetime import Closing
 
 # python-can's transports that put the car's bus on a network: refused from a profile and the command line.
 NETWORK_CAN_INTERFACES = frozenset({"udp_multicast", "socketcand", "remote"})
@@ -57,7 +58,9 @@ def _socketcan_hint(channel: str, error: Exception) -> str:
     return ""
 
 
-class CanSink:
+class CanSink(Closing):
+    """Sends command frames on a bus it does not own: whoever opened the bus (the VehicleLink) shuts it down."""
+
     def __init__(self, bus: can.BusABC, channel_name: str = "") -> None:
         self.bus = bus
         self.channel_name = channel_name or str(getattr(bus, "channel_info", ""))
@@ -81,4 +84,4 @@ class CanSink:
         )
 
     def close(self) -> None:
-        self.bus.shutdown()
+        pass  # nothing of its own: the bus is the link's

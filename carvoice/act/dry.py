@@ -5,9 +5,10 @@ from __future__ import annotations
 from carvoice.act import PlannedAction
 from carvoice.act.plan import CanFrame, SerialWrite
 from carvoice.events import Can, Event, Serial
+from carvoice.lifetime import Closing
 
 
-class DryRunSink:
+class DryRunSink(Closing):
     def __init__(self) -> None:
         self.performed: list[PlannedAction] = []
 

@@ -1,8 +1,9 @@
 """From an intent and its slots to the exact frames and serial writes, before anything is sent.
 
-Planning is pure: it needs the profile and nothing else, so the profile checker
-can plan every slot combination ahead of time and the safety stage can see
-each frame before it reaches the bus.
+Planning is pure: it needs the profile and the car's values as a `StateReader` hands them
+over, nothing else. So the profile check (carvoice.check) can plan every slot combination
+ahead of time with the car at both ends of its ranges, and the safety stage can see each
+frame before it reaches the bus.
 """
 
 from __future__ import annotations
@@ -10,46 +11,24 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
+from carvoice.errors import CarvoiceError, UnknownValue
 from carvoice.intent.grammar import SlotValueType
 from carvoice.profile import placeholders
-from carvoice.profile.conditions import Unknown
 from carvoice.profile.model import CanAction, Intent, Profile, RawFrameAction, SerialAction
 from carvoice.profile.suggest import known_names
 
 _MAX_COMBINATIONS = 5000
 
 
-class PlanError(ValueError):
+class PlanError(CarvoiceError, ValueError):
     def __init__(self, message: str, key: str = "") -> None:
         super().__init__(message)
         self.key = key
-
-
-class UnknownValue(PlanError):
-    """The command needs a vehicle value that is unknown or stale right now ("make it warmer")."""
-
-    def __init__(self, name: str, key: str = "") -> None:
-        super().__init__(f"{name} is not known right now", key)
-        self.name = name
-
-
-# can-utils' compact form of a frame: 3 hex digits (11-bit id) or 8 (29-bit), #, up to 8 bytes.
-FRAME_TEXT = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
-
-
-def parse_frame_text(text: str) -> tuple[int, bytes, bool] | None:
-    """`123#0102` -> (0x123, b"\x01\x02", extended False); None when it is not that form."""
-    match = FRAME_TEXT.fullmatch(text.strip())
-    if match is None:
-        return None
-    ident, payload = match.groups()
-    return int(ident, 16), bytes.fromhex(payload), len(ident) == 8
 
 
 @dataclass(frozen=True)
@@ -120,7 +99,7 @@ def plan_actions(
         try:
             if action.when is not None and not action.when.evaluate(lookup):
                 continue
-        except Unknown:
+        except UnknownValue:
             continue
         if isinstance(action, CanAction):
             merged = can_signals.setdefault(action.message, {})
@@ -138,8 +117,8 @@ def plan_actions(
         elif isinstance(action, SerialAction):
             try:
                 text = placeholders.fill(action.write, lookup)
-            except placeholders.Missing as missing:
-                raise UnknownValue(missing.args[0], action.key) from None
+            except UnknownValue as unknown:
+                raise UnknownValue(unknown.name, action.key) from None
             planned.append(SerialWrite(action.port, text.encode("utf-8"), action.expect, action.timeout))
     frames = [_encode(profile, message, signals) for message, signals in can_signals.items()]
     return frames + planned
@@ -184,8 +163,8 @@ def slot_combinations(profile: Profile, intent: Intent) -> Iterator[dict[str, Sl
 def _resolve(spec: str | float, lookup: Callable[[str], Any], action: CanAction, signal: str) -> Any:
     try:
         value = placeholders.value_of(spec, lookup)
-    except placeholders.Missing as missing:
-        raise UnknownValue(missing.args[0], action.key) from None
+    except UnknownValue as unknown:
+        raise UnknownValue(unknown.name, action.key) from None
     if action.clamp is not None and isinstance(value, int | float):
         low, high = action.clamp
         value = min(max(value, low), high)
@@ -240,6 +219,8 @@ def raw_value(signal: Any, value: Any, key: str, exact: bool = False) -> int:
             names = ", ".join(str(n) for n in (signal.choices or {}).values()) or "none: give a number"
             raise PlanError(f"{value!r} is not a value of {signal.name} (values: {names})", key)
         value = number  # "25" where the signal has no value named 25: the installer meant the number
+    if isinstance(value, float) and not math.isfinite(value):  # a NaN or infinite vehicle value
+        raise PlanError(f"{value} is not a number {signal.name} can carry", key)
     if not signal.scale:
         raise PlanError(f"{signal.name} has a scale of 0 in the DBC: no value can be encoded", key)
     low, high = signal.minimum, signal.maximum
@@ -294,7 +275,7 @@ def extreme_states(profile: Profile) -> list[FixedState]:
     """The car at both ends of every value's range: a plan that encodes at both encodes between."""
     ends: list[dict[str, Any]] = [{}, {}]
     for name, source in profile.state.items():
-        low, high = 0, 100  # OBD-II percentages and temperatures
+        low, high = source.limits or (0, 100)  # an OBD-II value's own range, else a percentage
         if source.message is not None and profile.dbc is not None:
             signal = profile.dbc.get_message_by_name(source.message).get_signal_by_name(source.signal)
             low = signal.minimum if signal.minimum is not None else 0

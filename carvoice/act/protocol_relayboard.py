@@ -16,9 +16,13 @@ from __future__ import annotations
 import re
 import urllib.parse
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from serial import SerialException
 from serial.urlhandler.protocol_loop import Serial as LoopSerial
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 _DEFAULTS = {"separator": " ", "on": "ON", "off": "OFF", "ok": "OK", "error": "ERR"}
 
@@ -68,12 +72,13 @@ class Serial(LoopSerial):
         except ValueError as error:
             raise SerialException(str(error)) from None
 
-    def write(self, data: bytes) -> int:
-        self._pending += bytes(data)
+    def write(self, data: ReadableBuffer) -> int:
+        chunk = bytes(data)
+        self._pending += chunk
         *lines, self._pending = self._pending.replace(b"\r", b"\n").split(b"\n")
         for line in filter(None, lines):
             match = self._protocol.command.fullmatch(line.decode("utf-8", "replace"))
             if match:
                 self.relays[match.group(1).upper()] = match.group(2).lower() == self._protocol.on
             super().write(self._protocol.ok if match else self._protocol.error)
-        return len(data)
+        return len(chunk)

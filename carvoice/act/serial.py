@@ -11,6 +11,7 @@ import serial
 from carvoice.act import ActionFailed, PlannedAction
 from carvoice.act.plan import SerialWrite
 from carvoice.events import Event, Serial
+from carvoice.lifetime import Closing
 from carvoice.profile.model import SerialPortSettings
 
 # What a serial device that vanishes mid-write raises: pyserial's own errors, the OS's, and
@@ -22,12 +23,12 @@ if "carvoice.act" not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append("carvoice.act")
 
 
-class SerialSink:
+class SerialSink(Closing):
     """Opens each port on first use and again after it has vanished."""
 
     def __init__(self, ports: dict[str, SerialPortSettings]) -> None:
         self.ports = ports
-        self._open: dict[str, serial.SerialBase] = {}
+        self._open: dict[str, serial.Serial] = {}
 
     def accepts(self, action: PlannedAction) -> bool:
         return isinstance(action, SerialWrite)
@@ -46,14 +47,14 @@ class SerialSink:
             raise ActionFailed(f"serial port {action.port} ({settings.url}): {error}") from error
         return Serial(t, port=action.port, data=action.data.decode("utf-8", "replace"), reply=reply)
 
-    def _port(self, settings: SerialPortSettings) -> serial.SerialBase:
+    def _port(self, settings: SerialPortSettings) -> serial.Serial:
         port = self._open.get(settings.name)
         if port is None or not port.is_open:
             port = serial.serial_for_url(settings.url, baudrate=settings.baudrate, timeout=0.05)
             self._open[settings.name] = port
         return port
 
-    def _reply(self, port: serial.SerialBase, action: SerialWrite) -> str:
+    def _reply(self, port: serial.Serial, action: SerialWrite) -> str:
         """Lines from the device until one holds the expected text, or the timeout."""
         deadline = time.monotonic() + action.timeout
         heard: list[str] = []

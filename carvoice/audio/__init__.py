@@ -8,6 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
+from carvoice.errors import CarvoiceError
+
 SAMPLE_RATE = 16000
 FRAME_SAMPLES = 480  # 30 ms: short enough for a quick endpoint, long enough to be cheap
 
@@ -25,7 +27,7 @@ class AudioSource(Protocol):
     def close(self) -> None: ...
 
 
-class AudioSourceError(RuntimeError):
+class AudioSourceError(CarvoiceError, RuntimeError):
     """The source cannot deliver audio (missing file, unknown device, bad format)."""
 
 

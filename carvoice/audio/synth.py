@@ -18,13 +18,14 @@ import numpy as np
 from carvoice.audio import SAMPLE_RATE
 from carvoice.audio.noise import noise_floor
 from carvoice.audio.wavfile import resample
+from carvoice.errors import CarvoiceError
 
 ESPEAK_VOICES = ("en-us", "en-us+m3", "en-us+f3", "en-gb", "en-us+m7")
 FLITE_VOICES = ("slt", "kal16", "rms", "awb")
 NOISE_FLOOR_DB = -65.0
 
 
-class SynthesisUnavailable(RuntimeError):
+class SynthesisUnavailable(CarvoiceError, RuntimeError):
     pass
 
 

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from carvoice.errors import CarvoiceError
 
-class BundleError(Exception):
+
+class BundleError(CarvoiceError):
     """A bundle or unit problem worth telling an installer in one message; nothing was switched."""

@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from carvoice.bundle import BundleError
 from carvoice.bundle.manifest import Manifest, sha256
@@ -141,7 +141,13 @@ def read(envelope: Envelope) -> Bundle:
     return Bundle(manifest, manifest_bytes, envelope.signature, files)
 
 
-def _entries(path: Path, stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+class _Readable(Protocol):
+    """A file opened for reading bytes: the bundle's payload, or the gzip stream over it."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _entries(path: Path, stream: _Readable) -> Iterator[tuple[str, bytes]]:
     """(name, contents) of each file in a tar stream, checked and bounded as it is read."""
     entries = total = 0
     pending_name: str | None = None  # from a pax header or GNU long name, for the next entry
@@ -191,14 +197,14 @@ def _entries(path: Path, stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
         yield normal, _read_data(path, stream, size)
 
 
-def _exactly(path: Path, stream: BinaryIO, size: int) -> bytes:
+def _exactly(path: Path, stream: _Readable, size: int) -> bytes:
     data = stream.read(size)
     if len(data) != size:
         raise BundleError(f"{path}: the bundle is cut short")
     return data
 
 
-def _read_data(path: Path, stream: BinaryIO, size: int) -> bytes:
+def _read_data(path: Path, stream: _Readable, size: int) -> bytes:
     """An entry's data and the padding to the next 512-byte block."""
     data = _exactly(path, stream, size)
     _exactly(path, stream, -size % _BLOCK)

@@ -89,6 +89,7 @@ def _one(bundle: Path, result: Result, options: Options, report: Callable[[Resul
         stdin=subprocess.DEVNULL,
         text=True,
     )
+    assert process.stdout is not None and process.stderr is not None  # both PIPE
     for line in process.stdout:
         line = line.rstrip().removeprefix("carvoice bundle: ")
         if line:

@@ -19,7 +19,8 @@ from carvoice.bundle import BundleError, archive, disk, signing
 from carvoice.bundle.archive import MANIFEST, PROFILE, SIGNATURE, Bundle
 from carvoice.bundle.manifest import Manifest, check_version, compare_versions, default_version, sha256
 from carvoice.bundle.unit import STAGING_PREFIX, TRASH_PREFIX, Daemon, Unit
-from carvoice.profile.loader import files_digest, load_profile, profile_digest
+from carvoice.check import load_profile
+from carvoice.profile.loader import files_digest, profile_digest
 from carvoice.profile.model import ProfileError
 
 Say = Callable[[str], None]

@@ -78,7 +78,7 @@ class Unit:
 
     def installed(self) -> list[Installed]:
         active, previous = self.target_of(self.active), self.target_of(self.previous)
-        found = []
+        found: list[Installed] = []
         if not self.profiles.is_dir():
             return found
         for folder in sorted(self.profiles.iterdir()):

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from carvoice import events
-from carvoice.act.can import CanSink, parse_bus_spec
-from carvoice.act.serial import SerialSink
+from carvoice.act.can import parse_bus_spec
 from carvoice.agent import Agent
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.check import load_profile
+from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import Profile, ProfileError
+from carvoice.recognise.engine import SpeechEngine
 
 # The installed unit's active profile (a symlink switched atomically on install).
 INSTALLED_PROFILE = Path("/etc/carvoice/profile")
@@ -92,29 +94,35 @@ def load_or_report(path: Path) -> Profile | None:
     return None
 
 
-def build_agent(args: argparse.Namespace, profile: Profile, default_speech_dir: str = "carvoice-speech") -> Agent:
-    """The agent with the bus, serial ports and speech output the options and profile ask for."""
+def agent_from_options(
+    args: argparse.Namespace,
+    profile: Profile,
+    *,
+    emit: events.Emit | None = None,
+    engine: SpeechEngine | None = None,
+    ask: Callable[[str], Sequence[str] | None] | None = None,
+    default_speech_dir: str = "carvoice-speech",
+) -> Agent:
+    """The agent with the bus, serial ports and speech output the options and profile ask for.
+
+    `emit`: where events go (default: printed as --events says).
+    """
     from carvoice.act import ActionFailed
-    from carvoice.vehicle.link import VehicleLink
+    from carvoice.factory import build_agent  # the bus and its threads: only for the commands that run the agent
 
-    emit = events.printer(args.events)
-    built: list[Agent] = []  # the bus threads may report before the agent exists
-
-    def trouble(text: str) -> None:
-        emit(events.Error(built[0].now if built else 0.0, message=text, source="vehicle"))
-
+    bus = args.can or (profile.can.interface, profile.can.channel)
     try:
-        interface, channel = args.can or (profile.can.interface, profile.can.channel)
-        link = VehicleLink(profile, interface, channel, args.can_log, report=lambda text: trouble(text))
+        return build_agent(
+            profile,
+            emit or events.printer(args.events),
+            bus=bus,
+            can_log=args.can_log,
+            speaker=_speaker(args, profile, default_speech_dir),
+            engine=engine,
+            ask=ask,
+        )
     except (ValueError, ActionFailed, OSError) as error:
         raise SystemExit(f"carvoice: {error}") from None
-    sinks = [CanSink(link.bus, link.name), SerialSink(profile.serial)]
-    agent = Agent(profile, emit, sinks, speaker=_speaker(args, profile, default_speech_dir), state=link.state)
-
-    built.append(agent)
-    agent.on_close.append(link.close)
-    agent.on_profile.append(link.replace_profile)
-    return agent
 
 
 def _speaker(args: argparse.Namespace, profile: Profile, default_speech_dir: str):

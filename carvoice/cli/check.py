@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
+from carvoice.check import load_profile
 from carvoice.cli._common import profile_dir
-from carvoice.profile.loader import load_profile
 from carvoice.profile.model import ProfileError
 from carvoice.profile.summary import describe
 

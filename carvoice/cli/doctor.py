@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from carvoice.check import load_profile
 from carvoice.cli._common import add_profile_option, profile_dir
-from carvoice.profile.loader import load_profile, profile_digest
+from carvoice.profile.loader import profile_digest
 from carvoice.profile.model import Profile, ProfileError, SerialPortSettings
 
 

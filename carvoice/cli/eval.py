@@ -13,7 +13,8 @@ from carvoice.cli._common import add_profile_option, load_or_report, profile_dir
 from carvoice.evaluation.commands import evaluate
 from carvoice.evaluation.manifest import Item, ManifestError, read_manifest
 from carvoice.evaluation.metrics import COMMAND_KEYS, command_metrics, is_right
-from carvoice.evaluation.wake import HALVES, evaluate_wake, half_of, negative_files, plot_det, wake_metrics
+from carvoice.evaluation.wake import HALVES, evaluate_wake, half_of, negative_files
+from carvoice.evaluation.wake_scores import plot_det, wake_metrics
 from carvoice.profile.model import WAKE_ENGINES
 from carvoice.recognise.command import Calibration
 

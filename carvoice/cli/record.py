@@ -18,7 +18,7 @@ import itertools
 import queue
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -134,7 +134,7 @@ class Tap:
         self._ended = ended
         self._frames.put(ended)  # for a take under way; a later one finds self._ended
 
-    def take(self) -> Iterator[np.ndarray]:
+    def take(self) -> Generator[np.ndarray, None, None]:
         """Frames from now on, until the caller stops iterating; the source's error once it has none left."""
         self._frames = queue.Queue()
         if self._ended is not None:  # after the new queue: an end from now on goes into it

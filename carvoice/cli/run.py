@@ -11,7 +11,7 @@ from importlib import resources
 from carvoice import events
 from carvoice.agent import Agent
 from carvoice.audio import AudioSource, AudioSourceError
-from carvoice.cli._common import add_agent_options, build_agent, load_or_report, previous_profile, profile_dir
+from carvoice.cli._common import add_agent_options, agent_from_options, load_or_report, previous_profile, profile_dir
 from carvoice.recognise.engine import engine_for
 from carvoice.service import Service, Signals, Stop
 
@@ -59,51 +59,51 @@ def _run(args: argparse.Namespace, signals: Signals) -> int:
     except AudioSourceError as error:
         print(f"carvoice: {error}", file=sys.stderr)
         return 1
-    agent = build_agent(args, profile)
+    agent = agent_from_options(args, profile, engine=engine_for(profile))
     if fallback is not None:
         agent.emit(events.Error(0.0, message=f"{path} does not load; running {fallback}", source="profile"))
-    agent.engine = engine_for(profile)
     service = Service(agent, path, signals=signals)
-    service.install()
     service.ready()  # microphone, bus, profile and recogniser are all up
     reopen = None if (args.audio or args.demo) else lambda: _source(args, agent.profile)
     try:
-        return listen_until_stopped(agent, source, reopen)
+        return listen_until_stopped(agent, source, reopen, service.tick)
     except Stop:
         return 0
     finally:
         agent.close()
 
 
-def listen_until_stopped(agent: Agent, source: AudioSource, reopen: Callable[[], AudioSource] | None) -> int:
+def listen_until_stopped(
+    agent: Agent, source: AudioSource, reopen: Callable[[], AudioSource] | None, tick: Callable[[], None]
+) -> int:
     """Listen; when a live microphone fails, keep the agent up and open it again until it is back.
 
     A recording that fails cannot come back (`reopen` is None): that ends the run with status 1.
+    `tick`: once per audio frame, and while waiting for the microphone (the watchdog, signals, reloads).
     """
     try:
         while True:
             try:
-                agent.listen(source)
+                agent.listen(source, tick=tick)
                 return 0
             except AudioSourceError as error:
                 agent.emit(events.Error(agent.now, message=str(error), source="audio"))
                 source.close()
                 if reopen is None:
                     return 1
-                source = _open_again(agent, reopen)
+                source = _open_again(agent, reopen, tick)
     finally:
         source.close()
 
 
-def _open_again(agent: Agent, reopen: Callable[[], AudioSource]) -> AudioSource:
+def _open_again(agent: Agent, reopen: Callable[[], AudioSource], tick: Callable[[], None]) -> AudioSource:
     """Try every RETRY_SECONDS, feeding the watchdog meanwhile: a missing microphone is not a hang."""
     reported = False
     agent.busy = False  # whatever was being heard went with the microphone: a reload may go ahead
     while True:
         deadline = time.monotonic() + RETRY_SECONDS
         while time.monotonic() < deadline:
-            if agent.tick is not None:
-                agent.tick()  # the watchdog, SIGHUP and SIGTERM are served while we wait
+            tick()  # the watchdog, SIGHUP and SIGTERM are served while we wait
             time.sleep(0.05)
         try:
             source = reopen()

@@ -12,8 +12,9 @@ import re
 import sys
 
 from carvoice import events
-from carvoice.act.plan import CanFrame, parse_frame_text
-from carvoice.cli._common import add_agent_options, build_agent, load_or_report, profile_dir
+from carvoice.act.plan import CanFrame
+from carvoice.cli._common import add_agent_options, agent_from_options, load_or_report, profile_dir
+from carvoice.profile.model import parse_frame_text
 from carvoice.vehicle.state import VehicleState
 
 # Exit statuses (README, "Typed commands"): what became of the command.
@@ -62,10 +63,8 @@ def run(args: argparse.Namespace) -> int:
     profile = load_or_report(profile_dir(args.profile))
     if profile is None:
         return PROFILE_ERROR
-    agent = build_agent(args, profile)
-    outcome = Outcome(agent.emit)
-    agent.emit = outcome
-    agent.ask = lambda question: _answer(args.answer)
+    outcome = Outcome(events.printer(args.events))
+    agent = agent_from_options(args, profile, emit=outcome, ask=lambda question: _answer(args.answer))
     if isinstance(agent.state, VehicleState):
         agent.state.wait_until_known()
     try:

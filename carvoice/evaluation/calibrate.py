@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from carvoice.audio.noise import NoiseCondition
+from carvoice.check import load_profile
 from carvoice.evaluation.commands import evaluate
 from carvoice.evaluation.manifest import Item
 from carvoice.evaluation.metrics import same_slots
-from carvoice.profile.loader import load_profile
 from carvoice.recognise.command import Calibration, Recognition
 
 FLOOR_PERCENTILE = 1.0

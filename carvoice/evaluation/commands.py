@@ -21,9 +21,11 @@ from carvoice.agent import Agent
 from carvoice.audio import SAMPLE_RATE, SampleSource
 from carvoice.audio.noise import NoiseCondition
 from carvoice.audio.wavfile import read_wav
+from carvoice.check import load_profile
 from carvoice.evaluation.manifest import Item
-from carvoice.profile.loader import load_profile
+from carvoice.profile.model import Profile
 from carvoice.recognise.command import Calibration, Recognition, use_calibration
+from carvoice.recognise.engine import SpeechEngine
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ class Outcome:
 class _RecordingAgent(Agent):
     """The daemon's agent, keeping what the recogniser concluded before the gate judged it."""
 
-    recognitions: list[Recognition]
+    def __init__(self, profile: Profile, emit: events.Emit, engine: SpeechEngine) -> None:
+        super().__init__(profile, emit, [DryRunSink()], engine=engine)
+        self.recognitions: list[Recognition] = []
 
     def handle_recognition(self, recognition: Recognition) -> None:
         self.recognitions.append(recognition)
@@ -98,8 +102,7 @@ def _run(item: Item, index: int) -> Outcome:
     except Exception as error:  # a bad file is one failed item, not a failed evaluation
         return Outcome(item, error=str(error))
     heard: list[events.Event] = []
-    agent = _RecordingAgent(profile, heard.append, [DryRunSink()], speaker=None, engine=engine)
-    agent.recognitions = []
+    agent = _RecordingAgent(profile, heard.append, engine)
     started = time.process_time()
     agent.listen(SampleSource(samples, "evaluation item"), awake=not item.wake_prefixed)
     cpu = time.process_time() - started

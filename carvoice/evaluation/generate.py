@@ -21,8 +21,8 @@ import numpy as np
 from carvoice.audio import SAMPLE_RATE
 from carvoice.audio.synth import ESPEAK_VOICES, FLITE_VOICES, silence, speech, with_noise_floor
 from carvoice.audio.wavfile import write_wav
+from carvoice.check import load_profile
 from carvoice.evaluation.manifest import write_manifest
-from carvoice.profile.loader import load_profile
 from carvoice.profile.model import Profile
 from carvoice.profile.summary import examples_of
 

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from carvoice.errors import CarvoiceError
 
-class ManifestError(ValueError):
+
+class ManifestError(CarvoiceError, ValueError):
     pass
 
 

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,9 +26,10 @@ from carvoice import events
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.audio.wavfile import read_wav
+from carvoice.check import load_profile
 from carvoice.evaluation.generate import NOT_COMMANDS
 from carvoice.evaluation.soak import VOICES, agent_on_simulated_car
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.profile.loader import default_profile_dir
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 WAKE_FOLDERS = ("computer", "jarvis", "alexa", "smart_mirror", "snowboy", "view_glass", "amelia")
@@ -81,7 +83,7 @@ def measure(profile_dir: str, synthetic_minutes: float, only: str | None = None)
         ("not-wake phrases (real)", lambda: real_clips(SHARED / "wake" / "not-wake")),
         ("synthetic talk", lambda: synthetic_talk(synthetic_minutes, 1)),
     ]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, clips in sources:
         if only is not None and only not in name:
             continue

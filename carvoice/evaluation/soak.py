@@ -27,17 +27,18 @@ import can
 import numpy as np
 
 from carvoice import events
-from carvoice.act.can import CanSink
 from carvoice.act.plan import CanFrame, PlanError, extreme_states, plan_actions
 from carvoice.agent import Agent
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE, SampleSource
 from carvoice.audio.synth import silence, speech, with_noise_floor
+from carvoice.check import load_profile
+from carvoice.errors import UnknownValue
 from carvoice.evaluation.generate import NOT_COMMANDS
-from carvoice.profile.loader import default_profile_dir, load_profile
+from carvoice.factory import build_agent, link_of
+from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import Profile
 from carvoice.recognise.engine import engine_for
 from carvoice.sim.ecu import SimEcu
-from carvoice.vehicle.link import VehicleLink
 
 VOICES = (("en-us", 160), ("en-us+m3", 150), ("flite:slt", 150), ("flite:rms", 150))
 
@@ -120,7 +121,7 @@ def state_free_examples(profile: Profile) -> dict[str, tuple[str, ...]]:
             _, slots = readings[0]
             try:
                 plans = [plan_actions(profile, intent, slots, state) for state in [None, *extreme_states(profile)]]
-            except PlanError:
+            except (PlanError, UnknownValue):
                 continue
             frames = [tuple(a.text for a in plan if isinstance(a, CanFrame)) for plan in plans]
             if frames[0] and len(set(frames)) == 1:
@@ -128,12 +129,22 @@ def state_free_examples(profile: Profile) -> dict[str, tuple[str, ...]]:
     return chosen
 
 
-def calibrate(profile: Profile, agent: Agent, clips: list[Clip]) -> list[Clip]:
+class Route:
+    """The agent's emitter, sent on to what the soak's phase (calibration, then the soak) listens with."""
+
+    def __init__(self) -> None:
+        self.to: events.Emit = lambda event: None
+
+    def __call__(self, event: events.Event) -> None:
+        self.to(event)
+
+
+def calibrate(agent: Agent, route: Route, clips: list[Clip]) -> list[Clip]:
     """Keep the command clips the agent gets exactly right when heard alone."""
     kept = []
     for clip in clips:
         heard: list[events.Event] = []
-        agent.emit = heard.append
+        route.to = heard.append
         samples = np.concatenate([silence(0.5), clip.samples, silence(1.5)])
         agent.listen(SampleSource(with_noise_floor(samples, seed=len(samples)), "soak clip"))
         if tuple(e.frame for e in heard if isinstance(e, events.Can)) == clip.frames:
@@ -196,14 +207,11 @@ def agent_on_simulated_car(profile: Profile, emit: events.Emit, channel: str) ->
     """The agent as the daemon builds it, on a virtual bus with the simulated car parked on it."""
     car_bus = can.Bus(interface="virtual", channel=channel)
     car = SimEcu(car_bus, profile).start()
-    link = VehicleLink(profile, "virtual", channel)
-    agent = Agent(profile, emit, [CanSink(link.bus, channel)], engine=engine_for(profile), state=link.state)
-    agent.on_close.append(link.close)
     try:
-        link.state.wait_until_known()
-        yield agent
+        with build_agent(profile, emit, bus=("virtual", channel), engine=engine_for(profile)) as agent:
+            link_of(agent).state.wait_until_known()
+            yield agent
     finally:
-        agent.close()
         car.stop()
         car_bus.shutdown()
 
@@ -220,20 +228,21 @@ def soak(hours: float, seed: int, profile: Profile, progress: bool) -> Report:
             notes.append((time.monotonic(), events.human_line(event).strip()))
 
     wake = f"{profile.wake.phrase}, "
-    with agent_on_simulated_car(profile, emit, f"soak-{seed}") as agent:
+    route = Route()
+    with agent_on_simulated_car(profile, route, f"soak-{seed}") as agent:
         examples = state_free_examples(profile)
         commands = [
             Clip(wake + text, voice, speech(wake + text, voice, speed), frames)
             for text, frames in examples.items()
             for voice, speed in VOICES
         ]
-        commands = calibrate(profile, agent, commands)
+        commands = calibrate(agent, route, commands)
         talk = [Clip(text, voice, speech(text, voice, speed)) for text in NOT_COMMANDS for voice, speed in VOICES[:2]]
         talk += [Clip(wake + text, "en-us", speech(wake + text, "en-us", 160)) for text in NOT_COMMANDS[:10]]
         if progress:
             print(f"soak: {len(commands)} command clips heard right alone, {len(talk)} talk clips", file=sys.stderr)
         segments = build_script(commands, talk, hours, seed)
-        agent.emit = emit
+        route.to = emit
         source = SoakSource(segments, seed)
         report.rss_start_mb = rss_mb()
         started = time.monotonic()

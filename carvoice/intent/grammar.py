@@ -12,8 +12,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from carvoice.errors import CarvoiceError
 from carvoice.intent.template import Choice, Expr, RuleRef, Sequence, SlotRef, Word
 
 SlotValueType = str | int | float  # a float only for a fraction: 21.5, never 21.0
@@ -59,10 +60,10 @@ class GrammarProblem:
     column: int
     message: str
     undefined: str = ""  # the slot type or rule that is not defined, for the caller to suggest another
-    undefined_kind: str = ""  # "slot" or "rule"
+    undefined_kind: Literal["slot", "rule", ""] = ""
 
 
-class GrammarError(ValueError):
+class GrammarError(CarvoiceError, ValueError):
     def __init__(self, problems: list[GrammarProblem]) -> None:
         super().__init__("; ".join(p.message for p in problems))
         self.problems = problems
@@ -104,10 +105,6 @@ class Grammar:
     @property
     def words(self) -> frozenset[str]:
         return frozenset(arc.word for arc in self.arcs if arc.word is not None)
-
-    @property
-    def n_states(self) -> int:
-        return 1 + max((max(a.src, a.dst) for a in self.arcs), default=self.final)
 
     def fsg_transitions(self) -> list[tuple[int, int, float] | tuple[int, int, float, str]]:
         """Arcs as PocketSphinx `create_fsg` transitions.
@@ -410,7 +407,9 @@ class _Builder:
         finally:
             self.origin = outer
 
-    def _problem(self, column: int, message: str, src: int, undefined: tuple[str, str] = ("", "")) -> int:
+    def _problem(
+        self, column: int, message: str, src: int, undefined: tuple[str, Literal["slot", "rule", ""]] = ("", "")
+    ) -> int:
         problem = GrammarProblem(self.origin, column, message, *undefined)
         if problem not in self.problems:
             self.problems.append(problem)
@@ -441,7 +440,7 @@ def slot_sets(
             memo[expr.name] = slot_sets(rule.expr, rules, limit, (*_stack, expr.name), memo)
         return memo[expr.name]
     if isinstance(expr, Choice):
-        result = {frozenset()} if expr.optional else set()
+        result: set[frozenset[str]] = {frozenset()} if expr.optional else set()
         for option in expr.options:
             result |= slot_sets(option, rules, limit, _stack, memo)
         return result
@@ -479,8 +478,8 @@ def expansions(expr: Expr, rules: Mapping[str, Rule], limit: int = 16) -> list[t
         rule = rules.get(expr.name)
         return expansions(rule.expr, rules, limit) if rule is not None else []
     if isinstance(expr, Choice):
-        result = [form for option in expr.options for form in expansions(option, rules, limit)]
-        return ([()] if expr.optional else []) + result[:limit]
+        forms = [form for option in expr.options for form in expansions(option, rules, limit)]
+        return ([()] if expr.optional else []) + forms[:limit]
     if isinstance(expr, Sequence):
         result: list[tuple[str, ...]] = [()]
         for item in expr.items:

@@ -15,13 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from carvoice.errors import TextError
 
-class TemplateError(ValueError):
+
+class TemplateError(TextError):
     """A template that cannot be parsed; `column` points at the offending character."""
-
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(message)
-        self.column = column
 
 
 @dataclass(frozen=True)

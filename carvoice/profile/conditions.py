@@ -7,7 +7,7 @@
     window_fl is unknown or window_fl > 0
 
 Names are looked up at evaluation time (slots, vehicle settings, vehicle state).
-A name with no value raises `Unknown`, so every caller decides explicitly what
+A name with no value raises `UnknownValue`, so every caller decides explicitly what
 "unknown" means; for safety rules it means no.
 """
 
@@ -18,17 +18,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from carvoice.errors import TextError, UnknownValue
+
 Value = str | int | float
 
 
-class ConditionError(ValueError):
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(message)
-        self.column = column
-
-
-class Unknown(LookupError):
-    """A name in the condition has no known value right now."""
+class ConditionError(TextError):
+    """A condition that cannot be parsed; `column` points at the fault."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,7 @@ class Comparison:
         if self.op in ("known", "unknown"):
             return (actual is None) == (self.op == "unknown")
         if actual is None:
-            raise Unknown(self.name)
+            raise UnknownValue(self.name)
         if self.op in ("is", "==", "in"):
             return any(_equal(actual, v) for v in self.values)
         if self.op in ("is not", "!=", "not in"):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from carvoice.errors import CarvoiceError
 from carvoice.intent import Grammar, SlotType
 from carvoice.intent.grammar import SlotValueType
 from carvoice.profile.conditions import Condition
@@ -27,7 +29,7 @@ class Problem:
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
-class ProfileError(Exception):
+class ProfileError(CarvoiceError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         count = len(problems)
@@ -35,16 +37,20 @@ class ProfileError(Exception):
         super().__init__(f"the profile has {count} problem{'s' if count != 1 else ''}:\n{lines}")
 
 
-POCKETSPHINX = "pocketsphinx"  # keyphrase spotting: any phrase in the dictionary
-MICRO = "micro"  # microWakeWord: a neural model per phrase
-WAKE_ENGINES = (POCKETSPHINX, MICRO)
+WakeEngine = Literal["pocketsphinx", "micro"]
+POCKETSPHINX: WakeEngine = "pocketsphinx"  # keyphrase spotting: any phrase in the dictionary
+MICRO: WakeEngine = "micro"  # microWakeWord: a neural model per phrase
+WAKE_ENGINES: tuple[WakeEngine, ...] = (POCKETSPHINX, MICRO)
+# In the names of the wake phrase's word endings (carvoice.profile.loader._wake_tails), which the
+# command recogniser hears as the lead-in to a command.
+LEAD_IN_MARK = "~"
 KEYPHRASE_THRESHOLD = 1e5  # PocketSphinx's default here: README, "Wake phrase"
 
 
 @dataclass(frozen=True)
 class WakeSettings:
     phrase: str  # what the driver is told to say
-    engine: str = POCKETSPHINX
+    engine: WakeEngine = POCKETSPHINX
     # PocketSphinx: the keyphrase ratio (smaller wakes more easily); micro: the probability
     # cutoff, by default the model's own.
     threshold: float = KEYPHRASE_THRESHOLD
@@ -136,8 +142,22 @@ def diagnostic_id(arbitration_id: int, extended: bool) -> bool:
     return arbitration_id == 0x7DF or 0x7E0 <= arbitration_id <= 0x7EF
 
 
+# can-utils' compact form of a frame: 3 hex digits (11-bit id) or 8 (29-bit), #, up to 8 bytes.
+FRAME_TEXT = re.compile(r"([0-9A-Fa-f]{3}|[0-9A-Fa-f]{8})#((?:[0-9A-Fa-f]{2}){0,8})")
+
+
+def parse_frame_text(text: str) -> tuple[int, bytes, bool] | None:
+    """`123#0102` -> (0x123, b"\x01\x02", extended False); None when it is not that form."""
+    match = FRAME_TEXT.fullmatch(text.strip())
+    if match is None:
+        return None
+    ident, payload = match.groups()
+    return int(ident, 16), bytes.fromhex(payload), len(ident) == 8
+
+
 # How a status message's checksum byte is computed from its other bytes (carvoice.vehicle.integrity).
-CHECKSUM_TYPES = ("xor", "sum", "crc8")
+ChecksumType = Literal["xor", "sum", "crc8"]
+CHECKSUM_TYPES: tuple[ChecksumType, ...] = ("xor", "sum", "crc8")
 
 
 @dataclass(frozen=True)
@@ -152,7 +172,10 @@ class StateSource:
     # Signals of the same message that show its frames are in sequence (carvoice.vehicle.integrity).
     counter: str | None = None
     checksum: str | None = None
-    checksum_type: str | None = None
+    checksum_type: ChecksumType | None = None
+    # An OBD-II value's range (SAE J1979: coolant -40..215 degrees, engine speed to 16383.75 rpm), so
+    # that the profile check plans a command with the car at both ends of it.
+    limits: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from carvoice.errors import TextError, UnknownValue
+
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\s*([+-])\s*(\d+(?:\.\d+)?))?(?::([^{}]*))?\}")
 _ANY_BRACES = re.compile(r"\{[^{}]*\}")
 
@@ -19,16 +21,8 @@ Lookup = Callable[[str], Any]
 _MAX_FORMAT_NUMBER = 32
 
 
-class PlaceholderError(ValueError):
+class PlaceholderError(TextError):
     """Text whose braces are not placeholders this module can fill; `column` points at the fault."""
-
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(message)
-        self.column = column
-
-
-class Missing(LookupError):
-    """A placeholder's name has no value (a slot not said, a state not known)."""
 
 
 def names_in(text: str) -> list[str]:
@@ -77,10 +71,10 @@ def _value(match: re.Match[str], lookup: Lookup) -> Any:
     name, sign, amount, _ = match.groups()
     value = lookup(name)
     if value is None:
-        raise Missing(name)
+        raise UnknownValue(name)
     if sign:
         if not isinstance(value, int | float):
-            raise Missing(f"{name} (a number was needed, not {value!r})")
+            raise UnknownValue(f"{name} (a number was needed, not {value!r})")
         value = value + float(amount) if sign == "+" else value - float(amount)
     return value
 
@@ -93,7 +87,7 @@ def is_computed(spec: Any, slots: Any) -> bool:
 
 
 def fill(text: str, lookup: Lookup) -> str:
-    """Every placeholder replaced by its value as spoken; raises Missing."""
+    """Every placeholder replaced by its value as spoken; raises UnknownValue."""
     return PLACEHOLDER.sub(lambda m: display(_value(m, lookup), m.group(4) or ""), text)
 
 

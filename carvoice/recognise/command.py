@@ -36,9 +36,9 @@ import numpy as np
 
 from carvoice.audio.noise import with_floor
 from carvoice.intent import Grammar
+from carvoice.intent.answers import ANSWER_GRAMMAR, NO, YES, answer_of, ways_to_say
 from carvoice.intent.grammar import expansions
-from carvoice.profile.loader import LEAD_IN_MARK
-from carvoice.profile.model import Profile
+from carvoice.profile.model import LEAD_IN_MARK, Profile
 from carvoice.recognise.engine import (
     ANSWER,
     COMMAND,
@@ -49,7 +49,6 @@ from carvoice.recognise.engine import (
     Segment,
     SpeechEngine,
 )
-from carvoice.safety.confirm import ANSWER_GRAMMAR, NO, YES, answer_of, ways_to_say
 
 # The longest a word may last: 0.25 s a phone plus 0.25 s (in 10 ms frames). Real coffee
 # orders stay inside it (their accuracy with the coffee profile is unchanged, 0.966), while

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from carvoice.intent import Grammar
-from carvoice.recognise import dictionary
+from carvoice.profile import dictionary
 
 if TYPE_CHECKING:
     from carvoice.profile.model import Profile
@@ -271,8 +271,8 @@ def engine_for(
     profile: Profile, verbose: bool = False, wake_phrase: str | None = None, wake_threshold: float | None = None
 ) -> SpeechEngine:
     """The engine for a profile: its words, its wake phrase (or another) and its command grammar."""
+    from carvoice.intent.answers import ANSWER_GRAMMAR
     from carvoice.profile.model import KEYPHRASE_THRESHOLD, POCKETSPHINX
-    from carvoice.safety.confirm import ANSWER_GRAMMAR
 
     if wake_threshold is None:
         wake_threshold = profile.wake.threshold if profile.wake.engine == POCKETSPHINX else KEYPHRASE_THRESHOLD

@@ -17,10 +17,11 @@ from typing import Any
 import can
 
 from carvoice.act.plan import CanFrame
+from carvoice.errors import CarvoiceError
 from carvoice.safety.gate import FramePolicy
 
 
-class RefusedFrame(can.CanOperationError):
+class RefusedFrame(CarvoiceError, can.CanOperationError):
     """A frame the profile's policy does not allow; it never reached the bus."""
 
 
@@ -35,7 +36,7 @@ class GuardedBus(can.BusABC):
         self.on_sent = on_sent
         self.refused = 0
         self.channel_info = bus.channel_info
-        super().__init__(channel=getattr(bus, "channel", None))
+        super().__init__(channel=getattr(bus, "channel", ""))
 
     def send(self, msg: can.Message, timeout: float | None = None) -> None:
         if not self.policy.allows_message(msg):
@@ -68,6 +69,8 @@ class GuardedBus(can.BusABC):
         return self.inner.fileno()
 
     def shutdown(self) -> None:
+        if self._is_shutdown:  # the link shuts it down, and a test's cleanup may again
+            return
         super().shutdown()
         self.inner.shutdown()
 

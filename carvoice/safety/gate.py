@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import can
 
@@ -26,9 +26,9 @@ from carvoice.act.plan import (
     slot_combinations,
     unchanged_raw,
 )
+from carvoice.errors import UnknownValue
 from carvoice.intent.grammar import SlotValueType
 from carvoice.profile import placeholders
-from carvoice.profile.conditions import Unknown
 from carvoice.profile.model import CanAction, Intent, Profile, RawFrameAction, diagnostic_id
 
 
@@ -36,7 +36,7 @@ from carvoice.profile.model import CanAction, Intent, Profile, RawFrameAction, d
 class RuleDecision:
     """What the profile's safety rules say about doing this now."""
 
-    kind: str  # "allow", "refuse" or "confirm"
+    kind: Literal["allow", "refuse", "confirm"]
     reason: str = ""  # why refused, for the event stream
     spoken: str = ""  # what to say: the refusal or the question
 
@@ -81,8 +81,8 @@ class SafetyGate:
         if intent.allow_when is not None:
             try:
                 allowed = intent.allow_when.evaluate(lookup)
-            except Unknown as unknown:
-                name = unknown.args[0]
+            except UnknownValue as unknown:
+                name = unknown.name
                 why = state.why_unknown(name) if state is not None else ""
                 reason = f"{name} is not known right now" + (f" ({why})" if why else "")
                 return RuleDecision("refuse", reason, self.unknown_state_reply(name))
@@ -95,7 +95,7 @@ class SafetyGate:
         if intent.confirm_when is not None:
             try:
                 ask = intent.confirm_when.evaluate(lookup)
-            except Unknown:
+            except UnknownValue:
                 ask = True
             if ask:
                 return RuleDecision("confirm", "", self._say(intent.question, lookup) or self.profile.replies.confirm)
@@ -108,7 +108,7 @@ class SafetyGate:
     def _say(text: str, lookup: Callable[[str], Any]) -> str:
         try:
             return placeholders.fill(text, lookup)
-        except placeholders.Missing:
+        except UnknownValue:
             return ""
 
     def foreign_frames(self, actions: list[PlannedAction]) -> list[CanFrame]:

@@ -133,7 +133,9 @@ class SimCar:
         with self._lock:
             for name, command in signals.items():
                 status = self._status_of(name)
-                value = None if status is None else _converted(command, self.signals[status])
+                if status is None:
+                    continue
+                value = _converted(command, self.signals[status])
                 # A value the status signal cannot hold is ignored, as an ECU ignores an out-of-range command.
                 if value is not None and _in_range(self.signals[status], value):
                     self.values[status] = value
@@ -308,7 +310,7 @@ class DemoCar(SimCar):
                     changes.append(Change(position, command))
                 elif name in _SWITCHES:
                     status, mapping = _SWITCHES[name]
-                    if command in mapping:
+                    if isinstance(command, str) and command in mapping:
                         self.values[status] = mapping[command]
                         changes.append(Change(status, mapping[command]))
                 elif name == "TempSetpoint_Cmd":

@@ -3,6 +3,7 @@ applied, OBD-II answered."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -42,8 +43,6 @@ class SimEcu:
         # The counter and checksum byte the profile names per message: the head unit distrusts it without them.
         self.sequences = {d.name: _Sequence.of(d, rules) for d, _, rules, _ in sequence_rules(profile).values()}
         self.broadcasting = True  # False makes the bus go quiet: the head unit's values age out
-        self.malformed = 0  # command frames that did not decode (wrong length, bad values)
-        self.send_errors = 0
         self.encode_errors = 0  # status frames that could not be encoded from the values held
         self._counters: dict[str, int] = {}
         self._stop = threading.Event()
@@ -87,8 +86,7 @@ class SimEcu:
             if len(msg.data) != definition.length:
                 raise ValueError(f"{len(msg.data)} bytes, the DBC says {definition.length}")
             signals = definition.decode(bytes(msg.data), decode_choices=True)
-        except Exception:  # cantools raises several kinds for a frame that does not fit the DBC
-            self.malformed += 1
+        except Exception:  # cantools raises several kinds; a frame that does not fit the DBC changes nothing
             return
         changes = self.car.apply(signals)
         if changes and self.on_change is not None:
@@ -120,10 +118,8 @@ class SimEcu:
 
     def _send_obd(self, data: bytes) -> None:
         frame = can.Message(arbitration_id=OBD_ENGINE_REPLY, data=data.ljust(8, b"\xaa"), is_extended_id=False)
-        try:
+        with contextlib.suppress(can.CanError):  # a full or downed bus: the head unit asks again
             self.bus.send(frame, timeout=0.05)
-        except can.CanError:
-            self.send_errors += 1
 
     def status_frame(self, definition: Any, values: dict[str, Any]) -> can.Message:
         """The next frame of a status message, its rolling counter one up and its checksum filled in."""
@@ -163,10 +159,8 @@ class SimEcu:
                 except Exception:  # cantools raises several kinds; one message must not silence the car
                     self.encode_errors += 1
                     continue
-                try:
+                with contextlib.suppress(can.CanError):  # the next period sends fresh values anyway
                     self.bus.send(frame, timeout=0.05)
-                except can.CanError:
-                    self.send_errors += 1
 
 
 @dataclass(frozen=True)

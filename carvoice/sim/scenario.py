@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from carvoice.errors import CarvoiceError
 from carvoice.profile.positions import Positions
 from carvoice.sim.car import SimCar
 
 _RESERVED = ("at", "bus")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(CarvoiceError, ValueError):
     pass
 
 

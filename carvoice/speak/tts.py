@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from carvoice.errors import CarvoiceError
 
-class SpeechFailed(RuntimeError):
+
+class SpeechFailed(CarvoiceError, RuntimeError):
     """Speech could not be synthesised (no espeak-ng, a broken voice, ...)."""
 
 

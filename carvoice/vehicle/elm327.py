@@ -67,7 +67,7 @@ class Elm327:
         self.protocol = protocol
         self.name = f"ELM327 at {url}"
         self.identity = ""  # what ATZ answered, e.g. "ELM327 v1.5"
-        self._port: serial.SerialBase | None = None
+        self._port: serial.Serial | None = None
         self._searched = False
         self._detected_protocol: str | None = None
         self._closing = threading.Event()
@@ -75,7 +75,7 @@ class Elm327:
 
     # --- the line discipline -------------------------------------------------------------
 
-    def _open(self) -> serial.SerialBase:
+    def _open(self) -> serial.Serial:
         try:
             port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0.05, write_timeout=1.0)
         except (*PORT_ERRORS, ValueError) as error:

@@ -9,6 +9,7 @@ from pathlib import Path
 import can
 
 from carvoice.act.can import open_bus
+from carvoice.lifetime import Closing
 from carvoice.profile.model import Profile
 from carvoice.safety.bus import GuardedBus
 from carvoice.safety.gate import FramePolicy
@@ -51,7 +52,7 @@ def watched_frames(profile: Profile) -> list[can.typechecking.CanFilter]:
     return filters
 
 
-class VehicleLink:
+class VehicleLink(Closing):
     """Opens the bus and listens to it on a Notifier thread, so that the audio loop never waits for CAN.
 
     `bus` is the guarded one (carvoice.safety.bus): whatever sends through the link, commands or
@@ -89,7 +90,8 @@ class VehicleLink:
         self.bus.set_filters(watched_frames(profile))
 
     def close(self) -> None:
-        """The Notifier stops before the bus shuts down, so that it never reads a closed socket."""
+        """The Notifier stops before the bus shuts down, so that it never reads a closed socket; the link
+        opened the bus, so the link shuts it down."""
         if self.obd is not None:
             self.obd.close()
         self.notifier.stop()
@@ -99,6 +101,7 @@ class VehicleLink:
                 while (message := self.bus.recv(0)) is not None:
                     self.log.on_message_received(message)
             self.log.close()
+        self.bus.shutdown()
 
 
 def frame_policy(profile: Profile) -> FramePolicy:

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from carvoice.errors import CarvoiceError
+
 SHOW_CURRENT_DATA = 0x01  # service 01: current powertrain data
 VEHICLE_INFORMATION = 0x09  # service 09: VIN and calibration ids
 POSITIVE_OFFSET = 0x40  # a positive answer to service S is S + 0x40
@@ -22,7 +24,7 @@ RESPONSE_PENDING = 0x78  # NRC: the ECU needs longer than P2 and will answer lat
 VIN_PID = 0x02  # service 09 PID 02: the 17-character VIN
 
 
-class ObdError(Exception):
+class ObdError(CarvoiceError):
     """An OBD-II value could not be read. The message names the device and what went wrong."""
 
 
@@ -105,16 +107,6 @@ def encode(pid: int, value: float) -> bytes:
     return raw.to_bytes(info.size, "big")
 
 
-def decode_supported(base: int, data: bytes) -> frozenset[int]:
-    """PID `base` (00, 20, ...) answers a 32-bit mask: bit 31 of A is PID base+1, bit 0 of D is base+32."""
-    if base not in SUPPORTED_PIDS_BASES:
-        raise ObdError(f"PID {base:02X} does not list supported PIDs")
-    if len(data) < 4:
-        raise ObdError(f"PID {base:02X} (supported PIDs) needs 4 data bytes, got {data.hex(' ').upper()!r}")
-    mask = int.from_bytes(data[:4], "big")
-    return frozenset(base + 32 - bit for bit in range(32) if mask >> bit & 1)
-
-
 def encode_supported(base: int, pids: Iterable[int]) -> bytes:
     """The 4-byte mask an ECU answers to PID `base` for the PIDs it supports among base+1..base+32."""
     if base not in SUPPORTED_PIDS_BASES:
@@ -136,10 +128,6 @@ def response(service: int, pid: int, data: bytes) -> bytes:
     return bytes((service + POSITIVE_OFFSET, pid)) + data
 
 
-def negative_response(service: int, code: int) -> bytes:
-    return bytes((NEGATIVE_RESPONSE, service, code))
-
-
 def response_data(service: int, pid: int, payload: bytes) -> bytes | None:
     """The data bytes of a positive response to (service, pid); None when the payload answers
     something else (another ECU's late reply, another PID). A 7F answer raises NegativeResponse."""
@@ -151,12 +139,6 @@ def response_data(service: int, pid: int, payload: bytes) -> bytes | None:
     if len(payload) >= 2 and payload[0] == service + POSITIVE_OFFSET and payload[1] == pid:
         return bytes(payload[2:])
     return None
-
-
-def decode_vin(data: bytes) -> str:
-    """Service 09 PID 02 data: a count of data items (1 on CAN) and 17 ASCII characters."""
-    text = bytes(data[1:] if len(data) == 18 else data).decode("ascii", errors="replace")
-    return text.strip("\x00 ")
 
 
 def encode_vin(vin: str) -> bytes:
@@ -181,10 +163,6 @@ class ObdLink(Protocol):
 def read(link: ObdLink, pid: int) -> float:
     """One service 01 value, decoded."""
     return decode(pid, link.query(SHOW_CURRENT_DATA, pid))
-
-
-def read_vin(link: ObdLink) -> str:
-    return decode_vin(link.query(VEHICLE_INFORMATION, VIN_PID))
 
 
 def ecu_response(payload: bytes, values: Mapping[int, float], vin: str | None = None) -> bytes | None:

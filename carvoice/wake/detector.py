@@ -157,7 +157,8 @@ class WakeDetector:
 
     def _listen_on(self, position: int) -> None:
         """Restart the search at `position`, replaying the kept audio after it."""
-        replay = self._recent[len(self._recent) - (self._position - position) :] if position < self._position else []
+        kept_after = self._position - position
+        replay = self._recent[len(self._recent) - kept_after :] if kept_after > 0 else self._recent[:0]
         kept = self._recent
         self.restart(position)
         if len(replay):

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from carvoice.audio import SAMPLE_RATE
+from carvoice.errors import CarvoiceError
 
 # One feature vector per 10 ms; the network looks at its stride of them (30 ms) at a time.
 FEATURE_SAMPLES = SAMPLE_RATE // 100
@@ -37,7 +38,7 @@ FIRING_LAG_SECONDS = 0.1
 _QUANTISED = {3: np.uint8, 9: np.int8}  # TfLiteType -> numpy
 
 
-class WakeModelError(ValueError):
+class WakeModelError(CarvoiceError, ValueError):
     """A wake model that is missing, unreadable, or not a microWakeWord model."""
 
 

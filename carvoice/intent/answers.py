@@ -1,13 +1,19 @@
-"""Asking before a risky action: a tiny yes/no grammar, and what counts as a clear answer."""
+"""The answer to "are you sure?": a tiny yes/no grammar, and what counts as a clear answer.
+
+The safety rules decide when to ask; the recogniser listens with this grammar for the answer.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from carvoice.intent import Grammar, Sentence, compile_grammar, parse_template
 from carvoice.intent.grammar import expansions
 
-YES = "yes"
-NO = "no"
-ANSWERS = {
+Answer = Literal["yes", "no"]
+YES: Answer = "yes"
+NO: Answer = "no"
+ANSWERS: dict[str, list[str]] = {
     YES: ["yes [please]", "yeah", "yep", "sure", "correct", "do it", "go ahead", "confirm"],
     NO: ["no [thanks]", "nope", "cancel", "stop", "never mind", "don't", "no don't"],
 }
@@ -21,10 +27,12 @@ def _compile() -> Grammar:
 ANSWER_GRAMMAR = _compile()
 
 
-def answer_of(words: tuple[str, ...] | list[str]) -> str | None:
+def answer_of(words: tuple[str, ...] | list[str]) -> Answer | None:
     """yes, no, or None when the words are not (only) one of them."""
     readings = {parse.intent for parse in ANSWER_GRAMMAR.parse(list(words))}
-    return readings.pop() if len(readings) == 1 else None
+    if len(readings) != 1:
+        return None
+    return YES if readings.pop() == YES else NO
 
 
 def ways_to_say(answer: str) -> list[tuple[str, ...]]:

@@ -1,0 +1,77 @@
+"""The house: which part of carvoice may import which (README, "Architecture").
+
+Every import in the package, at the top of a module or inside a function, must point to its own
+part or to a lower layer. A back-edge fails here, before it makes two parts depend on each other.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import carvoice
+
+PACKAGE = Path(carvoice.__file__).parent
+
+# Lowest first. A part is a subpackage or a top-level module of carvoice.
+LAYERS: list[set[str]] = [
+    {"errors", "lifetime", "events"},  # what every stage shares
+    {"intent", "audio"},  # words and grammars; sound
+    {"profile"},  # reading, checking and modelling a profile
+    {"act", "recognise", "speak"},  # planning and sending actions; hearing commands; speaking
+    {"safety", "wake"},  # the profile's rules and the frame policy; the wake phrase
+    {"vehicle"},  # the car's bus and state
+    {"check", "sim"},  # a profile with the checks that need the stages above `profile`; the simulated car
+    {"agent"},  # the pipeline
+    {"factory", "service"},  # building the agent; running it as a daemon
+    {"bundle", "evaluation"},  # installing profiles; measuring the agent
+    {"cli", "__init__"},  # the command line
+    {"__main__"},  # python -m carvoice
+]
+
+def part_of(path: Path) -> str:
+    relative = path.relative_to(PACKAGE).parts
+    return relative[0] if len(relative) > 1 else relative[0].removesuffix(".py")
+
+
+def imported_parts(path: Path) -> set[str]:
+    parts = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module is not None and node.level == 0:
+            names = [node.module]
+            if node.module == "carvoice":  # from carvoice import events
+                names = [f"carvoice.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        parts |= {name.split(".")[1] for name in names if name.startswith("carvoice.")}
+    return parts - {"__version__"}  # from carvoice import __version__: the package's own
+
+
+def edges() -> set[tuple[str, str]]:
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        source = part_of(path)
+        found |= {(source, target) for target in imported_parts(path) if target != source}
+    return found
+
+
+def layer_of(part: str) -> int:
+    [layer] = [number for number, members in enumerate(LAYERS) if part in members]
+    return layer
+
+
+def test_every_part_has_a_layer():
+    parts = {part_of(path) for path in PACKAGE.rglob("*.py")}
+    assert parts == set().union(*LAYERS)
+
+
+def test_no_two_parts_import_each_other():
+    found = edges()
+    assert sorted((s, t) for s, t in found if (t, s) in found) == []
+
+
+def test_imports_point_down_only():
+    upward = sorted((s, t) for s, t in edges() if layer_of(t) >= layer_of(s))
+    assert upward == [], "imports that point up, or across a layer: " + ", ".join(f"{s} -> {t}" for s, t in upward)
