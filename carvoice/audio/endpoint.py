@@ -9,7 +9,6 @@ import numpy as np
 
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE
 
-
 PRE_EMPHASIS = 0.97  # as the recogniser's front end: about -29 dB at 50 Hz, -8 dB at 1 kHz, +5 dB at 3 kHz
 
 

@@ -94,7 +94,14 @@ def fit(recognitions: list[Recognition], base: Calibration | None = None) -> Cal
         column = [v[name] for v in values if math.isfinite(v[name])]
         return round(float(np.percentile(column, share)), 2) if column else getattr(base or Calibration(), name)
 
-    fitted: dict[str, float] = {name: percentile(name, FLOOR_PERCENTILE) for name in FLOORS}
-    fitted["last_phone_frames"] = math.floor(fitted["last_phone_frames"])
-    fitted["confidence_centre"] = percentile("fit", CENTRE_PERCENTILE)
-    return dataclasses.replace(base or Calibration(), **fitted)
+    floor = {name: percentile(name, FLOOR_PERCENTILE) for name in FLOORS}
+    return dataclasses.replace(
+        base or Calibration(),
+        confidence_centre=percentile("fit", CENTRE_PERCENTILE),
+        word_fit=floor["word_fit"],
+        phone_score=floor["phone_score"],
+        last_phone_frames=math.floor(floor["last_phone_frames"]),  # a count of frames
+        last_phone_score=floor["last_phone_score"],
+        last_phone_level_db=floor["last_phone_level_db"],
+        last_word_pace=floor["last_word_pace"],
+    )
