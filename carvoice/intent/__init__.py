@@ -1,5 +1,6 @@
 """Sentence templates compiled into the recogniser's grammar and the intent parser."""
 
+from carvoice.intent.compiler import compile_grammar
 from carvoice.intent.grammar import (
     Grammar,
     GrammarError,
@@ -9,7 +10,6 @@ from carvoice.intent.grammar import (
     Sentence,
     SlotType,
     SlotValue,
-    compile_grammar,
 )
 from carvoice.intent.numbers import number_to_words, spoken_forms
 from carvoice.intent.template import TemplateError, parse_template
