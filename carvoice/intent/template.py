@@ -107,15 +107,22 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
-class _Parser:
+class TokenCursor:
+    """A recursive-descent parser's place in its tokens (kind, text, column) of a `length`-character
+    text; `depth` counts the nesting the parser is in, so that it can bound it."""
+
     def __init__(self, tokens: list[tuple[str, str, int]], length: int) -> None:
         self.tokens = tokens
         self.index = 0
         self.length = length
         self.depth = 0
 
-    def _peek(self) -> tuple[str, str, int] | None:
-        return self.tokens[self.index] if self.index < len(self.tokens) else None
+    def _peek(self, offset: int = 0) -> tuple[str, str, int] | None:
+        i = self.index + offset
+        return self.tokens[i] if i < len(self.tokens) else None
+
+
+class _Parser(TokenCursor):
 
     def alternatives(self, closing: str | None) -> Expr:
         options = [self.sequence()]

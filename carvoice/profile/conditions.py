@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from carvoice.errors import TextError, UnknownValue
+from carvoice.intent.template import TokenCursor
 
 Value = str | int | float
 
@@ -125,17 +126,7 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
-class _Parser:
-    def __init__(self, tokens: list[tuple[str, str, int]], length: int) -> None:
-        self.tokens = tokens
-        self.index = 0
-        self.length = length
-        self.depth = 0
-
-    def _peek(self, offset: int = 0) -> tuple[str, str, int] | None:
-        i = self.index + offset
-        return self.tokens[i] if i < len(self.tokens) else None
-
+class _Parser(TokenCursor):
     def _keyword(self, word: str) -> bool:
         token = self._peek()
         if token is not None and token[0] == "word" and token[1].lower() == word:
