@@ -48,21 +48,26 @@ def build_agent(
         emit(events.Error(built[0].now if built else 0.0, message=text, source="vehicle"))
 
     link = VehicleLink(profile, *bus, can_log, report=report or trouble) if bus is not None else None
-    every: list[ActionSink] = [CanSink(link.bus, link.name)] if link is not None else []
-    if serial:
-        every.append(SerialSink(profile.serial))
-    owned: tuple[SupportsClose, ...] = (link,) if link is not None else ()
-    agent = Agent(
-        profile,
-        emit,
-        [*every, *sinks],
-        speaker=speaker,
-        engine=engine,
-        state=link.state if link is not None else None,
-        ask=ask,
-        owned=owned,
-        on_profile=(link.replace_profile,) if link is not None else (),
-    )
+    try:
+        every: list[ActionSink] = [CanSink(link.bus, link.name)] if link is not None else []
+        if serial:
+            every.append(SerialSink(profile.serial))
+        owned: tuple[SupportsClose, ...] = (link,) if link is not None else ()
+        agent = Agent(
+            profile,
+            emit,
+            [*every, *sinks],
+            speaker=speaker,
+            engine=engine,
+            state=link.state if link is not None else None,
+            ask=ask,
+            owned=owned,
+            on_profile=(link.replace_profile,) if link is not None else (),
+        )
+    except BaseException:
+        if link is not None:  # its reader thread and the bus would outlive the failed agent
+            link.close()
+        raise
     built.append(agent)
     return agent
 

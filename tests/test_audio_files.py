@@ -67,3 +67,21 @@ def test_ordinary_recordings_are_read_whatever_their_rate_width_and_channels(
     assert level == pytest.approx(0.5 / np.sqrt(2), rel=0.02)  # a 440 Hz tone keeps its level through soxr
     spectrum = np.abs(np.fft.rfft(samples))
     assert abs(np.argmax(spectrum) * SAMPLE_RATE / len(samples) - 440) < 2
+
+
+def test_a_recording_plays_block_by_block_as_it_was_read_whole(tmp_path):
+    """`carvoice run --audio` streams the file: the same samples as `read_wav`, in 30 ms frames,
+    and a bad file fails when the source is made, before the agent starts."""
+    from carvoice.audio import FRAME_SAMPLES
+    from carvoice.audio.wavfile import FileSource
+
+    rng = np.random.default_rng(3)
+    stereo_48k = rng.normal(0, 0.1, (48000 * 9 + 123, 2)).astype(np.float32)  # several read blocks
+    path = tmp_path / "drive.wav"
+    soundfile.write(str(path), stereo_48k, 48000, subtype="PCM_24")
+    frames = list(FileSource(path).frames())
+    assert all(len(frame) == FRAME_SAMPLES for frame in frames[:-1]) and 0 < len(frames[-1]) <= FRAME_SAMPLES
+    assert np.array_equal(np.concatenate(frames), read_wav(path))
+    (tmp_path / "bad.wav").write_bytes(wav_header(1))
+    with pytest.raises(AudioSourceError, match=r"bad\.wav: the header says 1 Hz"):
+        FileSource(tmp_path / "bad.wav")

@@ -75,3 +75,14 @@ def test_no_two_parts_import_each_other():
 def test_imports_point_down_only():
     upward = sorted((s, t) for s, t in edges() if layer_of(t) >= layer_of(s))
     assert upward == [], "imports that point up, or across a layer: " + ", ".join(f"{s} -> {t}" for s, t in upward)
+
+
+def test_imports_name_carvoice_in_full():
+    """Relative imports ("from ..vehicle import x") would slip past the layer checks above."""
+    relative = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.level > 0
+    ]
+    assert relative == []

@@ -20,7 +20,7 @@ from carvoice.cli import main
 from carvoice.cli import text as text_command
 from carvoice.profile.loader import default_profile_dir
 from tests.conftest import needs
-from tests.faults import record
+from tests.faults import MARKER_ID, record
 
 VCAN = "vcan0"
 TRIALS = 20
@@ -35,11 +35,24 @@ class Candump:
 
     def __init__(self, log: Path) -> None:
         self.log = log
+        self.markers = 0
         self.process = subprocess.Popen(["candump", "-L", VCAN], stdout=log.open("w"))
         time.sleep(0.2)  # candump binds its socket
 
     def frames(self) -> list[str]:
         return [line.split()[2] for line in self.log.read_text().splitlines()]
+
+    def settled(self) -> list[str]:
+        """Every frame sent so far, once candump has printed them: a marker frame goes out behind
+        them (vcan0 delivers in order) and is waited for, not a sleep that hopes."""
+        self.markers += 1
+        marker = f"{MARKER_ID:03X}#{self.markers:04X}"
+        subprocess.run(["cansend", VCAN, marker], check=True)
+        deadline = time.monotonic() + 5.0
+        while marker not in (frames := self.frames()):
+            assert time.monotonic() < deadline, "candump never printed the marker frame"
+            time.sleep(0.01)
+        return [f for f in frames[: frames.index(marker)] if not f.startswith(f"{MARKER_ID:03X}#")]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -119,8 +132,7 @@ def test_candump_sees_the_trunk_open_only_when_parked(candump, inject, capsys, t
     time.sleep(0.2)
     events = say("open the trunk", capsys, "--profile", profile, status=text_command.REFUSED)
     assert [e["event"] for e in events] == ["intent", "refused", "say"]
-    time.sleep(0.1)
-    assert candump.frames().count("2F2#04") == 1
+    assert candump.settled().count("2F2#04") == 1
 
 
 def test_cansend_setpoint_then_warmer(candump, inject, capsys, tmp_path):
@@ -130,8 +142,7 @@ def test_cansend_setpoint_then_warmer(candump, inject, capsys, tmp_path):
     events = say("make it warmer", capsys, "--profile", str(profile))
     [frame] = [e for e in events if e["event"] == "can"]
     assert frame["frame"] == "3A0#2C0000"
-    time.sleep(0.1)
-    assert "3A0#2C0000" in candump.frames()  # 22 degrees, everything else NoChange
+    assert "3A0#2C0000" in candump.settled()  # 22 degrees, everything else NoChange
 
 
 def test_the_simulator_as_its_own_process(capsys):
@@ -171,8 +182,7 @@ def test_can_utils_spoofing_a_standstill_never_opens_the_trunk(candump, inject, 
     said = [e["message"] for trial in trials for e in trial if e["event"] == "error"]
     # The event stream says why: a counter out of order, or two different frames inside one cycle.
     assert said and all(m.startswith("CAN: VEHICLE_DYNAMICS (1A0) ") and "not trusted" in m for m in said), said
-    time.sleep(0.1)
-    assert not [f for f in candump.frames() if f.startswith("2F2#")]
+    assert not [f for f in candump.settled() if f.startswith("2F2#")]
     record(f"second sender on 0x1A0 ({how}), simulator at 50 km/h D", f"trunk refused {TRIALS}/{TRIALS}", None, VCAN)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 import numpy as np
@@ -31,9 +31,39 @@ class AudioSourceError(CarvoiceError, RuntimeError):
     """The source cannot deliver audio (missing file, unknown device, bad format)."""
 
 
-class SampleSource:
-    """Samples already in memory, delivered as a microphone would: all at once, or (realtime)
-    each frame only once it has been spoken, so that timing measured against it is honest."""
+class PacedSource:
+    """A source that delivers frames as a microphone would: all at once, or (realtime) each frame
+    only once it has been spoken, so that timing measured against it is honest."""
+
+    def __init__(self, description: str, realtime: bool = False, frame_samples: int = FRAME_SAMPLES) -> None:
+        self.description = description
+        self.realtime = realtime
+        self.frame_samples = frame_samples
+        self.started = 0.0  # time.monotonic() when the first frame was asked for
+
+    def frames(self) -> Iterator[np.ndarray]:
+        return self._paced(self._frames())
+
+    def _frames(self) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def _paced(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        self.started = time.monotonic()
+        delivered = 0
+        for frame in frames:
+            delivered += len(frame)
+            if self.realtime:
+                delay = self.started + delivered / SAMPLE_RATE - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            yield frame
+
+    def close(self) -> None:
+        pass
+
+
+class SampleSource(PacedSource):
+    """Samples already in memory, as a source (tests, evaluation, generated drives)."""
 
     def __init__(
         self,
@@ -42,21 +72,9 @@ class SampleSource:
         realtime: bool = False,
         frame_samples: int = FRAME_SAMPLES,
     ) -> None:
+        super().__init__(description, realtime, frame_samples)
         self.samples = samples
-        self.description = description
-        self.realtime = realtime
-        self.frame_samples = frame_samples
-        self.started = 0.0  # time.monotonic() when the first frame was asked for
 
-    def frames(self) -> Iterator[np.ndarray]:
-        self.started = time.monotonic()
+    def _frames(self) -> Iterator[np.ndarray]:
         for start in range(0, len(self.samples), self.frame_samples):
-            frame = self.samples[start : start + self.frame_samples]
-            if self.realtime:
-                delay = self.started + (start + len(frame)) / SAMPLE_RATE - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            yield frame
-
-    def close(self) -> None:
-        pass
+            yield self.samples[start : start + self.frame_samples]

@@ -69,18 +69,24 @@ class VehicleLink(Closing):
     ) -> None:
         """`report` hears, on the listening and polling threads, when the bus or OBD-II fails and recovers."""
         raw = open_bus(interface, channel, profile.can.bitrate)
-        self.name = f"{interface}:{channel}"
-        self.state = VehicleState(profile)
-        self.log = SessionLog(log_path, channel) if log_path is not None else None
-        self.bus = GuardedBus(raw, frame_policy(profile), self.log.on_message_received if self.log else None)
-        # The kernel drops what we do not watch, so a flood of other traffic never reaches Python.
-        self.bus.set_filters(watched_frames(profile))
-        listeners: list[can.Listener] = [StateListener(self.state, report)]
-        if self.log is not None:
-            listeners.append(self.log)
-        self.notifier = can.Notifier(self.bus, listeners, timeout=0.1)
-        # OBD-II values the profile names are asked for on a thread of their own, on this bus or an ELM327.
-        self.obd = start_obd_poller(profile, self.state, self.bus, self.notifier, self.name, report)
+        with contextlib.ExitStack() as undo:  # a later step that fails (a --can-log path) closes what is open
+            undo.callback(raw.shutdown)
+            self.name = f"{interface}:{channel}"
+            self.state = VehicleState(profile)
+            self.log = SessionLog(log_path, channel) if log_path is not None else None
+            if self.log is not None:
+                undo.callback(self.log.close)
+            self.bus = GuardedBus(raw, frame_policy(profile), self.log.on_message_received if self.log else None)
+            # The kernel drops what we do not watch, so a flood of other traffic never reaches Python.
+            self.bus.set_filters(watched_frames(profile))
+            listeners: list[can.Listener] = [StateListener(self.state, report)]
+            if self.log is not None:
+                listeners.append(self.log)
+            self.notifier = can.Notifier(self.bus, listeners, timeout=0.1)
+            undo.callback(self.notifier.stop)
+            # OBD-II values the profile names are asked for on a thread of their own, on this bus or an ELM327.
+            self.obd = start_obd_poller(profile, self.state, self.bus, self.notifier, self.name, report)
+            undo.pop_all()
 
     def replace_profile(self, profile: Profile) -> None:
         """A reloaded profile may watch other signals and send other frames; values heard so far are kept
