@@ -18,7 +18,7 @@ def test_reply_becomes_a_wav_with_speech_in_it(tmp_path):
     samples = read_wav(spoken.file)
     assert 1.0 < spoken.seconds < 4.0
     levels = np.array([frame_level_db(samples[i : i + 480]) for i in range(0, len(samples), 480)])
-    assert (levels > -40).mean() > 0.4, "most of the reply should be voiced"
+    assert (levels > -30).mean() > 0.4, "most of the reply should be voiced"
     assert (levels < -60).any(), "and it should have pauses"
     second = speaker.say("Sorry?")
     assert second.file.endswith("say-0002.wav") and second.seconds < spoken.seconds

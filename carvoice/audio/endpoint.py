@@ -9,23 +9,18 @@ import numpy as np
 
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE
 
-PRE_EMPHASIS = 0.97  # as the recogniser's front end: about -29 dB at 50 Hz, -8 dB at 1 kHz, +5 dB at 3 kHz
-
 
 def frame_level_db(frame: np.ndarray) -> float:
-    """Frame energy in dB relative to full scale (-100 for digital silence), after pre-emphasis.
+    """Frame energy in dB relative to full scale (-100 for digital silence), over the whole band.
 
-    A car's noise is mostly rumble below 100 Hz (the real Volvo recording has 5 % of its power
-    in the speech band). Measured whole-band, it buried the pauses after a command: in
-    `scripts/bench`'s cabin noise the endpoint came 3.3-3.7 s after the speech in a fifth of
-    the commands, and "please" was heard over the noise. Pre-emphasis, as the recogniser's
-    front end applies it, weighs the level toward the speech band.
+    Cabin rumble below 100 Hz hides the pause after a command at this level (scripts/bench: the
+    endpoint seconds late in a fifth of the commands), but pre-emphasis, tried for it, took 8-10 dB
+    off voiced word endings, so a 0.3 s pause in "twenty ... six" ended the command at "twenty"
+    (tests/test_endpoint.py); README, "Latency, CPU and memory".
     """
-    if len(frame) < 2:
+    if len(frame) == 0:
         return -100.0
-    samples = frame.astype(np.float64)
-    emphasised = samples[1:] - PRE_EMPHASIS * samples[:-1]
-    power = float(np.mean(np.square(emphasised))) / (32768.0**2)
+    power = float(np.mean(np.square(frame.astype(np.float64)))) / (32768.0**2)
     return max(-100.0, 10.0 * np.log10(power + 1e-12))
 
 

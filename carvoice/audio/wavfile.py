@@ -98,7 +98,7 @@ class FileSource(PacedSource):
     """A recording played as if it were the microphone: as fast as possible, or paced in real time.
 
     It is read block by block as it plays, so a long recording costs no more memory than a short
-    one (held whole, `scripts/bench`'s 256 s drive raised the daemon's peak RSS from 82.6 to 88.5
+    one (held whole, `scripts/bench`'s 256 s drive raised the daemon's peak RSS from 85.6 to 91.9
     MB); the header is checked at once, so a bad file fails before the agent starts.
     """
 
