@@ -169,5 +169,8 @@ def test_a_sender_quiet_for_longer_than_max_age_starts_a_new_sequence(demo_profi
     assert "went from 5 to 9" in state.on_frame(dynamics(9))  # a jump within the sequence
     now[0] += profile.state["speed"].max_age + 0.01 + FAULT_HOLD_SECONDS  # quiet, then the ECU is back
     assert state.on_frame(dynamics(0)) == "CAN: VEHICLE_DYNAMICS (1A0) is in order again"  # not a fault
-    now[0] += rules.confirm_seconds
+    # A microsecond past the confirmation time: summed in floats, the fake clock could land a hair
+    # short of it (the test failed about half the time when the wall clock did not tick between
+    # the frame's reception stamp and its age).
+    now[0] += rules.confirm_seconds + 1e-6
     assert state.value("speed") == 50
