@@ -147,16 +147,16 @@ def test_the_microphone_path_through_pyaudio(tmp_path, monkeypatch):
         monkeypatch.setenv(key, value)
     microphone = None
     try:
-        microphone = MicrophoneSource("pulse")
-        assert "microphone" in microphone.description
         command = speech("okay nabu, lock the doors", "flite:slt")
-        cabin.say(with_noise_floor(np.concatenate([silence(0.5), command, silence(1.5)])))
         channel = f"test-{uuid.uuid4().hex}"
         heard = []
         reader, sending = (can.Bus(interface="virtual", channel=channel) for _ in range(2))
         with reader, sending:
             with Agent(load_profile(default_profile_dir()), heard.append, [CanSink(sending)]) as agent:
-                agent.listen(FirstSeconds(microphone, 5.5))
+                microphone = MicrophoneSource("pulse")
+                assert "microphone" in microphone.description
+                said = with_noise_floor(np.concatenate([silence(0.5), command, silence(1.5)]))
+                agent.listen(FirstSeconds(microphone, 5.5, cabin, said))
             message = reader.recv(timeout=0.5)
         assert [e.name for e in heard if e.name in ("wake", "intent", "can")] == ["wake", "intent", "can"]
         assert message is not None and (message.arbitration_id, message.data.hex()) == (0x2F2, "01")
@@ -196,19 +196,19 @@ def test_the_agent_does_not_hear_itself(tmp_path, monkeypatch, guarded):
         monkeypatch.setattr(Agent, "_hearing_itself", lambda self: False)
     microphone = speaker = None
     try:
-        microphone = MicrophoneSource("pulse")
         speaker = Speaker(Synthesizer(), SpeakerOutput("pulse"))
         heard = []
         channel = f"test-{uuid.uuid4().hex}"
-        agent = Agent(
+        command = speech("okay nabu, lock the doors", "flite:slt")
+        with Agent(
             load_profile(tmp_path / "p"),
             heard.append,
             [CanSink(can.Bus(interface="virtual", channel=channel))],
             speaker,
-        )
-        command = speech("okay nabu, lock the doors", "flite:slt")
-        cabin.say(with_noise_floor(np.concatenate([silence(0.5), command, silence(6.0)])))
-        agent.listen(FirstSeconds(microphone, 9.0))
+        ) as agent:
+            microphone = MicrophoneSource("pulse")
+            said = with_noise_floor(np.concatenate([silence(0.5), command, silence(6.0)]))
+            agent.listen(FirstSeconds(microphone, 9.0, cabin, said))
         wakes = [e for e in heard if e.name == "wake"]
         if guarded:
             assert len(wakes) == 1, [(e.name, e.t) for e in heard]
@@ -224,18 +224,27 @@ def test_the_agent_does_not_hear_itself(tmp_path, monkeypatch, guarded):
 
 
 class FirstSeconds:
-    """The first seconds of another source (a microphone never ends by itself)."""
+    """The first seconds of a microphone (which never ends by itself), the cabin saying `said` as the
+    agent reads its first frame.
+
+    Queued any earlier, the words wait in the microphone's buffer while the agent is being built, and
+    on a slow machine they fell outside the window: the agent heard nothing (CI, twice).
+    """
 
     realtime = True
 
-    def __init__(self, source, seconds: float) -> None:
+    def __init__(self, source, seconds: float, cabin, said: np.ndarray) -> None:
         self.source = source
         self.description = source.description
         self.samples = int(seconds * 16000)
+        self.cabin = cabin
+        self.said = said
 
     def frames(self):
         heard = 0
         for frame in self.source.frames():
+            if heard == 0:
+                self.cabin.say(self.said)
             if heard >= self.samples:
                 return
             heard += len(frame)

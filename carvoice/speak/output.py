@@ -57,6 +57,7 @@ class SpeakerOutput:
         self._pyaudio = open_pyaudio()
         self.device_index = find_device(self._pyaudio, device, output=True)
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def play(self, samples: np.ndarray, rate: int) -> str | None:
         if self._thread is not None:
@@ -81,6 +82,10 @@ class SpeakerOutput:
         return self._thread is not None and self._thread.is_alive()
 
     def close(self) -> None:
+        """Safe to call twice, as the microphone's is: the agent closes its speaker, and so may its owner."""
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self._pyaudio.terminate()
+            self._thread = None
+        if not self._closed:
+            self._closed = True
+            self._pyaudio.terminate()
