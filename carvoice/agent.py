@@ -341,6 +341,8 @@ class Agent(Closing):
                 assert endpointer is not None  # set together with capture
                 capture.feed(frame)
                 status = endpointer.feed(level)
+            if status is Status.END and capture is commands and self._unfinished(capture, endpointer):
+                status = Status.SPEECH
             if status in (Status.END, Status.TOO_LONG, Status.NO_SPEECH):
                 self._finish(capture, status)
                 capture = endpointer = None
@@ -358,6 +360,13 @@ class Agent(Closing):
             listen_seconds=listen or settings.listen_seconds,
             max_seconds=settings.max_command_seconds,
         )
+
+    def _unfinished(self, recogniser: CommandRecogniser, endpointer: Endpointer) -> bool:
+        """At a pause long enough to end a command: wait longer once if more words would change it."""
+        if endpointer.holding or not recogniser.may_grow_into_another():
+            return False
+        endpointer.hold(self.profile.recognition.unfinished_silence)
+        return True
 
     def _finish(self, recogniser: CommandRecogniser, status: Status) -> None:
         recognition = recogniser.finish()

@@ -39,3 +39,50 @@ def test_a_short_pause_inside_a_number_does_not_end_the_command(voice):
     six_starts = 3.0 + (len(first) + int(0.3 * SAMPLE_RATE)) / SAMPLE_RATE
     ended = endpoint_at(audio)
     assert ended is not None and ended > six_starts + 0.5, (ended, six_starts)
+
+
+def test_a_held_pause_ends_later_unless_speech_resumes():
+    """`hold` stretches the pause that ended the command; a word after it brings the usual silence back."""
+    loud, quiet = -20.0, -60.0
+
+    def paused() -> Endpointer:
+        endpointer = Endpointer(NoiseFloor(initial_db=-60.0), trailing_silence=0.6)
+        statuses = [endpointer.feed(loud) for _ in range(10)] + [endpointer.feed(quiet) for _ in range(20)]
+        assert statuses[-1] is Status.END and Status.END not in statuses[:-1]
+        endpointer.hold(1.2)
+        return endpointer
+
+    endpointer = paused()
+    assert [endpointer.feed(quiet) for _ in range(19)] == [Status.SPEECH] * 19
+    assert endpointer.feed(quiet) is Status.END  # 40 quiet frames: 1.2 s
+
+    endpointer = paused()
+    statuses = [endpointer.feed(quiet) for _ in range(5)] + [endpointer.feed(loud) for _ in range(5)]
+    assert not endpointer.holding
+    statuses += [endpointer.feed(quiet) for _ in range(20)]
+    assert statuses[-1] is Status.END and Status.END not in statuses[:-1]
+
+
+@needs("flite")
+@pytest.mark.parametrize("voice", ["flite:slt", "flite:awb"])
+def test_the_agent_waits_out_a_pause_inside_a_number(demo_profile, engine, voice):
+    """"set the temperature to twenty" + 0.45 s + "six": the quiet end of "twenty" and onset of "six"
+    made the pause 0.6 s long to the endpointer, and the car was set to 20 degrees (slt, awb; an
+    attacker's scan found 10 of 40 such cases in quiet audio). "twenty" could still grow into
+    another command, so the agent waits the longer unfinished silence."""
+    from carvoice import events
+    from carvoice.act.dry import DryRunSink
+    from carvoice.agent import Agent
+    from carvoice.audio import SampleSource
+
+    def trimmed(text: str) -> np.ndarray:
+        said = speech(text, voice)
+        loud = np.flatnonzero(np.abs(said) > 1e-3)
+        return said[loud[0] : loud[-1] + 1]
+
+    twenty, six = trimmed("set the temperature to twenty"), trimmed("six")
+    audio = with_noise_floor(np.concatenate([silence(1.0), twenty, silence(0.45), six, silence(2.0)]))
+    heard: list[events.Event] = []
+    with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
+        agent.listen(SampleSource(audio, "twenty ... six"), awake=True)
+    assert [(e.intent, e.slots) for e in heard if isinstance(e, events.Intent)] == [("temperature", {"degrees": 26})]

@@ -46,6 +46,14 @@ def test_incomplete_or_foreign_sentences_do_not_parse(grammar):
     assert grammar.is_prefix("open the".split()) and not grammar.is_prefix("open garage".split())
 
 
+def test_a_sentence_that_more_words_would_change_may_grow_into_another(grammar):
+    assert grammar.may_grow_into_another("set temperature to twenty".split())  # ... twenty six
+    assert not grammar.may_grow_into_another("set temperature to twenty six".split())  # only "degrees" follows
+    assert not grammar.may_grow_into_another("set temperature to thirty".split())  # 31 is out of range
+    assert not grammar.may_grow_into_another("open the driver window".split())
+    assert not grammar.may_grow_into_another("turn the lights off".split())
+
+
 def test_lead_in_is_part_of_the_same_graph(grammar):
     [reading] = grammar.parse("copilot turn on the lights".split())
     assert reading.slot_dict == {"state": "on"}

@@ -67,7 +67,9 @@ class Endpointer:
     ) -> None:
         self.floor = floor
         seconds_per_frame = FRAME_SAMPLES / SAMPLE_RATE
-        self._trailing = round(trailing_silence / seconds_per_frame)
+        self._seconds_per_frame = seconds_per_frame
+        self._trailing = self._usual_trailing = round(trailing_silence / seconds_per_frame)
+        self.holding = False  # waiting longer in this pause (hold)
         self._listen = round(listen_seconds / seconds_per_frame)
         self._max = round(max_seconds / seconds_per_frame)
         self._min_speech = max(1, round(min_speech_seconds / seconds_per_frame))
@@ -78,6 +80,12 @@ class Endpointer:
         self.quiet_run = 0
         self.speech_start: int | None = None
         self.speech_end: int | None = None
+
+    def hold(self, silence_seconds: float) -> None:
+        """After an END: this pause ends the command only once it has lasted `silence_seconds`, unless
+        speech resumes first (the words so far may be only the start of the command)."""
+        self._trailing = max(self.quiet_run + 1, round(silence_seconds / self._seconds_per_frame))
+        self.holding = True
 
     def feed(self, level: float) -> Status:
         """One frame's level (the caller keeps the noise floor up to date)."""
@@ -93,6 +101,7 @@ class Endpointer:
             self.quiet_run += 1
         else:
             self.quiet_run = 0
+            self._trailing, self.holding = self._usual_trailing, False
         if self.quiet_run >= self._trailing:
             self.speech_end = self.frames - self.quiet_run
             return Status.END

@@ -139,6 +139,14 @@ class Grammar:
         """True when the words can still grow into a sentence of the grammar."""
         return bool(self._walk(words))
 
+    def may_grow_into_another(self, words: Iterable[str]) -> bool:
+        """True when a longer sentence starts with these words and means something else: "set the
+        temperature to twenty" may be the start of "... twenty six", while "... twenty six" only
+        grows into "... twenty six degrees", which means the same."""
+        configs = self._walk(words)
+        complete = {meaning for (state, meaning) in configs if state == self.final}
+        return any(meaning not in complete for (state, meaning) in configs if state != self.final)
+
     def _walk(self, words: Iterable[str]) -> dict[tuple[int, tuple], tuple]:
         """(state, meaning so far) -> the tags of one path there, after all the words; empty once stuck."""
         configs = self._closure({(self.start, ("", ())): ()}, 0)

@@ -90,6 +90,10 @@ class RecognitionSettings:
     listen_seconds: float = 5.0
     max_command_seconds: float = 7.0
     trailing_silence: float = 0.6
+    # The silence that ends a command more words would change ("set the temperature to twenty",
+    # perhaps before "six"): a pause of 0.3-0.45 s inside a number, with quiet word edges around
+    # it, reached 0.6 s and the car acted on "twenty" (README, "Never acting on what was not said").
+    unfinished_silence: float = 1.2
 
 
 @dataclass(frozen=True)

@@ -150,13 +150,22 @@ class Settings(Security):
                 self.report(f"recognition.{key}", f"must be between 0 and 1, not {confidence}")
                 confidence = getattr(defaults, key)
             confidences[key] = confidence
+        trailing = self._positive(table, "recognition", "trailing_silence", defaults.trailing_silence)
+        unfinished = self._positive(table, "recognition", "unfinished_silence", defaults.unfinished_silence)
+        if unfinished < trailing:
+            self.report(
+                "recognition.unfinished_silence",
+                f"must be at least trailing_silence ({trailing:g} s): it is the longer wait, not {unfinished:g}",
+            )
+            unfinished = max(trailing, defaults.unfinished_silence)
         return RecognitionSettings(
             **confidences,
             listen_seconds=self._positive(table, "recognition", "listen_seconds", defaults.listen_seconds),
             max_command_seconds=self._positive(
                 table, "recognition", "max_command_seconds", defaults.max_command_seconds
             ),
-            trailing_silence=self._positive(table, "recognition", "trailing_silence", defaults.trailing_silence),
+            trailing_silence=trailing,
+            unfinished_silence=unfinished,
         )
 
     def _replies(self, table: dict[str, Any]) -> Replies:

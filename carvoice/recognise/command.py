@@ -279,21 +279,31 @@ class CommandRecogniser:
         self.profile = profile
         self.limits = limits or calibration()
         self._frames: list[np.ndarray] = []
+        self._decoded: tuple[int, Hypothesis | None] | None = None  # (frames decoded, the grammar's answer)
 
     def begin(self) -> None:
         self._frames = []
+        self._decoded = None
 
     def feed(self, frame: np.ndarray) -> None:
         self._frames.append(frame)
 
+    def may_grow_into_another(self) -> bool:
+        """True when what was heard so far is a whole command that more words would change ("set the
+        temperature to twenty", perhaps before "six"): the pause may be inside the command.
+
+        Decodes the grammar search on the frames so far; `finish` reuses it if no frame came since.
+        """
+        grammar = self._grammar_answer(self._audio())
+        return grammar is not None and self._grammar().may_grow_into_another(self._words(grammar))
+
     def finish(self) -> Recognition:
-        audio = np.concatenate(self._frames) if self._frames else np.zeros(0, dtype=np.int16)
-        audio = with_floor(audio, DECODE_FLOOR_DB)
-        self._frames = []
-        grammar = self.engine.decode(self.search, audio)
+        audio = self._audio()
+        grammar = self._grammar_answer(audio)
+        self._frames, self._decoded = [], None
         if grammar is None:
             return Recognition((), -math.inf, self.limits)
-        words = tuple(w for w in grammar.text.split() if not w.startswith(FILLER_MARKS) and LEAD_IN_MARK not in w)
+        words = self._words(grammar)
         spoken = [s for s in grammar.segments if not s.word.startswith(FILLER_MARKS)]
         word_frames = sum(s.frames for s in spoken)
         parses = self._grammar().parse(list(words)) if words else []
@@ -315,6 +325,20 @@ class CommandRecogniser:
         slot_frames = sum(w.frames for i, w in enumerate(placed) if i in slots) or word_frames
         rival, margin = self._best_rival(words, own, slot_frames, audio)
         return Recognition(words, fit, self.limits, drawn_out, evidence, placed, False, rival, margin)
+
+    def _audio(self) -> np.ndarray:
+        audio = np.concatenate(self._frames) if self._frames else np.zeros(0, dtype=np.int16)
+        return with_floor(audio, DECODE_FLOOR_DB)
+
+    def _grammar_answer(self, audio: np.ndarray) -> Hypothesis | None:
+        if self._decoded is None or self._decoded[0] != len(self._frames):
+            self._decoded = (len(self._frames), self.engine.decode(self.search, audio))
+        return self._decoded[1]
+
+    @staticmethod
+    def _words(grammar: Hypothesis) -> tuple[str, ...]:
+        """The sentence's words, without fillers and the wake phrase's lead-in."""
+        return tuple(w for w in grammar.text.split() if not w.startswith(FILLER_MARKS) and LEAD_IN_MARK not in w)
 
     def _grammar(self) -> Grammar:
         return self.profile.grammar
