@@ -31,6 +31,17 @@ def test_cut_offs_stop_before_the_last_words_or_inside_the_last_word(demo_profil
     assert all(line["kind"] == "command" for line in stopped if line["cut"].startswith("before"))
 
 
+def test_paused_commands_are_the_whole_command(demo_profile):
+    lines = plan_set(demo_profile, "flite", kinds=("pauses",))
+    assert {line["kind"] for line in lines} == {"paused"}
+    for line in lines:
+        words = line["text"].lower().split()
+        _, before, seconds = line["pause"].split()
+        assert int(before) in (1, 2) and int(before) < len(words) and 0.3 <= float(seconds) <= 0.5
+        assert demo_profile.readings(words) == [(line["intent"], line["slots"])]
+    assert any(line["text"] == "set the temperature to twenty two degrees" for line in lines)
+
+
 def test_near_misses_are_sentences_the_profile_does_not_understand(demo_profile):
     lines = plan_set(demo_profile, "flite", kinds=("near-misses",))
     texts = {line["text"] for line in lines}

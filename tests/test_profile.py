@@ -160,3 +160,13 @@ def test_a_confidence_outside_0_to_1_is_named(tmp_path):
         profile.write("\n[recognition]\nmin_confidence_to_answer = 2\n")
     [problem] = problems_of(tmp_path / "p")
     assert "recognition.min_confidence_to_answer: must be between 0 and 1, not 2.0" in problem
+
+
+def test_an_unfinished_silence_shorter_than_the_trailing_one_is_named(tmp_path):
+    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
+    with open(tmp_path / "p" / "profile.toml", "a") as profile:
+        profile.write("\n[recognition]\ntrailing_silence = 0.8\nunfinished_silence = 0.5\n")
+    [problem] = problems_of(tmp_path / "p")
+    last_line = len((tmp_path / "p" / "profile.toml").read_text().splitlines())  # the unfinished_silence line
+    assert problem.startswith(f"{tmp_path / 'p' / 'profile.toml'}:{last_line}:")
+    assert "recognition.unfinished_silence: must be at least trailing_silence (0.8 s)" in problem

@@ -206,12 +206,16 @@ class Session:
         self.say(f"Recorded {NOISE}.")
 
     def _command(self) -> np.ndarray | None:
-        """One spoken command, cut where the agent's own endpointer would cut it; None if nothing was said."""
+        """One spoken command, cut as the agent's endpointer cuts one; None if nothing was said.
+
+        It waits the profile's longer unfinished silence: without decoding, it cannot tell whether the
+        words so far are a whole command, and a pause inside a number belongs inside the take.
+        """
         settings = self.profile.recognition
         floor = NoiseFloor()
         endpointer = Endpointer(
             floor,
-            trailing_silence=settings.trailing_silence,
+            trailing_silence=settings.unfinished_silence,
             listen_seconds=settings.listen_seconds,
             max_seconds=settings.max_command_seconds,
         )

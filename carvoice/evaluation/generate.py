@@ -4,6 +4,8 @@
 - cut-offs: the same examples with the speaker stopping before the last one or two words, or
   inside the last word. A cut that leaves a complete command ("set the temperature to twenty
   two" before "degrees") is labelled as that command; every other cut must cause nothing;
+- pauses: the same examples whole, with a pause before one of their last two words: a command
+  ended in the pause ("set the temperature to twenty" before "six") is a wrong action;
 - near misses: sentences that share a carrier phrase with a car's commands but name something
   the profile does not have ("turn on the radio"); they must cause no action and no answer;
 - talk: everyday speech that is not a command.
@@ -25,6 +27,7 @@ from carvoice.check import load_profile
 from carvoice.evaluation.manifest import write_manifest
 from carvoice.profile.model import Profile
 from carvoice.profile.summary import examples_of
+from carvoice.recognise.engine import Segment
 
 ESPEAK_SPEEDS = (140, 175)
 LEAD_SECONDS = 0.5
@@ -38,8 +41,12 @@ FADE_SECONDS = 0.02
 # those are counted apart, as "cut-late", because a listener often hears the word whole.
 INSIDE_CUT = (0.15, 0.85)
 LATE_CUT = 0.6
+# A pause before one of the last two words, as a speaker who thinks mid-command makes ("set the
+# temperature to twenty ... six"): the quiet word edges around it make it about 0.2 s longer to an
+# energy endpointer, which is what ended such commands early.
+PAUSE_SECONDS = (0.3, 0.5)
 FRAME = SAMPLE_RATE // 100  # the decoder's 10 ms frame
-KINDS = ("commands", "cut-offs", "near-misses", "talk")
+KINDS = ("commands", "cut-offs", "pauses", "near-misses", "talk")
 VOICE_HALVES = {
     "half1": ("en-us", "en-us+f3", "en-us+m7", "flite:slt", "flite:rms"),
     "half2": ("en-us+m3", "en-gb", "flite:kal16", "flite:awb"),
@@ -181,6 +188,7 @@ def plan_set(
 ) -> list[dict[str, Any]]:
     """The lines of the set (text, voice, speed, kind, label, and how to cut), before any audio exists."""
     rng = random.Random(seed)
+    pause_rng = random.Random(seed)  # its own, so that the sets made before pauses existed stay the same
     near_misses = [t for t in NEAR_MISSES if not profile.grammar.parse(t.split())]
     lines = []
     for voice, speed in voices(voice_kind):
@@ -194,6 +202,9 @@ def plan_set(
         if "cut-offs" in kinds:
             for text in examples:
                 lines += _cuts(profile, text, said, rng)
+        if "pauses" in kinds:
+            for text in examples:
+                lines += _pauses(profile, text, said, pause_rng)
         if "near-misses" in kinds:
             lines += [{"text": t, **said, "kind": "near-miss", "intent": None} for t in near_misses]
         if "talk" in kinds:
@@ -229,6 +240,16 @@ def _cuts(profile: Profile, text: str, said: dict[str, Any], rng: random.Random)
     return lines
 
 
+def _pauses(profile: Profile, text: str, said: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
+    """The whole command with a pause before its last word or the one before: still that command."""
+    words = text.lower().split()
+    if len(words) < 2:
+        return []
+    before = rng.choice((1, 2)) if len(words) >= 3 else 1
+    seconds = round(rng.uniform(*PAUSE_SECONDS), 2)
+    return [{"text": text, **said, "kind": "paused", "pause": f"before {before} {seconds}", **_label(profile, words)}]
+
+
 _aligner: dict[str, Any] = {}
 
 
@@ -244,13 +265,21 @@ def _render(job: tuple[dict[str, Any], Path, str, int]) -> bool:
     line, path, prefix, seed = job
     spoken = prefix + line["text"]
     voiced = np.concatenate([silence(LEAD_SECONDS), speech(spoken, line["voice"], line["speed"])])
+    words = spoken.lower().replace(",", "").split()
     if "cut" in line:
-        end = _cut_point(voiced, spoken.lower().replace(",", "").split(), line["cut"], seed)
+        end = _cut_point(voiced, words, line["cut"], seed)
         if end is None:
             return False
         fade = min(round(FADE_SECONDS * SAMPLE_RATE), end)
         voiced = voiced[:end].copy()
         voiced[end - fade :] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, fade))
+    if "pause" in line:
+        _, before, seconds = line["pause"].split()
+        segments = _aligned(voiced, words, seed)
+        if segments is None:
+            return False
+        at = segments[-int(before)].start_frame * FRAME
+        voiced = np.concatenate([voiced[:at], silence(float(seconds)), voiced[at:]])
     write_wav(path, with_noise_floor(np.concatenate([voiced, silence(TRAIL_SECONDS)]), seed))
     return True
 
@@ -258,16 +287,22 @@ def _render(job: tuple[dict[str, Any], Path, str, int]) -> bool:
 def _cut_point(voiced: np.ndarray, words: list[str], cut: str, seed: int) -> int | None:
     """The sample where the speaker stops, from a forced alignment of everything said."""
     where, amount = cut.split()
-    aligned = _aligner["engine"].decode_sentences([tuple(words)], with_noise_floor(voiced, seed))
-    if aligned is None:
-        return None
-    segments = [s for s in aligned.segments if s.word.split("(")[0] in words]
-    if [s.word.split("(")[0] for s in segments] != words:
+    segments = _aligned(voiced, words, seed)
+    if segments is None:
         return None
     if where == "before":
         return segments[-int(amount)].start_frame * FRAME
     last = segments[-1]
     return round((last.start_frame + float(amount) * last.frames) * FRAME)
+
+
+def _aligned(voiced: np.ndarray, words: list[str], seed: int) -> list[Segment] | None:
+    """Each word said, placed on the audio by a forced alignment; None if the aligner lost them."""
+    aligned = _aligner["engine"].decode_sentences([tuple(words)], with_noise_floor(voiced, seed))
+    if aligned is None:
+        return None
+    segments = [s for s in aligned.segments if s.word.split("(")[0] in words]
+    return segments if [s.word.split("(")[0] for s in segments] == words else None
 
 
 def make_set(
@@ -293,7 +328,7 @@ def make_set(
         if wake_prefix:
             line["wake_prefixed"] = True
         jobs_list.append((line, out / line["audio"], prefix, index))
-    aligner = str(profile.root) if "cut-offs" in kinds else None
+    aligner = str(profile.root) if {"cut-offs", "pauses"} & set(kinds) else None
     with ProcessPoolExecutor(max_workers=jobs or None, initializer=_init_aligner, initargs=(aligner,)) as pool:
         written = list(pool.map(_render, jobs_list, chunksize=8))
     manifest = out / "manifest.jsonl"
