@@ -203,7 +203,8 @@ def plan_set(
             for text in examples:
                 lines += _cuts(profile, text, said, rng)
         if "pauses" in kinds:
-            for text in examples:
+            more = [profile.grammar.sample(name, pause_rng) for name in profile.intents for _ in range(sampled)]
+            for text in dict.fromkeys(examples + more):
                 lines += _pauses(profile, text, said, pause_rng)
         if "near-misses" in kinds:
             lines += [{"text": t, **said, "kind": "near-miss", "intent": None} for t in near_misses]
@@ -241,13 +242,22 @@ def _cuts(profile: Profile, text: str, said: dict[str, Any], rng: random.Random)
 
 
 def _pauses(profile: Profile, text: str, said: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
-    """The whole command with a pause before its last word or the one before: still that command."""
+    """The whole command with a pause before its last word or the one before, and one inside each
+    number of several words ("twenty ... two", where "twenty" alone is another command): still
+    that command."""
     words = text.lower().split()
     if len(words) < 2:
         return []
-    before = rng.choice((1, 2)) if len(words) >= 3 else 1
-    seconds = round(rng.uniform(*PAUSE_SECONDS), 2)
-    return [{"text": text, **said, "kind": "paused", "pause": f"before {before} {seconds}", **_label(profile, words)}]
+    befores = {rng.choice((1, 2)) if len(words) >= 3 else 1}
+    [parse] = profile.grammar.parse(words)[:1]
+    numbers = [(start, end) for name, _, start, end in parse.spans if not isinstance(parse.slot_dict[name], str)]
+    befores |= {len(words) - start - 1 for start, end in numbers if end - start >= 2}
+    label = _label(profile, words)
+    lines = []
+    for before in sorted(befores):
+        pause = f"before {before} {round(rng.uniform(*PAUSE_SECONDS), 2)}"
+        lines.append({"text": text, **said, "kind": "paused", "pause": pause, **label})
+    return lines
 
 
 _aligner: dict[str, Any] = {}
