@@ -362,7 +362,7 @@ class Agent(Closing):
         )
 
     def _unfinished(self, recogniser: CommandRecogniser, endpointer: Endpointer) -> bool:
-        """At a pause long enough to end a command: wait longer once if more words would change it."""
+        """At a pause long enough to end a command: wait longer in it if more words would change it."""
         if endpointer.holding or not recogniser.may_grow_into_another():
             return False
         endpointer.hold(self.profile.recognition.unfinished_silence)

@@ -56,6 +56,10 @@ def test_a_held_pause_ends_later_unless_speech_resumes():
     assert [endpointer.feed(quiet) for _ in range(19)] == [Status.SPEECH] * 19
     assert endpointer.feed(quiet) is Status.END  # 40 quiet frames: 1.2 s
 
+    endpointer = paused()  # clicks (one loud frame each) do not end the hold, nor start the pause again
+    statuses = [endpointer.feed(loud if index % 4 == 0 else quiet) for index in range(20)]
+    assert statuses == [Status.SPEECH] * 19 + [Status.END], statuses
+
     endpointer = paused()
     statuses = [endpointer.feed(quiet) for _ in range(5)] + [endpointer.feed(loud) for _ in range(5)]
     assert not endpointer.holding

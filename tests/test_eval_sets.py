@@ -32,12 +32,12 @@ def test_cut_offs_stop_before_the_last_words_or_inside_the_last_word(demo_profil
 
 
 def test_paused_commands_are_the_whole_command(demo_profile):
-    lines = plan_set(demo_profile, "flite", kinds=("pauses",))
+    lines = plan_set(demo_profile, "flite", sampled=2, kinds=("pauses",))
     assert {line["kind"] for line in lines} == {"paused"}
     for line in lines:
         words = line["text"].lower().split()
         _, before, seconds = line["pause"].split()
-        assert int(before) in (1, 2) and int(before) < len(words) and 0.3 <= float(seconds) <= 0.5
+        assert 1 <= int(before) < len(words) and 0.3 <= float(seconds) <= 0.5
         assert demo_profile.readings(words) == [(line["intent"], line["slots"])]
     # inside the number, where "... twenty" alone would be another command
     twenty_two = "set the temperature to twenty two degrees"

@@ -54,6 +54,16 @@ def test_a_sentence_that_more_words_would_change_may_grow_into_another(grammar):
     assert not grammar.may_grow_into_another("turn the lights off".split())
 
 
+def test_a_sentence_that_an_optional_slot_may_follow_may_grow_into_another():
+    """The slot comes after a plain word: "open the window" may become "open the window to fifty percent"."""
+    percent = SlotType("percent", tuple(SlotValue(n, parse_template(number_to_words(n))) for n in (25, 50, 75)))
+    intents = {"window": [Sentence(parse_template("open the window [to {amount:percent} percent] [please]"))]}
+    grammar = compile_grammar(intents, {"percent": percent}, {})
+    assert grammar.may_grow_into_another("open the window".split())
+    assert not grammar.may_grow_into_another("open the window to fifty percent".split())
+    assert not grammar.may_grow_into_another("open the window please".split())
+
+
 def test_lead_in_is_part_of_the_same_graph(grammar):
     [reading] = grammar.parse("copilot turn on the lights".split())
     assert reading.slot_dict == {"state": "on"}

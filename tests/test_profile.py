@@ -170,3 +170,12 @@ def test_an_unfinished_silence_shorter_than_the_trailing_one_is_named(tmp_path):
     last_line = len((tmp_path / "p" / "profile.toml").read_text().splitlines())  # the unfinished_silence line
     assert problem.startswith(f"{tmp_path / 'p' / 'profile.toml'}:{last_line}:")
     assert "recognition.unfinished_silence: must be at least trailing_silence (0.8 s)" in problem
+
+
+def test_a_long_trailing_silence_alone_lengthens_the_unfinished_one(tmp_path):
+    """A profile written before `unfinished_silence` existed still loads, and never waits less for it."""
+    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
+    with open(tmp_path / "p" / "profile.toml", "a") as profile:
+        profile.write("\n[recognition]\ntrailing_silence = 1.5\n")
+    settings = load_profile(tmp_path / "p").recognition
+    assert (settings.trailing_silence, settings.unfinished_silence) == (1.5, 1.5)

@@ -83,7 +83,8 @@ class Endpointer:
 
     def hold(self, silence_seconds: float) -> None:
         """After an END: this pause ends the command only once it has lasted `silence_seconds`, unless
-        speech resumes first (the words so far may be only the start of the command)."""
+        speech resumes first (the words so far may be only the start of the command). Speech is a loud
+        run as long as the one that starts a command: a click alone does not end the hold."""
         self._trailing = max(self.quiet_run + 1, round(silence_seconds / self._seconds_per_frame))
         self.holding = True
 
@@ -99,9 +100,14 @@ class Endpointer:
             return Status.NO_SPEECH if self.frames >= self._listen else Status.WAITING
         if level < floor + self.silence_margin_db:
             self.quiet_run += 1
+            self.loud_run = 0
         else:
-            self.quiet_run = 0
-            self._trailing, self.holding = self._usual_trailing, False
+            self.loud_run += 1
+            if self.holding and self.loud_run < self._min_speech:
+                self.quiet_run += 1  # a click in a held pause is not the driver going on
+            else:
+                self.quiet_run = 0
+                self._trailing, self.holding = self._usual_trailing, False
         if self.quiet_run >= self._trailing:
             self.speech_end = self.frames - self.quiet_run
             return Status.END

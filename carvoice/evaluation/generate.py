@@ -4,8 +4,9 @@
 - cut-offs: the same examples with the speaker stopping before the last one or two words, or
   inside the last word. A cut that leaves a complete command ("set the temperature to twenty
   two" before "degrees") is labelled as that command; every other cut must cause nothing;
-- pauses: the same examples whole, with a pause before one of their last two words: a command
-  ended in the pause ("set the temperature to twenty" before "six") is a wrong action;
+- pauses: the same examples whole (and any sampled phrasings), with a pause before one of their
+  last two words and inside every number of several words: a command ended in the pause ("set
+  the temperature to twenty" before "six") is a wrong action;
 - near misses: sentences that share a carrier phrase with a car's commands but name something
   the profile does not have ("turn on the radio"); they must cause no action and no answer;
 - talk: everyday speech that is not a command.
@@ -41,8 +42,8 @@ FADE_SECONDS = 0.02
 # those are counted apart, as "cut-late", because a listener often hears the word whole.
 INSIDE_CUT = (0.15, 0.85)
 LATE_CUT = 0.6
-# A pause before one of the last two words, as a speaker who thinks mid-command makes ("set the
-# temperature to twenty ... six"): the quiet word edges around it make it about 0.2 s longer to an
+# A pause before one of the last two words or inside a number, as a speaker who thinks mid-command
+# makes ("set the temperature to twenty ... six"): the quiet word edges around it make it about 0.2 s longer to an
 # energy endpointer, which is what ended such commands early.
 PAUSE_SECONDS = (0.3, 0.5)
 FRAME = SAMPLE_RATE // 100  # the decoder's 10 ms frame

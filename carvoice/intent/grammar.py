@@ -97,6 +97,7 @@ class Grammar:
         self._out: dict[int, list[Arc]] = {}
         for arc in self.arcs:
             self._out.setdefault(arc.src, []).append(arc)
+        self._before_meaning = self._states_before_meaning()
 
     @property
     def words(self) -> frozenset[str]:
@@ -145,7 +146,26 @@ class Grammar:
         grows into "... twenty six degrees", which means the same."""
         configs = self._walk(words)
         complete = {meaning for (state, meaning) in configs if state == self.final}
-        return any(meaning not in complete for (state, meaning) in configs if state != self.final)
+        return any(
+            meaning not in complete or state in self._before_meaning
+            for (state, meaning) in configs
+            if state != self.final
+        )
+
+    def _states_before_meaning(self) -> set[int]:
+        """The states from which a path still enters an intent or a slot: words said after them add to
+        the meaning ("open the window" before "to fifty percent", "a mocha" before "with oat milk")."""
+        into: dict[int, list[int]] = {}
+        for arc in self.arcs:
+            into.setdefault(arc.dst, []).append(arc.src)
+        found = {arc.src for arc in self.arcs if arc.tag is not None and arc.tag[0] in ("intent", "slot")}
+        stack = list(found)
+        while stack:
+            for source in into.get(stack.pop(), ()):
+                if source not in found:
+                    found.add(source)
+                    stack.append(source)
+        return found
 
     def _walk(self, words: Iterable[str]) -> dict[tuple[int, tuple], tuple]:
         """(state, meaning so far) -> the tags of one path there, after all the words; empty once stuck."""

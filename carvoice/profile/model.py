@@ -92,7 +92,7 @@ class RecognitionSettings:
     trailing_silence: float = 0.6
     # The silence that ends a command more words would change ("set the temperature to twenty",
     # perhaps before "six"): a pause of 0.3-0.45 s inside a number, with quiet word edges around
-    # it, reached 0.6 s and the car acted on "twenty" (README, "Never acting on what was not said").
+    # it, reached 0.6 s and the car acted on "twenty" (README, "Pauses inside a number").
     unfinished_silence: float = 1.2
 
 

@@ -151,13 +151,15 @@ class Settings(Security):
                 confidence = getattr(defaults, key)
             confidences[key] = confidence
         trailing = self._positive(table, "recognition", "trailing_silence", defaults.trailing_silence)
-        unfinished = self._positive(table, "recognition", "unfinished_silence", defaults.unfinished_silence)
+        # Unset, it is never shorter than the trailing silence; set shorter, it is a mistake to name.
+        unset = max(trailing, defaults.unfinished_silence)
+        unfinished = self._positive(table, "recognition", "unfinished_silence", unset)
         if unfinished < trailing:
             self.report(
                 "recognition.unfinished_silence",
                 f"must be at least trailing_silence ({trailing:g} s): it is the longer wait, not {unfinished:g}",
             )
-            unfinished = max(trailing, defaults.unfinished_silence)
+            unfinished = trailing
         return RecognitionSettings(
             **confidences,
             listen_seconds=self._positive(table, "recognition", "listen_seconds", defaults.listen_seconds),
