@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from carvoice.cli import main
@@ -73,3 +74,21 @@ def test_cut_off_commands_are_rarely_acted_on(demo_profile, tmp_path, capsys):
     cuts = [kinds["cut-before"], kinds["cut-inside"]]
     assert sum(k["n"] for k in cuts) >= 40
     assert sum(k["actions"] for k in cuts) <= 2, kinds
+
+
+@needs("flite")
+def test_a_paused_command_has_its_pause_between_two_phrases(tmp_path):
+    """The words before the pause are said as a phrase of their own, then the pause, then the rest."""
+    from carvoice.audio.wavfile import read_wav
+    from carvoice.evaluation.generate import _render
+
+    line = {"text": "set the temperature to twenty two degrees", "voice": "flite:slt", "speed": 160}
+    assert _render(({**line, "pause": "before 2 0.45"}, tmp_path / "paused.wav", "", 0))
+    assert _render((line, tmp_path / "whole.wav", "", 0))
+    paused, whole = (read_wav(tmp_path / name) for name in ("paused.wav", "whole.wav"))
+    frames = paused[: len(paused) // 160 * 160].astype(np.float64).reshape(-1, 160)
+    levels = np.sqrt(np.mean(np.square(frames), axis=1))
+    loud = np.flatnonzero(levels > 4 * np.median(levels[:30]))  # 12 dB over the noise floor of the lead-in
+    longest_gap = int(np.max(np.diff(loud)) - 1) * 0.01
+    # the pause, and the dying end of "twenty" and soft start of "two" around it (that is the point)
+    assert 0.45 <= longest_gap < 1.0 and len(paused) - len(whole) >= 0.45 * 16000, (longest_gap, len(paused))

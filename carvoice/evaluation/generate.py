@@ -28,7 +28,6 @@ from carvoice.check import load_profile
 from carvoice.evaluation.manifest import write_manifest
 from carvoice.profile.model import Profile
 from carvoice.profile.summary import examples_of
-from carvoice.recognise.engine import Segment
 
 ESPEAK_SPEEDS = (140, 175)
 LEAD_SECONDS = 0.5
@@ -46,6 +45,7 @@ LATE_CUT = 0.6
 # makes ("set the temperature to twenty ... six"): the quiet word edges around it make it about 0.2 s longer to an
 # energy endpointer, which is what ended such commands early.
 PAUSE_SECONDS = (0.3, 0.5)
+SPEECH_EDGE = 1e-3  # where a synthesised phrase's sound starts and ends (-60 dBFS)
 FRAME = SAMPLE_RATE // 100  # the decoder's 10 ms frame
 KINDS = ("commands", "cut-offs", "pauses", "near-misses", "talk")
 VOICE_HALVES = {
@@ -275,45 +275,44 @@ def _render(job: tuple[dict[str, Any], Path, str, int]) -> bool:
     """Write one line's audio; False when a cut could not be placed (the aligner lost the words)."""
     line, path, prefix, seed = job
     spoken = prefix + line["text"]
-    voiced = np.concatenate([silence(LEAD_SECONDS), speech(spoken, line["voice"], line["speed"])])
-    words = spoken.lower().replace(",", "").split()
+    if "pause" in line:
+        voiced = np.concatenate([silence(LEAD_SECONDS), _paused(spoken, line["pause"], line["voice"], line["speed"])])
+    else:
+        voiced = np.concatenate([silence(LEAD_SECONDS), speech(spoken, line["voice"], line["speed"])])
     if "cut" in line:
-        end = _cut_point(voiced, words, line["cut"], seed)
+        end = _cut_point(voiced, spoken.lower().replace(",", "").split(), line["cut"], seed)
         if end is None:
             return False
         fade = min(round(FADE_SECONDS * SAMPLE_RATE), end)
         voiced = voiced[:end].copy()
         voiced[end - fade :] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, fade))
-    if "pause" in line:
-        _, before, seconds = line["pause"].split()
-        segments = _aligned(voiced, words, seed)
-        if segments is None:
-            return False
-        at = segments[-int(before)].start_frame * FRAME
-        voiced = np.concatenate([voiced[:at], silence(float(seconds)), voiced[at:]])
     write_wav(path, with_noise_floor(np.concatenate([voiced, silence(TRAIL_SECONDS)]), seed))
     return True
+
+
+def _paused(spoken: str, pause: str, voice: str, speed: int) -> np.ndarray:
+    """The words before the pause said as a phrase of their own (a speaker who stops lets the last
+    word die away, as one that goes on does not), the pause, then the rest."""
+    _, before, seconds = pause.split()
+    words = spoken.split()
+    first, rest = (speech(" ".join(part), voice, speed) for part in (words[: -int(before)], words[-int(before) :]))
+    said = [np.flatnonzero(np.abs(part) > SPEECH_EDGE) for part in (first, rest)]
+    return np.concatenate([first[: said[0][-1] + 1], silence(float(seconds)), rest[said[1][0] :]])
 
 
 def _cut_point(voiced: np.ndarray, words: list[str], cut: str, seed: int) -> int | None:
     """The sample where the speaker stops, from a forced alignment of everything said."""
     where, amount = cut.split()
-    segments = _aligned(voiced, words, seed)
-    if segments is None:
+    aligned = _aligner["engine"].decode_sentences([tuple(words)], with_noise_floor(voiced, seed))
+    if aligned is None:
+        return None
+    segments = [s for s in aligned.segments if s.word.split("(")[0] in words]
+    if [s.word.split("(")[0] for s in segments] != words:
         return None
     if where == "before":
         return segments[-int(amount)].start_frame * FRAME
     last = segments[-1]
     return round((last.start_frame + float(amount) * last.frames) * FRAME)
-
-
-def _aligned(voiced: np.ndarray, words: list[str], seed: int) -> list[Segment] | None:
-    """Each word said, placed on the audio by a forced alignment; None if the aligner lost them."""
-    aligned = _aligner["engine"].decode_sentences([tuple(words)], with_noise_floor(voiced, seed))
-    if aligned is None:
-        return None
-    segments = [s for s in aligned.segments if s.word.split("(")[0] in words]
-    return segments if [s.word.split("(")[0] for s in segments] == words else None
 
 
 def make_set(
@@ -339,7 +338,7 @@ def make_set(
         if wake_prefix:
             line["wake_prefixed"] = True
         jobs_list.append((line, out / line["audio"], prefix, index))
-    aligner = str(profile.root) if {"cut-offs", "pauses"} & set(kinds) else None
+    aligner = str(profile.root) if "cut-offs" in kinds else None
     with ProcessPoolExecutor(max_workers=jobs or None, initializer=_init_aligner, initargs=(aligner,)) as pool:
         written = list(pool.map(_render, jobs_list, chunksize=8))
     manifest = out / "manifest.jsonl"
