@@ -24,17 +24,19 @@ def endpoint_at(audio: np.ndarray) -> float | None:
     return None
 
 
+def trimmed(text: str, voice: str) -> np.ndarray:
+    """A phrase said on its own, without the synthesiser's silence around it."""
+    said = speech(text, voice)
+    loud = np.flatnonzero(np.abs(said) > 1e-3)
+    return said[loud[0] : loud[-1] + 1]
+
+
 @needs("flite")
 @pytest.mark.parametrize("voice", ["flite:slt", "flite:awb"])
 def test_a_short_pause_inside_a_number_does_not_end_the_command(voice):
     """"twenty ... six": a level that takes voiced word endings for silence (pre-emphasis took 8-10 dB
     off them) ended the command 0.3 s into the pause, and the car set 20 degrees instead of 26."""
-    def trimmed(text: str) -> np.ndarray:
-        said = speech(text, voice)
-        loud = np.flatnonzero(np.abs(said) > 1e-3)
-        return said[loud[0] : loud[-1] + 1]
-
-    first, second = trimmed("set the temperature to twenty"), trimmed("six")
+    first, second = trimmed("set the temperature to twenty", voice), trimmed("six", voice)
     audio = with_noise_floor(np.concatenate([silence(3.0), first, silence(0.3), second, silence(2.0)]))
     six_starts = 3.0 + (len(first) + int(0.3 * SAMPLE_RATE)) / SAMPLE_RATE
     ended = endpoint_at(audio)
@@ -79,12 +81,7 @@ def test_the_agent_waits_out_a_pause_inside_a_number(demo_profile, engine, voice
     from carvoice.agent import Agent
     from carvoice.audio import SampleSource
 
-    def trimmed(text: str) -> np.ndarray:
-        said = speech(text, voice)
-        loud = np.flatnonzero(np.abs(said) > 1e-3)
-        return said[loud[0] : loud[-1] + 1]
-
-    twenty, six = trimmed("set the temperature to twenty"), trimmed("six")
+    twenty, six = trimmed("set the temperature to twenty", voice), trimmed("six", voice)
     audio = with_noise_floor(np.concatenate([silence(1.0), twenty, silence(0.45), six, silence(2.0)]))
     heard: list[events.Event] = []
     with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
