@@ -1,6 +1,7 @@
 """PocketSphinx on real (synthesised) speech: the wake spotter, the command decoder and its doubts."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
 from carvoice.recognise.command import Calibration, CommandRecogniser, rivals
-from carvoice.recognise.engine import COMMAND, engine_for
+from carvoice.recognise.engine import COMMAND, engine_for, one_word_swapped
 from carvoice.wake.detector import WakeDetector
 from tests.conftest import needs
 
@@ -144,3 +145,62 @@ def test_calibrations_are_read_back_and_unknown_names_refused(tmp_path):
     (tmp_path / "bad.json").write_text('{"confidence_centre": -20, "loudness": 3}')
     with pytest.raises(ValueError, match="loudness"):
         Calibration.load(tmp_path / "bad.json")
+
+
+def sentences_of(arcs):
+    """Every word sequence from state 0 to state 1 of an acyclic grammar, with its probability."""
+    found, paths = {}, [(0, (), 1.0)]
+    while paths:
+        state, said, probability = paths.pop()
+        for source, target, arc_probability, word in arcs:
+            if source == state:
+                path = (target, (*said, word), probability * arc_probability)
+                if target == 1:
+                    found[path[1]] = path[2]
+                else:
+                    paths.append(path)
+    return found
+
+
+def test_one_word_swapped_keeps_the_sentence_and_swaps_one_open_word_for_a_different_sound():
+    pronounced = {
+        word: frozenset(phones)
+        for word, phones in {
+            "set": ["S EH T"],
+            "the": ["DH AH", "DH IY"],
+            "fan": ["F AE N"],
+            "two": ["T UW"],
+            "too": ["T UW"],
+            "ten": ["T EH N"],
+            "thee": ["DH IY"],
+        }.items()
+    }
+    sentences = sentences_of(one_word_swapped(("set", "the", "fan", "two"), {2, 3}, pronounced, 1e-9))
+    assert sentences.pop(("set", "the", "fan", "two")) == 1.0
+    swaps = {tuple(w for w, s in zip(said, ("set", "the", "fan", "two"), strict=True) if w != s) for said in sentences}
+    assert all(len(swap) == 1 for swap in swaps) and set(sentences.values()) == {1e-9}
+    # "too" sounds like "two", "thee" like one way of saying "the" (a function word: not open anyway)
+    assert {said[2:] for said in sentences} == {
+        (other, "two") for other in ("set", "the", "two", "too", "ten", "thee")
+    } | {("fan", other) for other in ("set", "the", "fan", "ten", "thee")}
+
+
+@pytest.mark.parametrize(
+    "text, voice, heard",
+    [
+        ("turn off the brake lights", "flite:awb", "turn off the roof lights"),
+        ("set the temperature to forty", "flite:slt", "set the temperature to thirty"),
+        ("is the window open", "en-gb", "is the boot open"),
+    ],
+)
+def test_a_sentence_outside_the_profile_is_doubted_where_another_word_fits_better(
+    engine, demo_profile, text, voice, heard
+):
+    """The grammar can only answer with its own sentences, and every other check trusts these;
+    a common English word in the heard word's place fits clearly better."""
+    audio = utterance(text, voice)
+    unchecked = Calibration(other_word_log10=-math.inf)
+    trusting = CommandRecogniser(engine, demo_profile, unchecked).recognise(audio)
+    assert trusting.text == heard and trusting.doubt is None and demo_profile.readings(list(trusting.words))
+    result = CommandRecogniser(engine, demo_profile).recognise(audio)
+    assert result.text == heard and "sounds more like" in result.doubt

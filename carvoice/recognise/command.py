@@ -18,6 +18,11 @@ decode:
   fitting badly; a word really said does not.
 - duration: a word held far longer than anyone says it is the grammar stretching
   a short word over noise or over other talk, whatever the fit says.
+- other words: the same sentence with one content word said as any other word
+  of the dictionary, which holds a thousand common English words beside the
+  profile's. "open the hood" comes out of the grammar as "open the boot"; if any
+  other word fits where "boot" was heard clearly better than "boot" does, the
+  sentence was probably not the command (see `Calibration.other_word_log10`).
 - rivals: the same sentence with one slot's words swapped for another value of
   that slot ("turn off" for "turn on", "lock" for "unlock"), re-scored on the same
   audio. If a rival fits about as well (by less than a calibrated margin per frame
@@ -66,6 +71,10 @@ _RIVALS_PER_VALUE = 3
 DECODE_FLOOR_DB = -60.0
 FRAME = 160  # samples per 10 ms decoder frame
 PAUSE_PERCENTILE = 10  # the level of the pauses: this share of an utterance's frames is quieter
+# Words whose swap for another changes no command's meaning: not checked against other words
+# (short and weakly said, they often fit some other word better even when said).
+FUNCTION_WORDS = frozenset("a am an are do i is it me my of the to".split())
+OTHER_WORD_SPILL = 5  # frames: how far another word may reach past the heard words' ends
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,9 @@ class Calibration:
     last_phone_level_db: float = 2.25  # the last phone above the pauses: not silence
     last_word_pace: float = 0.8  # the last word's frames per phone against the speaker's other words
     rival_margin: float = 0.0  # not fitted: own score over the best rival's, per frame of the slot words
+    # not fitted by scripts/calibrate: the prior (log10) of a word outside the heard sentence in
+    # its place; the lower, the better another word must fit to cast doubt (-Infinity: no check)
+    other_word_log10: float = -40.0
 
     @classmethod
     def load(cls, path: Path | str) -> Calibration:
@@ -217,6 +229,7 @@ class Recognition:
     unplaced: bool = False  # the words could not be forced onto the audio at all
     rival: str | None = None  # the best other command that differs in a slot value
     rival_margin: float | None = None  # per frame of the slot words, own score over the rival's
+    other_word: tuple[str, str] | None = None  # (heard word, a word that fits its place better)
 
     @property
     def text(self) -> str:
@@ -237,6 +250,9 @@ class Recognition:
         unheard = next((reason for e in self.evidence if (reason := e.doubt(self.limits))), None)
         if unheard is not None:
             return unheard
+        if self.other_word is not None:
+            heard, other = self.other_word
+            return f'"{heard}" sounds more like "{other}"'
         if self.rival_margin is not None and self.rival_margin <= self.limits.rival_margin:
             return f'could as well have been "{self.rival}"'
         return None
@@ -324,7 +340,32 @@ class CommandRecogniser:
         evidence = word_evidence(placed, slots, phones.segments, levels, pauses)
         slot_frames = sum(w.frames for i, w in enumerate(placed) if i in slots) or word_frames
         rival, margin = self._best_rival(words, own, slot_frames, audio)
-        return Recognition(words, fit, self.limits, drawn_out, evidence, placed, False, rival, margin)
+        heard = Recognition(words, fit, self.limits, drawn_out, evidence, placed, False, rival, margin)
+        if heard.doubt is not None or math.isinf(self.limits.other_word_log10):
+            return heard  # rejected already: the most expensive check is spared
+        return dataclasses.replace(heard, other_word=self._other_word(words, placed, audio))
+
+    def _other_word(
+        self, words: tuple[str, ...], placed: tuple[AlignedWord, ...], audio: np.ndarray
+    ) -> tuple[str, str] | None:
+        """The first heard word that another word of the dictionary fits better, with that word.
+
+        The other word must lie over the speech: one reaching more than OTHER_WORD_SPILL frames
+        into the silence before the first word or after the last explains that silence, not the
+        word (tuning voices: "turn" lost to "period" stretched over the pause before it).
+        """
+        open_positions = {i for i, word in enumerate(words) if word not in FUNCTION_WORDS}
+        best = self.engine.decode_with_substitutes(words, open_positions, audio, self.limits.other_word_log10)
+        if best is None:
+            return None
+        said = [s for s in best.segments if not s.word.startswith(FILLER_MARKS) and LEAD_IN_MARK not in s.word]
+        first, last = placed[0].start_frame, placed[-1].start_frame + placed[-1].frames - 1
+        for heard, other in zip(words, said, strict=False):
+            name = other.word.split("(")[0]
+            if name != heard:
+                inside = other.start_frame >= first - OTHER_WORD_SPILL and other.end_frame <= last + OTHER_WORD_SPILL
+                return (heard, name) if inside else None
+        return None
 
     def _audio(self) -> np.ndarray:
         audio = np.concatenate(self._frames) if self._frames else np.zeros(0, dtype=np.int16)

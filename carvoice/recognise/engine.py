@@ -9,10 +9,12 @@ track of whether an utterance is open.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
 from dataclasses import dataclass
+from importlib import resources
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +31,7 @@ WAKE_CHECK = "wake_check"  # the wake phrase alone as a grammar: the spotter's s
 COMMAND = "command"
 PHONES = "phones"  # a phone loop with no language model: the yardstick for "how well could any speech fit"
 SENTENCES = "sentences"  # a few given sentences, re-scored on demand
+SUBSTITUTES = "substitutes"  # a sentence, or the same with one word said as a common English word
 ANSWER = "answer"  # yes or no, after the agent asked
 
 # Phone-loop penalty of the keyphrase search: far below PocketSphinx's default 0.1, which
@@ -122,6 +125,7 @@ class SpeechEngine:
         for name, grammar in grammars.items():
             fsg = self.decoder.create_fsg(name, grammar.start, grammar.final, grammar.fsg_transitions())
             self.decoder.add_fsg(name, fsg)
+        self._pronounced = {word: frozenset(options) for word, options in pronunciations.items()}
         self.search: str | None = None
         self.frames_fed = 0
         self._live_cmn: str | None = None  # the stream's cepstral mean, kept across whole-buffer decodes
@@ -220,6 +224,22 @@ class SpeechEngine:
         self.decoder.add_fsg(SENTENCES, self._sentence_fsg(SENTENCES, sentences))
         return self.decode(SENTENCES, samples)
 
+    def decode_with_substitutes(
+        self, words: tuple[str, ...], open_positions: set[int], samples: np.ndarray, log10_probability: float
+    ) -> Hypothesis | None:
+        """The best of `words` and of every sentence with one word at an open position said as
+        another word of the dictionary (one that does not sound the same), on the same audio.
+
+        They share one search because only then are their scores comparable: a search scores
+        each frame against the best senone it computed itself, so the same words score
+        differently in another search. A swapped word enters with `log10_probability`, so it
+        wins only where it fits the audio that much better.
+        """
+        transitions = one_word_swapped(words, open_positions, self._pronounced, 10.0**log10_probability)
+        self.stop()
+        self.decoder.add_fsg(SUBSTITUTES, self.decoder.create_fsg(SUBSTITUTES, 0, 1, transitions))
+        return self.decode(SUBSTITUTES, samples)
+
     def _sentence_fsg(self, name: str, sentences: list[tuple[str, ...]]):  # -> pocketsphinx.FsgModel
         transitions: list[tuple[int, int, float, str]] = []
         next_state = 2
@@ -262,6 +282,31 @@ class SpeechEngine:
         return own, aligned
 
 
+def one_word_swapped(
+    words: tuple[str, ...], open_positions: set[int], pronounced: dict[str, frozenset[str]], probability: float
+) -> list[tuple[int, int, float, str]]:
+    """Arcs from state 0 to state 1 of `words`, and of `words` with one word at an open position
+    said as any other word of `pronounced` that shares none of its pronunciations; a swapped
+    word's arc has `probability`, every other arc 1."""
+    transitions: list[tuple[int, int, float, str]] = []
+    final = 1
+    as_said = [0] + [2 + i for i in range(1, len(words))]  # no word swapped yet
+    swapped = [2 + len(words) + i for i in range(len(words))]  # one word swapped
+    for index, word in enumerate(words):
+        last = index == len(words) - 1
+        transitions.append((as_said[index], final if last else as_said[index + 1], 1.0, word))
+        if index > 0:
+            transitions.append((swapped[index], final if last else swapped[index + 1], 1.0, word))
+        if index in open_positions:
+            sounds = pronounced.get(word, frozenset())
+            transitions.extend(
+                (as_said[index], final if last else swapped[index + 1], probability, other)
+                for other in pronounced
+                if other != word and not sounds & pronounced[other]
+            )
+    return transitions
+
+
 def _log(probability: float) -> float:
     """The binding hands scores over as probabilities; back to the decoder's log units."""
     return math.log(probability) / _LOG_BASE if probability > 0 else -math.inf
@@ -277,7 +322,7 @@ def engine_for(
     if wake_threshold is None:
         wake_threshold = profile.wake.threshold if profile.wake.engine == POCKETSPHINX else KEYPHRASE_THRESHOLD
     words = set(profile.dictionary_words) | ANSWER_GRAMMAR.words | set((wake_phrase or "").split())
-    pronunciations = dictionary.lookup(words - set(profile.pronunciations))
+    pronunciations = dictionary.lookup((words | set(outside_words())) - set(profile.pronunciations))
     pronunciations.update({w: p for w, p in profile.pronunciations.items() if w in words})
     return SpeechEngine(
         pronunciations,
@@ -286,3 +331,11 @@ def engine_for(
         {COMMAND: profile.grammar, ANSWER: ANSWER_GRAMMAR},
         verbose=verbose,
     )
+
+
+@functools.cache
+def outside_words() -> tuple[str, ...]:
+    """Common English words, in the dictionary beside the profile's so that a heard word can be
+    checked against them (`scripts/make-outside-words` made the list)."""
+    text = resources.files("carvoice").joinpath("data/outside-words.txt").read_text(encoding="utf-8")
+    return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
