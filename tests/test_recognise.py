@@ -9,7 +9,7 @@ import pytest
 from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
 from carvoice.recognise.command import Calibration, CommandRecogniser, rivals
-from carvoice.recognise.engine import COMMAND, engine_for, one_word_swapped
+from carvoice.recognise.engine import COMMAND, AlignedWord, Hypothesis, Segment, engine_for, one_word_swapped
 from carvoice.wake.detector import WakeDetector
 from tests.conftest import needs
 
@@ -204,3 +204,46 @@ def test_a_sentence_outside_the_profile_is_doubted_where_another_word_fits_bette
     assert trusting.text == heard and trusting.doubt is None and demo_profile.readings(list(trusting.words))
     result = CommandRecogniser(engine, demo_profile).recognise(audio)
     assert result.text == heard and "sounds more like" in result.doubt
+
+
+def test_one_word_is_swapped_for_words_only_not_for_pieces_of_the_wake_phrase():
+    pronounced = {"cancel": frozenset({"K AE N S AH L"}), "council": frozenset({"K AW N S AH L"})}
+    pronounced["nabu~2"] = frozenset({"B UW"})  # how the lead-in's pieces sit in the dictionary
+    assert sentences_of(one_word_swapped(("cancel",), {0}, pronounced, 0.5)) == {("cancel",): 1.0, ("council",): 0.5}
+
+
+class SwappedSearch:
+    """The engine's one-swap search answering with a given path (what `_other_word` reads of it)."""
+
+    def __init__(self, engine, segments):
+        self.engine, self.segments = engine, segments
+
+    def decode_with_substitutes(self, words, open_positions, samples, log10_probability):
+        return Hypothesis(" ".join(s.word for s in self.segments), 0.0, 300, tuple(self.segments))
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+
+@pytest.mark.parametrize(
+    "swap, doubted",
+    [
+        (Segment("ten", 150, 190, 0.0), ("two", "ten")),
+        (Segment("ten", 150, 197, 0.0), None),  # reaches 0.07 s into the silence after the command
+    ],
+)
+def test_another_word_counts_only_over_the_speech(engine, demo_profile, swap, doubted):
+    words = ("set", "the", "fan", "to", "two")
+    placed = tuple(AlignedWord(w, 50 + 20 * i, 20, ()) for i, w in enumerate(words[:-1]))
+    placed += (AlignedWord("two", 150, 42, ()),)
+    path = [Segment("<sil>", 0, 49, 0.0)]
+    path += [Segment(w.word, w.start_frame, w.start_frame + w.frames - 1, 0.0) for w in placed[:-1]]
+    path += [swap, Segment("<sil>", swap.end_frame + 1, 299, 0.0)]
+    recogniser = CommandRecogniser(SwappedSearch(engine, path), demo_profile)
+    assert recogniser._other_word(words, placed, np.zeros(48000, dtype=np.int16)) == doubted
+
+
+def test_a_prior_above_certainty_is_refused(tmp_path):
+    (tmp_path / "c.json").write_text('{"other_word_log10": 3}')
+    with pytest.raises(ValueError, match=r"c\.json: other_word_log10 is a log10 probability"):
+        Calibration.load(tmp_path / "c.json")

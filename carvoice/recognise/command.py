@@ -107,7 +107,14 @@ class Calibration:
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"{path}: not calibration constants: {', '.join(sorted(unknown))}")
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+
+    def __post_init__(self) -> None:
+        if self.other_word_log10 > 0:
+            raise ValueError(f"other_word_log10 is a log10 probability, at most 0: not {self.other_word_log10}")
 
     def dumps(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1)
@@ -358,11 +365,11 @@ class CommandRecogniser:
         best = self.engine.decode_with_substitutes(words, open_positions, audio, self.limits.other_word_log10)
         if best is None:
             return None
-        said = [s for s in best.segments if not s.word.startswith(FILLER_MARKS) and LEAD_IN_MARK not in s.word]
+        said = [s for s in best.segments if not s.word.startswith(FILLER_MARKS)]
         first, last = placed[0].start_frame, placed[-1].start_frame + placed[-1].frames - 1
         for heard, other in zip(words, said, strict=False):
             name = other.word.split("(")[0]
-            if name != heard:
+            if name != heard:  # the only swap: the search allows one
                 inside = other.start_frame >= first - OTHER_WORD_SPILL and other.end_frame <= last + OTHER_WORD_SPILL
                 return (heard, name) if inside else None
         return None

@@ -21,6 +21,7 @@ import numpy as np
 
 from carvoice.intent import Grammar
 from carvoice.profile import dictionary
+from carvoice.profile.model import LEAD_IN_MARK
 
 if TYPE_CHECKING:
     from carvoice.profile.model import Profile
@@ -286,8 +287,9 @@ def one_word_swapped(
     words: tuple[str, ...], open_positions: set[int], pronounced: dict[str, frozenset[str]], probability: float
 ) -> list[tuple[int, int, float, str]]:
     """Arcs from state 0 to state 1 of `words`, and of `words` with one word at an open position
-    said as any other word of `pronounced` that shares none of its pronunciations; a swapped
-    word's arc has `probability`, every other arc 1."""
+    said as any other word of `pronounced` that shares none of its pronunciations (the pieces of
+    the wake phrase's lead-in are not words); a swapped word's arc has `probability`, every
+    other arc 1."""
     transitions: list[tuple[int, int, float, str]] = []
     final = 1
     as_said = [0] + [2 + i for i in range(1, len(words))]  # no word swapped yet
@@ -302,7 +304,7 @@ def one_word_swapped(
             transitions.extend(
                 (as_said[index], final if last else swapped[index + 1], probability, other)
                 for other in pronounced
-                if other != word and not sounds & pronounced[other]
+                if other != word and LEAD_IN_MARK not in other and not sounds & pronounced[other]
             )
     return transitions
 
