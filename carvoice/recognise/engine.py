@@ -225,6 +225,15 @@ class SpeechEngine:
         self.decoder.add_fsg(SENTENCES, self._sentence_fsg(SENTENCES, sentences))
         return self.decode(SENTENCES, samples)
 
+    def _end_alignment(self) -> bool:
+        """Close the aligner's utterance; False when it found no path through the words to the
+        audio's end (a cut-off command in loud cabin noise did this: the binding raises)."""
+        try:
+            self.decoder.end_utt()
+        except RuntimeError:
+            return False
+        return True
+
     def decode_with_substitutes(
         self, words: tuple[str, ...], open_positions: set[int], samples: np.ndarray, log10_probability: float
     ) -> Hypothesis | None:
@@ -269,7 +278,9 @@ class SpeechEngine:
         try:
             self.decoder.process_raw(np.ascontiguousarray(samples, dtype=np.int16).tobytes(), full_utt=True)
         finally:
-            self.decoder.end_utt()
+            placed = self._end_alignment()
+        if not placed:
+            return None
         aligned = tuple(
             AlignedWord(
                 entry.name,
