@@ -2,8 +2,8 @@
 
 `carvoice eval --front-end speex:-30` runs every recording (after any added noise, as a
 microphone would hear it) through one, 10 ms at a time as a live stream would, before the
-agent hears it. None is in the daemon: none helped the recogniser on real noise (README,
-"Front ends tried").
+agent hears it. None is in the daemon: none helped the recogniser, on real kitchen noise or on
+the synthetic cabin (README, "Front ends tried").
 """
 
 from __future__ import annotations
