@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from carvoice.audio.frontend import FrontEnd
 from carvoice.audio.noise import CABIN, NoiseCondition
 from carvoice.cli._common import add_profile_option, load_or_report, profile_dir
 from carvoice.evaluation.commands import evaluate
@@ -63,6 +64,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE.json",
         help="judge with these tuned constants instead of the shipped ones (from scripts/calibrate)",
     )
+    parser.add_argument(
+        "--front-end",
+        metavar="speex:DB[:GAIN]|webrtc:LEVEL[:DBFS]",
+        help="commands: pass the audio (after any noise) through this suppressor first (README, Front ends tried)",
+    )
+    parser.add_argument(
+        "--decoder",
+        metavar="KEY=VALUE,...",
+        help="commands: these PocketSphinx options over the shipped ones (remove_noise=no,fillprob=1e-4)",
+    )
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N manifest lines")
     parser.add_argument("--stride", type=int, default=1, metavar="K", help="only every K-th line (a spread subset)")
     parser.add_argument(
@@ -102,7 +113,13 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, TypeError) as error:
         print(f"carvoice eval: {args.calibration}: {error}", file=sys.stderr)
         return 2
-    outcomes = evaluate(path, items, args.jobs, progress, condition, calibration)
+    try:
+        front_end = FrontEnd.parse(args.front_end) if args.front_end else None
+        decoder = decoder_settings(args.decoder) if args.decoder else None
+    except ValueError as error:
+        print(f"carvoice eval: {error}", file=sys.stderr)
+        return 2
+    outcomes = evaluate(path, items, args.jobs, progress, condition, calibration, front_end, decoder)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.table:
@@ -116,6 +133,30 @@ def run(args: argparse.Namespace) -> int:
             )
     print(json.dumps(command_metrics(outcomes)))
     return 0
+
+
+def decoder_settings(text: str) -> dict[str, str | float | bool]:
+    """`KEY=VALUE,...` as PocketSphinx options: yes/no as booleans, numbers as numbers."""
+    import pocketsphinx
+
+    known = pocketsphinx.Config()
+    settings: dict[str, str | float | bool] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        key, equals, value = pair.partition("=")
+        try:
+            known[key]
+        except KeyError:
+            raise ValueError(f"--decoder: PocketSphinx has no option {key!r}") from None
+        if not equals:
+            raise ValueError(f"--decoder: {pair!r} is not KEY=VALUE")
+        if value in ("yes", "no"):
+            settings[key] = value == "yes"
+        else:
+            try:
+                settings[key] = float(value)
+            except ValueError:
+                settings[key] = value
+    return settings
 
 
 def _run_wake(args: argparse.Namespace, path: Path, items: list[Item], condition: NoiseCondition, progress: Any) -> int:

@@ -19,6 +19,7 @@ from carvoice import events
 from carvoice.act.dry import DryRunSink
 from carvoice.agent import Agent
 from carvoice.audio import SAMPLE_RATE, SampleSource
+from carvoice.audio.frontend import FrontEnd
 from carvoice.audio.noise import NoiseCondition
 from carvoice.audio.wavfile import read_wav
 from carvoice.check import load_profile
@@ -59,14 +60,21 @@ class _RecordingAgent(Agent):
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(profile_dir: str, condition: NoiseCondition, calibration: Calibration | None) -> None:
+def _init_worker(
+    profile_dir: str,
+    condition: NoiseCondition,
+    calibration: Calibration | None,
+    front_end: FrontEnd | None,
+    decoder: dict[str, str | float | bool] | None,
+) -> None:
     from carvoice.recognise.engine import engine_for
 
     if calibration is not None:
         use_calibration(calibration)
     profile = load_profile(profile_dir)
     _worker["profile"] = profile
-    _worker["engine"] = engine_for(profile)
+    _worker["engine"] = engine_for(profile, settings=decoder)
+    _worker["front_end"] = front_end
     _worker["condition"] = condition
     _worker["noise"] = condition.load()
 
@@ -78,14 +86,17 @@ def evaluate(
     progress: Any = None,
     condition: NoiseCondition | None = None,
     calibration: Calibration | None = None,
+    front_end: FrontEnd | None = None,
+    decoder: dict[str, str | float | bool] | None = None,
 ) -> list[Outcome]:
     """Outcomes in manifest order; `progress(done, total)` is called as items finish.
 
-    `calibration` replaces the recogniser's tuned constants (to report a calibration fold).
+    `calibration` replaces the recogniser's tuned constants (to report a calibration fold);
+    `front_end` filters the audio after the noise, `decoder` changes PocketSphinx's options (to measure them).
     """
     jobs = jobs or os.cpu_count() or 1
     outcomes: list[Outcome | None] = [None] * len(items)
-    initargs = (str(profile_dir), condition or NoiseCondition(), calibration)
+    initargs = (str(profile_dir), condition or NoiseCondition(), calibration, front_end, decoder)
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=initargs) as pool:
         futures = {pool.submit(_run, item, index): index for index, item in enumerate(items)}
         for done, future in enumerate(as_completed(futures), 1):
@@ -104,6 +115,8 @@ def _run(item: Item, index: int) -> Outcome:
     heard: list[events.Event] = []
     agent = _RecordingAgent(profile, heard.append, engine)
     started = time.process_time()
+    if _worker["front_end"] is not None:
+        samples = _worker["front_end"].process(samples)
     agent.listen(SampleSource(samples, "evaluation item"), awake=not item.wake_prefixed)
     cpu = time.process_time() - started
     intents = [(e.intent, dict(e.slots)) for e in heard if isinstance(e, events.Intent)]

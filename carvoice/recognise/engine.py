@@ -99,7 +99,9 @@ class SpeechEngine:
         wake_threshold: float,
         grammars: dict[str, Grammar],
         verbose: bool = False,
+        settings: dict[str, str | float | bool] | None = None,
     ) -> None:
+        """`settings`: PocketSphinx options over DECODER_SETTINGS (front ends measured by `carvoice eval --decoder`)."""
         import pocketsphinx
 
         with tempfile.NamedTemporaryFile("w", suffix=".dict", delete=False) as dict_file:
@@ -115,9 +117,13 @@ class SpeechEngine:
                 loglevel="ERROR" if verbose else "FATAL",
                 kws_threshold=wake_threshold,
                 kws_plp=KWS_PHONE_LOOP_PENALTY,
-                **DECODER_SETTINGS,
+                **(DECODER_SETTINGS | (settings or {})),
             )
             self.decoder = pocketsphinx.Decoder(config)
+            if settings:  # the model's feat.params overrode the front end's options: set them again
+                for key, value in settings.items():
+                    self.decoder.config[key] = value
+                self.decoder.reinit_feat()
         finally:
             os.unlink(dict_file.name)
         self.decoder.add_keyphrase(WAKE, wake_phrase)
@@ -326,7 +332,11 @@ def _log(probability: float) -> float:
 
 
 def engine_for(
-    profile: Profile, verbose: bool = False, wake_phrase: str | None = None, wake_threshold: float | None = None
+    profile: Profile,
+    verbose: bool = False,
+    wake_phrase: str | None = None,
+    wake_threshold: float | None = None,
+    settings: dict[str, str | float | bool] | None = None,
 ) -> SpeechEngine:
     """The engine for a profile: its words, its wake phrase (or another) and its command grammar."""
     from carvoice.intent.answers import ANSWER_GRAMMAR
@@ -343,6 +353,7 @@ def engine_for(
         wake_threshold,
         {COMMAND: profile.grammar, ANSWER: ANSWER_GRAMMAR},
         verbose=verbose,
+        settings=settings,
     )
 
 
