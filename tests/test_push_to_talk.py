@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import serial
 
 from carvoice import events
-from carvoice.audio import SampleSource
-from carvoice.audio.synth import silence, speech, with_noise_floor
 from carvoice.check import load_profile
 from carvoice.cli import main
-from carvoice.factory import build_agent, link_of
+from carvoice.factory import build_agent
 from carvoice.profile.loader import default_profile_dir
 from carvoice.profile.model import SerialButton, SerialPortSettings
 from carvoice.wake.button import REOPEN_SECONDS, PushToTalk, SerialLineButton
-from tests.conftest import needs, until
+from tests.conftest import needs, unlock_by_push_to_talk, until
 
 FRAME = 0.03  # the agent looks at the button once per audio frame
 
@@ -171,28 +169,15 @@ def test_the_serial_voice_button_starts_listening_as_the_wake_phrase_does(car, b
     """A press on the serial button, then a command without the wake phrase, to a CAN frame on the bus."""
     profile = load_profile(profile_with_button(tmp_path))
     device = Device(tmp_path / "ttyUSB-voice")
-    audio = with_noise_floor(np.concatenate([silence(2.0), speech("unlock the doors", "flite:slt", 150), silence(2.0)]))
+
+    def press_and_let_go() -> None:
+        device.press()
+        time.sleep(0.3)
+        device.press(False)
+
     heard: list[events.Event] = []
     agent = build_agent(profile, heard.append, bus=tuple(bus_spec.split(":", 1)), open_port=device.open)
-    try:
-        assert link_of(agent).state.wait_until_known()
-        agent.listen(SampleSource(audio, "cabin", realtime=True))  # the control: nobody pressed
-        control = list(heard)
-        heard.clear()
-        presses = [threading.Timer(0.5, device.press), threading.Timer(0.8, device.press, [False])]
-        for press in presses:
-            press.start()
-        agent.listen(SampleSource(audio, "cabin", realtime=True))
-        for press in presses:
-            press.join()
-    finally:
-        agent.close()
-    assert not [e for e in control if e.name in ("wake", "intent", "can")]
-    woken = [e for e in heard if e.name == "wake"]
-    assert [(e.by, e.phrase) for e in woken] == [("button", "okay nabu")]
-    assert woken[0].t - len(audio) / 16000 < 2.0  # pressed before the command (the agent's clock runs on)
+    unlock_by_push_to_talk(agent, heard, press_and_let_go)
     assert not [e for e in heard if e.name == "error" and e.source == "wake"]
-    assert [e.name for e in heard if e.name in ("intent", "can")] == ["intent", "can"]
-    assert [e.frame for e in heard if e.name == "can"] == ["2F2#02"]
     assert until(lambda: car.car.snapshot()["Locked"] == 0) is not None
     assert not device.ports[-1].is_open  # closed with the agent
