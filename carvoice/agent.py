@@ -64,7 +64,8 @@ class Agent(Closing):
 
     `ask`: without a microphone (`carvoice text`), how to get the answer to a question: words or None.
     `owned`: closed with the agent (the vehicle link, which owns the bus); `on_profile`: told of a reloaded profile.
-    `push_to_talk`: the profile's button, which starts listening as the wake phrase does (owned and told too).
+    `push_to_talk`: the profile's button, which starts listening as the wake phrase does; closed with the agent and
+    given each reloaded profile.
     """
 
     def __init__(
