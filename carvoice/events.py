@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Literal, TextIO
 
 # The stage an error event comes from (README, "Events").
-ErrorSource = Literal["act", "plan", "speech", "audio", "safety", "vehicle", "profile"]
+ErrorSource = Literal["act", "plan", "speech", "audio", "safety", "vehicle", "profile", "wake"]
 _KINDS: dict[str, type[Event]] = {}
 
 

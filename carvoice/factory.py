@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from serial import serial_for_url
+
 from carvoice import events
 from carvoice.act import ActionSink
 from carvoice.act.can import CanSink
@@ -20,6 +22,7 @@ from carvoice.profile.model import Profile
 from carvoice.recognise.engine import SpeechEngine
 from carvoice.speak.speaker import Speaker
 from carvoice.vehicle.link import VehicleLink
+from carvoice.wake.button import PortOpener, PushToTalk, button_for
 
 
 def build_agent(
@@ -34,6 +37,7 @@ def build_agent(
     speaker: Speaker | None = None,
     engine: SpeechEngine | None = None,
     ask: Callable[[str], Sequence[str] | None] | None = None,
+    open_port: PortOpener = serial_for_url,
 ) -> Agent:
     """The agent, with the car's bus and the profile's serial ports as its daemon has them.
 
@@ -41,11 +45,15 @@ def build_agent(
     commands, OBD-II polling, the `can_log`) and closes it. Opening it raises what `VehicleLink` does.
     `report`: where trouble on the bus goes; by default an error event of the agent's stream.
     `serial`: the profile's serial ports as an action sink. `sinks`: more sinks, after those.
+    `open_port`: how a serial push-to-talk button's port is opened (a test keeps the loop:// port it gives).
     """
     built: list[Agent] = []  # the bus threads may report before the agent exists
 
-    def trouble(text: str) -> None:
-        emit(events.Error(built[0].now if built else 0.0, message=text, source="vehicle"))
+    def trouble(text: str, source: events.ErrorSource = "vehicle") -> None:
+        emit(events.Error(built[0].now if built else 0.0, message=text, source=source))
+
+    def button_trouble(text: str) -> None:
+        trouble(text, "wake")
 
     link = VehicleLink(profile, *bus, can_log, report=report or trouble) if bus is not None else None
     try:
@@ -63,6 +71,9 @@ def build_agent(
             ask=ask,
             owned=owned,
             on_profile=(link.replace_profile,) if link is not None else (),
+            push_to_talk=PushToTalk(
+                lambda profile: button_for(profile, link.state if link else None, button_trouble, open_port), profile
+            ),
         )
     except BaseException:
         if link is not None:  # its reader thread and the bus would outlive the failed agent

@@ -104,6 +104,39 @@ def needs(*programs: str) -> pytest.MarkDecorator:
 ArraySource = SampleSource
 
 
+def unlock_by_push_to_talk(agent, heard: list, press) -> None:
+    """Push-to-talk end to end: "unlock the doors" with no wake phrase, heard once with nobody pressing
+    (nothing happens) and once with `press` called while the agent hears the silence before it."""
+    import threading
+
+    import numpy as np
+
+    from carvoice.audio.synth import silence, speech, with_noise_floor
+    from carvoice.factory import link_of
+
+    audio = with_noise_floor(np.concatenate([silence(2.0), speech("unlock the doors", "flite:slt", 150), silence(2.0)]))
+    try:
+        assert link_of(agent).state.wait_until_known()
+        agent.listen(SampleSource(audio, "cabin", realtime=True))  # the control: nobody pressed
+        control = list(heard)
+        heard.clear()
+        pressing = threading.Timer(0.5, press)
+        pressing.start()
+        agent.listen(SampleSource(audio, "cabin", realtime=True))
+        pressing.join()
+    finally:
+        agent.close()
+    assert not [e for e in control if e.name in ("wake", "intent", "can")]
+    woken = [e for e in heard if e.name == "wake"]
+    assert [(e.by, e.phrase) for e in woken] == [("button", "okay nabu")]
+    assert woken[0].t - len(audio) / 16000 < 2.0  # pressed before the command (the agent's clock runs on)
+    assert [(e.name, getattr(e, "intent", None)) for e in heard if e.name in ("intent", "can")] == [
+        ("intent", "lock"),
+        ("can", None),
+    ]
+    assert [e.frame for e in heard if e.name == "can"] == ["2F2#02"]
+
+
 # Property tests run a modest number of examples on the two shared CI cores; set
 # HYPOTHESIS_PROFILE=thorough for a longer local hunt.
 settings.register_profile("ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

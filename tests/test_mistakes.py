@@ -73,6 +73,21 @@ EXPECTED = {
     " (options: separator, on, off, ok, error)",
     "refused_serial_port_used": "profile.toml:15: serial.relays.url: spy:// is not allowed in a profile"
     " (a device path, or loop://, socket://, relayboard://)",
+    # A push-to-talk switch on a serial port: each mistake at the key written wrong, in either form.
+    "button_on_an_unknown_serial_port": "profile.toml:4: wake.button.serial: no serial port 'voice_buton'"
+    " (defined: relays, voice_button; did you mean voice_button?): add [serial.voice_buton]",
+    "button_line_is_an_output": "profile.toml:4: wake.button.line: 'RTS' is an output (the agent asserts it to feed"
+    " the switch): the switch's input is one of CTS, DSR, CD, RI",
+    "button_line_unknown": "profile.toml:4: wake.button.line: 'pin 8': the switch's input is one of CTS, DSR, CD, RI",
+    "button_feed_is_an_input": "profile.toml:8: wake.button.feed: 'DSR': the output that feeds the switch"
+    " is RTS or DTR",
+    "button_without_line": "profile.toml:4: wake.button: a serial button needs line, as in"
+    ' { serial = "PORT", line = "CTS" } (line: one of CTS, DSR, CD, RI)',
+    "button_key_typo": "profile.toml:4: wake.button.lien: unknown key (known: feed, line, serial; did you mean line?)",
+    "button_port_written_by_an_action": "profile.toml:4: wake.button.serial: serial.relays is written by intents.pump:"
+    " the button needs a port of its own (the agent holds its feed asserted and reads its lines all the time)",
+    "button_of_a_number": "profile.toml:4: wake.button: write a [state] value's name, or"
+    ' { serial = "PORT", line = "CTS" } for a switch on a serial port, not 400',
 }
 
 

@@ -24,7 +24,7 @@ from carvoice.factory import build_agent, link_of
 from carvoice.profile.loader import default_profile_dir
 from carvoice.vehicle.link import VehicleLink, watched_frames
 from carvoice.vehicle.state import VehicleState, sequence_rules
-from tests.conftest import needs, open_test_bus, until
+from tests.conftest import needs, open_test_bus, unlock_by_push_to_talk, until
 
 
 @pytest.fixture
@@ -300,34 +300,9 @@ def test_a_status_value_outside_the_dbc_range_or_an_extended_twin_is_not_stored(
 @needs("flite")
 def test_the_voice_button_starts_listening_as_the_wake_phrase_does(car, channel, demo_profile):
     """Push-to-talk: the simulated steering wheel's button, then a command without the wake phrase."""
-    import threading
-
-    from carvoice.audio import SampleSource
-
-    audio = with_noise_floor(np.concatenate([silence(2.0), speech("unlock the doors", "flite:slt", 150), silence(2.0)]))
-    heard = []
+    heard: list[Event] = []
     agent = build_agent(demo_profile, heard.append, bus=tuple(channel.split(":", 1)))
-    link = link_of(agent)
-    try:
-        assert link.state.wait_until_known()
-        agent.listen(SampleSource(audio, "cabin", realtime=True))  # the control: nobody pressed
-        control = list(heard)
-        heard.clear()
-        press = threading.Timer(0.5, car.car.press, ["voice_button"])  # while the agent hears the first silence
-        press.start()
-        agent.listen(SampleSource(audio, "cabin", realtime=True))
-        press.join()
-    finally:
-        agent.close()
-    assert not [e for e in control if e.name in ("wake", "intent", "can")]
-    woken = [e for e in heard if e.name == "wake"]
-    assert [(e.by, e.phrase) for e in woken] == [("button", "okay nabu")]
-    assert woken[0].t - len(audio) / 16000 < 2.0  # pressed before the command (the agent's clock runs on)
-    assert [(e.name, getattr(e, "intent", None)) for e in heard if e.name in ("intent", "can")] == [
-        ("intent", "lock"),
-        ("can", None),
-    ]
-    assert [e.frame for e in heard if e.name == "can"] == ["2F2#02"]
+    unlock_by_push_to_talk(agent, heard, lambda: car.car.press("voice_button"))
     assert until(lambda: car.car.snapshot()["Locked"] == 0) is not None
 
 

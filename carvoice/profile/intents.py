@@ -211,10 +211,7 @@ class Intents(Vocabulary):
             return RawFrameAction(*frame, when, key)
         self._unknown_keys(key, spec, KEYS["serial_action"])
         port, write = spec["serial"], spec.get("write")
-        if port not in serial:
-            if f"serial.{port}" not in self.broken:
-                defined = known_names(str(port), serial, "defined")
-                self.report(f"{key}.serial", f"no serial port {port!r} {defined}: add [serial.{port}]")
+        if not self._port_defined(f"{key}.serial", port, serial):
             return None
         if not isinstance(write, str) or not write:
             if "write" in spec or not self._misspelt(spec, KEYS["serial_action"], "write"):

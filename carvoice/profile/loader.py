@@ -77,13 +77,13 @@ class _Loader(Intents):
         # What conditions and replies may name besides slots; a broken [state] entry is reported
         # once, not again in every rule that names it.
         names = set(vehicle) | set(state) | self._broken_names("state")
-        if wake is not None and wake.button is not None:
-            self._check_button(wake.button, state, dbc)
         intents = {
             name: self._intent(name, intent_data, sentences.get(name, []), rules, slot_types, names, serial)
             for name, intent_data in intents_data.items()
             if isinstance(intent_data, dict)
         }
+        if wake is not None and wake.button is not None:
+            self._check_button(wake.button, state, dbc, serial, intents)
         if dbc is not None:
             self._check_diagnostic_messages(intents, dbc)
         if wake is not None:

@@ -57,7 +57,27 @@ class WakeSettings:
     # micro: the model as loaded and checked (carvoice.wake.micro.MicroModel), kept so that the
     # daemon never reads the installer's file again after the profile loaded.
     model: Any = None
-    button: str | None = None  # a [state] value whose press starts listening, as the phrase does
+    # Push-to-talk: its press starts listening, as the phrase does. A [state] value from a CAN
+    # signal (its name), or a switch on a serial port's modem lines.
+    button: str | SerialButton | None = None
+
+
+# A serial port's modem status inputs, and the output that feeds each in the usual wiring (a DB9
+# loopback plug joins RTS to CTS, and DTR to DSR and CD): the switch closes output to input.
+BUTTON_LINES = {"CTS": "RTS", "DSR": "DTR", "CD": "DTR", "RI": "DTR"}
+BUTTON_FEEDS = ("RTS", "DTR")
+
+
+@dataclass(frozen=True)
+class SerialButton:
+    """A momentary switch between an output the agent holds asserted (`feed`) and a status input (`line`)."""
+
+    port: str  # a [serial.NAME] port of its own
+    line: str  # CTS, DSR, CD or RI: pressed while asserted
+    feed: str  # RTS or DTR
+
+    def __str__(self) -> str:
+        return f"{self.line} on serial.{self.port}"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from carvoice.profile.model import (
     Replies,
     Reply,
     SerialAction,
+    SerialButton,
     SerialPortSettings,
     WakeSettings,
 )
@@ -33,6 +34,7 @@ def _keys_of(
 KEYS = {
     "profile": {"name", "description"},
     "wake": _keys_of(WakeSettings),
+    "serial_button": _keys_of(SerialButton, written={"port": "serial"}),
     "audio": _keys_of(AudioSettings),
     "can": _keys_of(CanSettings),
     "obd": _keys_of(ObdSettings),
@@ -107,4 +109,3 @@ class Schema(Sources):
             self.report(key, f"write each one as a [[{key}]] table")
             return []
         return value
-

@@ -8,16 +8,21 @@ from typing import Any
 from carvoice.errors import CarvoiceError
 from carvoice.profile import dictionary
 from carvoice.profile.model import (
+    BUTTON_FEEDS,
+    BUTTON_LINES,
     CHECKSUM_TYPES,
     KEYPHRASE_THRESHOLD,
     POCKETSPHINX,
     WAKE_ENGINES,
     AudioSettings,
     CanSettings,
+    Intent,
     ObdSettings,
     Problem,
     RecognitionSettings,
     Replies,
+    SerialAction,
+    SerialButton,
     SerialPortSettings,
     StateSource,
     WakeSettings,
@@ -26,6 +31,10 @@ from carvoice.profile.schema import KEYS
 from carvoice.profile.security import Security
 from carvoice.profile.sources import MAIN_FILE
 from carvoice.profile.suggest import known_names
+
+# Other names of a modem status line on adapters' pinouts.
+LINE_ALIASES = {"DCD": "CD"}
+BUTTON_FORMS = 'write a [state] value\'s name, or { serial = "PORT", line = "CTS" } for a switch on a serial port'
 
 
 class Settings(Security):
@@ -46,7 +55,7 @@ class Settings(Security):
         if engine not in WAKE_ENGINES:
             self.report("wake.engine", f"{engine!r}: one of {', '.join(WAKE_ENGINES)}", engine)
             return None
-        button = self._typed(table, "wake", "button", str, None)
+        button = self._button(table.get("button"))
         if engine == POCKETSPHINX:
             if "model" in table:
                 self.report("wake.model", 'only the "micro" engine takes a model (engine = "micro")')
@@ -73,8 +82,51 @@ class Settings(Security):
             self.report("wake.model", str(error), spec or "[wake]")
             return None
 
-    def _check_button(self, button: str, state: dict[str, StateSource], dbc: Any) -> None:
-        """The push-to-talk button is a [state] value on the bus whose 0 means released."""
+    def _button(self, spec: Any) -> str | SerialButton | None:
+        """`button = "NAME"` (a [state] value) or `button = { serial = "NAME", line = "CTS" }`."""
+        if spec is None or isinstance(spec, str):
+            return spec
+        if not isinstance(spec, dict):
+            self.report("wake.button", f"{BUTTON_FORMS}, not {spec!r}")
+            return None
+        allowed = KEYS["serial_button"]
+        self._unknown_keys("wake.button", spec, allowed)
+        port = self._typed(spec, "wake.button", "serial", str, None)
+        line = self._typed(spec, "wake.button", "line", str, None)
+        inputs = ", ".join(BUTTON_LINES)
+        if port is None or line is None:
+            missing = [
+                name for name in ("serial", "line") if name not in spec and not self._misspelt(spec, allowed, name)
+            ]
+            if missing:
+                example = '{ serial = "PORT", line = "CTS" }'
+                needs = " and ".join(missing)
+                self.report("wake.button", f"a serial button needs {needs}, as in {example} (line: one of {inputs})")
+            return None
+        line = LINE_ALIASES.get(line.upper(), line.upper())
+        if line not in BUTTON_LINES:
+            output = " is an output (the agent asserts it to feed the switch)" if line in BUTTON_FEEDS else ""
+            self.report("wake.button.line", f"{spec['line']!r}{output}: the switch's input is one of {inputs}")
+            return None
+        feed = self._typed(spec, "wake.button", "feed", str, BUTTON_LINES[line]).upper()
+        if feed not in BUTTON_FEEDS:
+            feeds = " or ".join(BUTTON_FEEDS)
+            self.report("wake.button.feed", f"{spec.get('feed')!r}: the output that feeds the switch is {feeds}")
+            return None
+        return SerialButton(port, line, feed)
+
+    def _check_button(
+        self,
+        button: str | SerialButton,
+        state: dict[str, StateSource],
+        dbc: Any,
+        serial: dict[str, SerialPortSettings],
+        intents: dict[str, Intent],
+    ) -> None:
+        """A [state] button is a bus value whose 0 means released; a serial button has a port of its own."""
+        if isinstance(button, SerialButton):
+            self._check_serial_button(button, serial, intents)
+            return
         source = state.get(button)
         if source is None or source.signal is None:
             known = ", ".join(sorted(name for name, s in state.items() if s.signal)) or "none"
@@ -84,6 +136,23 @@ class Settings(Security):
         if signal.choices:
             self.report(
                 "wake.button", f"{source.message}.{source.signal} has named values: it must be a number (0 = released)"
+            )
+
+    def _check_serial_button(
+        self, button: SerialButton, serial: dict[str, SerialPortSettings], intents: dict[str, Intent]
+    ) -> None:
+        if not self._port_defined("wake.button.serial", button.port, serial):
+            return
+        writers = sorted(
+            name
+            for name, intent in intents.items()
+            if any(isinstance(a, SerialAction) and a.port == button.port for a in intent.actions)
+        )
+        if writers:
+            self.report(
+                "wake.button.serial",
+                f"serial.{button.port} is written by intents.{', intents.'.join(writers)}: the button needs a port"
+                " of its own (the agent holds its feed asserted and reads its lines all the time)",
             )
 
     def _audio(self, table: dict[str, Any]) -> AudioSettings:
@@ -131,6 +200,16 @@ class Settings(Security):
             result[name] = SerialPortSettings(name, url, self._typed(table, key, "baudrate", int, 9600))
         self.broken |= {f"serial.{name}" for name in ports if name not in result}
         return result
+
+    def _port_defined(self, key: str, port: Any, serial: dict[str, SerialPortSettings]) -> bool:
+        """Whether `port` names a [serial.NAME] port; one that does not is reported (once: not if it is broken)."""
+        if port in serial:
+            return True
+        if f"serial.{port}" not in self.broken:
+            self.report(
+                key, f"no serial port {port!r} {known_names(str(port), serial, 'defined')}: add [serial.{port}]"
+            )
+        return False
 
     def _vehicle(self, table: dict[str, Any]) -> dict[str, str | int | float]:
         result = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from carvoice.profile.model import Profile
+from carvoice.profile.model import Profile, SerialButton
 
 NOT_FOR_HELP = ("help", "cancel")
 
@@ -37,8 +37,16 @@ def wake_summary(profile: Profile) -> dict[str, Any]:
         "engine": wake.engine,
         "model": str(wake.model.config) if wake.model else None,
         "threshold": wake.threshold,
-        "button": wake.button,
+        "button": _button_summary(profile),
     }
+
+
+def _button_summary(profile: Profile) -> str | dict[str, str] | None:
+    """A [state] value's name, or the serial port and lines of a switch."""
+    button = profile.wake.button
+    if not isinstance(button, SerialButton):
+        return button
+    return {"serial": button.port, "url": profile.serial[button.port].url, "line": button.line, "feed": button.feed}
 
 
 def describe(profile: Profile) -> dict[str, Any]:
