@@ -20,9 +20,10 @@ decode:
   a short word over noise or over other talk, whatever the fit says.
 - other words: the same sentence with one content word said as any other word
   of the dictionary, which holds a thousand common English words beside the
-  profile's. "open the hood" comes out of the grammar as "open the boot"; if any
-  other word fits where "boot" was heard clearly better than "boot" does, the
-  sentence was probably not the command (see `Calibration.other_word_log10`).
+  profile's. "turn off the brake lights" comes out of the grammar as "turn off
+  the roof lights"; if another word ("break") fits where "roof" was heard clearly
+  better than "roof" does, the sentence was probably not the command (see
+  `Calibration.other_word_log10`).
 - rivals: the same sentence with one slot's words swapped for another value of
   that slot ("turn off" for "turn on", "lock" for "unlock"), re-scored on the same
   audio. If a rival fits about as well (by less than a calibrated margin per frame
@@ -71,8 +72,8 @@ _RIVALS_PER_VALUE = 3
 DECODE_FLOOR_DB = -60.0
 FRAME = 160  # samples per 10 ms decoder frame
 PAUSE_PERCENTILE = 10  # the level of the pauses: this share of an utterance's frames is quieter
-# Words whose swap for another changes no command's meaning: not checked against other words
-# (short and weakly said, they often fit some other word better even when said).
+# Short function words are not checked against other words: weakly said, they often fit some
+# other word better even when said, and no command of the demo car turns on one of them.
 FUNCTION_WORDS = frozenset("a am an are do i is it me my of the to".split())
 OTHER_WORD_SPILL = 5  # frames: how far another word may reach past the heard words' ends
 

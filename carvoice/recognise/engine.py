@@ -32,7 +32,7 @@ WAKE_CHECK = "wake_check"  # the wake phrase alone as a grammar: the spotter's s
 COMMAND = "command"
 PHONES = "phones"  # a phone loop with no language model: the yardstick for "how well could any speech fit"
 SENTENCES = "sentences"  # a few given sentences, re-scored on demand
-SUBSTITUTES = "substitutes"  # a sentence, or the same with one word said as a common English word
+SUBSTITUTES = "substitutes"  # a sentence, or the same with one word swapped for another of the dictionary
 ANSWER = "answer"  # yes or no, after the agent asked
 
 # Phone-loop penalty of the keyphrase search: far below PocketSphinx's default 0.1, which
