@@ -124,3 +124,18 @@ def test_slot_sets_follow_optional_parts():
 )
 def test_number_words(number, words):
     assert number_to_words(number) == words
+
+
+def test_an_intent_is_among_the_readings_however_many_another_intent_has():
+    """"a" reads 32 ways as "many" (2 x 4 x 4 slot values that may all say "a") and once as
+    "plain": the readings followed into a state are counted per intent, so "plain" is not crowded
+    out and the sentence is seen to be ambiguous between the two."""
+    one_a = slot("one_a", x="a", y="a")
+    maybe_a = slot("maybe_a", x="[a]", y="[a]", z="[a]")
+    intents = {
+        "plain": [Sentence(parse_template("a"))],
+        "many": [Sentence(parse_template("{first:one_a} {second:maybe_a} {third:maybe_a}"))],
+    }
+    grammar = compile_grammar(intents, {"one_a": one_a, "maybe_a": maybe_a}, {})
+    readings = grammar.parse(["a"])
+    assert {r.intent for r in readings} == {"plain", "many"}

@@ -53,6 +53,7 @@ EXPECTED = {
     ' e.g. "STATUS.Speed"',
     # Counters: a value the profile reads is not one, and a message has only one.
     "counter_is_a_value": "profile.toml:10: state.speed.counter: Water is the value water, not the counter of STATUS",
+    "counter_is_a_list": "profile.toml:10: state.speed.counter: must name a signal of STATUS, not ['Water']",
     "two_counters_for_one_message": "profile.toml:14: state.water.counter: STATUS has one counter:"
     " Mode (state.speed.counter), not Setpoint",
     "unknown_action_signal": "profile.toml:18: intents.heater.actions[0].signals.Setpiont_Cmd: CMD has no signal"
@@ -67,6 +68,8 @@ EXPECTED = {
     " here (known: degrees, speed, water; did you mean degrees?)",
     "unknown_section": "profile.toml:17: intent: unknown section (known: audio, can, intents, obd, profile,"
     " pronunciations, recognition, replies, rules, serial, slots, state, vehicle, wake; did you mean intents?)",
+    "serial_port_is_a_list": "profile.toml:20: intents.pump.actions[0].serial: must name a [serial.NAME] port,"
+    " not ['relays']",
     "unknown_serial_port": "profile.toml:20: intents.pump.actions[0].serial: no serial port 'relay'"
     " (defined: relays; did you mean relays?): add [serial.relay]",
     "relayboard_option": "profile.toml:15: serial.relays.url: relayboard:// has no option 'answer'"

@@ -123,8 +123,9 @@ class Grammar:
         """Every distinct reading of a complete sentence; empty when it is not one.
 
         The work is linear in the number of words whatever the grammar: at most READINGS_PER_STATE
-        readings so far are followed per state (they share every continuation, so a sentence with
-        more is ambiguous and two of them are enough to say so).
+        readings so far of each intent are followed per state (they share every continuation, so a
+        sentence with more is ambiguous and two of them are enough to say so; counting them per
+        intent keeps every intent the sentence can mean among its readings).
         """
         configs = self._walk(words)
         readings: list[Parse] = []
@@ -195,9 +196,9 @@ class Grammar:
     def _closure(self, configs: dict[tuple[int, tuple], tuple], position: int) -> dict[tuple[int, tuple], tuple]:
         """Follow epsilon arcs, stamping each tag passed with the number of words read so far."""
         result = dict(configs)
-        per_state: dict[int, int] = {}
-        for state, _ in result:
-            per_state[state] = per_state.get(state, 0) + 1
+        per_state: dict[tuple[int, str], int] = {}  # readings followed into a state, per intent
+        for state, (intent, _) in result:
+            per_state[state, intent] = per_state.get((state, intent), 0) + 1
         stack = list(result.items())
         while stack:
             (state, meaning), tags = stack.pop()
@@ -205,9 +206,10 @@ class Grammar:
                 if arc.word is not None:
                     continue
                 key = (arc.dst, _meaning(meaning, arc.tag))
-                if key in result or per_state.get(arc.dst, 0) >= READINGS_PER_STATE:
+                counted = (arc.dst, key[1][0])
+                if key in result or per_state.get(counted, 0) >= READINGS_PER_STATE:
                     continue
-                per_state[arc.dst] = per_state.get(arc.dst, 0) + 1
+                per_state[counted] = per_state.get(counted, 0) + 1
                 result[key] = (*tags, (*arc.tag, position)) if arc.tag is not None else tags
                 stack.append((key, result[key]))
         return result

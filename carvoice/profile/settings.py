@@ -203,6 +203,9 @@ class Settings(Security):
 
     def _port_defined(self, key: str, port: Any, serial: dict[str, SerialPortSettings]) -> bool:
         """Whether `port` names a [serial.NAME] port; one that does not is reported (once: not if it is broken)."""
+        if not isinstance(port, str):
+            self.report(key, f"must name a [serial.NAME] port, not {port!r}")
+            return False
         if port in serial:
             return True
         if f"serial.{port}" not in self.broken:
@@ -399,6 +402,9 @@ class Settings(Security):
         checksum_type = spec.get("checksum_type")
         names = {s.name for s in message.signals}
         for field, value in (("counter", counter), ("checksum", checksum)):
+            if value is not None and not isinstance(value, str):
+                self.report(f"{key}.{field}", f"must name a signal of {message.name}, not {value!r}")
+                return None
             if value is not None and value not in names:
                 known = known_names(str(value), names, "its signals")
                 self.report(f"{key}.{field}", f"{message.name} has no signal {value!r} {known}", str(value))
