@@ -69,10 +69,12 @@ def measures(recognition: Recognition) -> dict[str, float]:
     }
 
 
-def heard(runs: list[Run], jobs: int = 0) -> list[Recognition]:
-    """The recognitions of every correctly heard command in the runs, measured with every check off."""
-    found = []
+def heard(runs: list[Run], jobs: int = 0) -> list[list[Recognition]]:
+    """The recognitions of every correctly heard command, run by run, measured with every check off
+    (kept apart because synthetic and real speech fail different checks)."""
+    by_run = []
     for run in runs:
+        found = []
         profile = load_profile(run.profile)
         for outcome in evaluate(run.profile, run.items, jobs, condition=run.condition, calibration=OPEN):
             recognition, item = outcome.recognition, outcome.item
@@ -81,7 +83,25 @@ def heard(runs: list[Run], jobs: int = 0) -> list[Recognition]:
             readings = profile.readings(list(recognition.words))
             if any(intent == item.intent and same_slots(item.slots, slots) for intent, slots in readings):
                 found.append(recognition)
-    return found
+        by_run.append(found)
+    return by_run
+
+
+def failing(recognition: Recognition, limits: Calibration) -> list[str]:
+    """Every check a correctly heard command fails under `limits`, not only the first one
+    its doubt names: whether a floor could move without another catching the same word. (The
+    other-word check is as measured, at the prior the recognition was made with.)"""
+    values = measures(recognition)
+    failed = [name for name in FLOORS if values[name] < getattr(limits, name)]
+    if recognition.drawn_out is not None:
+        failed.append("drawn_out")
+    if recognition.fit < limits.confidence_centre:
+        failed.append("confidence_centre")
+    if recognition.other_word is not None:
+        failed.append("other_word_log10")
+    if recognition.rival_margin is not None and recognition.rival_margin <= limits.rival_margin:
+        failed.append("rival_margin")
+    return failed
 
 
 def fit(recognitions: list[Recognition], base: Calibration | None = None) -> Calibration:
