@@ -7,6 +7,8 @@ part or to a lower layer. A back-edge fails here, before it makes two parts depe
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import carvoice
@@ -86,3 +88,24 @@ def test_imports_name_carvoice_in_full():
         if isinstance(node, ast.ImportFrom) and node.level > 0
     ]
     assert relative == []
+
+
+def test_the_daemon_loads_no_code_it_does_not_run():
+    """`carvoice run` builds only its own subcommand: the evaluation, simulator and bundle code (and
+    the libraries they bring) would cost the head unit memory and start-up for nothing. A fresh
+    interpreter, as the daemon starts; every subcommand is still there when none is named."""
+    probe = (
+        "import sys\n"
+        "from carvoice.cli import build_parser\n"
+        "build_parser(['run', '--audio', 'x.wav'])\n"
+        "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('carvoice.') and m.count('.') > 0}))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('carvoice.cli.')))\n"
+        "choices = build_parser([])._subparsers._group_actions[0].choices\n"
+        "print(sorted(choices))\n"
+    )
+    printed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    parts, commands, every = (ast.literal_eval(line) for line in printed.splitlines())
+    assert {"agent", "service", "recognise", "wake"} <= set(parts)
+    assert not {"evaluation", "sim", "bundle"} & set(parts)
+    assert commands == ["carvoice.cli._common", "carvoice.cli.run"]
+    assert {"run", "eval", "sim", "bundle", "check", "text"} <= set(every)

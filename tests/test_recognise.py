@@ -9,7 +9,15 @@ import pytest
 from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
 from carvoice.recognise.command import Calibration, CommandRecogniser, rivals
-from carvoice.recognise.engine import COMMAND, AlignedWord, Hypothesis, Segment, engine_for, one_word_swapped
+from carvoice.recognise.engine import (
+    COMMAND,
+    SUBSTITUTES,
+    AlignedWord,
+    Hypothesis,
+    Segment,
+    engine_for,
+    one_word_swapped,
+)
 from carvoice.wake.detector import WakeDetector
 from tests.conftest import FILES, needs
 
@@ -210,6 +218,17 @@ def test_one_word_is_swapped_for_words_only_not_for_pieces_of_the_wake_phrase():
     pronounced = {"cancel": frozenset({"K AE N S AH L"}), "council": frozenset({"K AW N S AH L"})}
     pronounced["nabu~2"] = frozenset({"B UW"})  # how the lead-in's pieces sit in the dictionary
     assert sentences_of(one_word_swapped(("cancel",), {0}, pronounced, 0.5)) == {("cancel",): 1.0, ("council",): 0.5}
+
+
+def test_the_one_swap_search_is_freed_after_use_and_built_alike_the_next_time(engine):
+    """It holds about a thousand words per content word (5 MB): kept, it would stay resident all
+    day, and the next command's would be built beside it."""
+    audio = utterance("set the fan to three", "flite:slt")
+    words = ("set", "the", "fan", "to", "three")
+    first = engine.decode_with_substitutes(words, {2, 4}, audio, -40)
+    with pytest.raises(KeyError):
+        engine.decoder.activate_search(SUBSTITUTES)
+    assert first is not None and engine.decode_with_substitutes(words, {2, 4}, audio, -40) == first
 
 
 class SwappedSearch:

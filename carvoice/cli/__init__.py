@@ -6,29 +6,36 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from collections.abc import Sequence
 
 from carvoice import __version__
 
 
-def _subcommand_modules() -> list:
+def _subcommand_modules(argv: Sequence[str] = ()) -> list:
+    """Every subcommand's module, or only the one `argv` names: the daemon then does not load the
+    evaluation, simulator and bundle code and what they import (memory and start-up on the head unit)."""
     import carvoice.cli as package
 
     names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+    named = next((arg for arg in argv if not arg.startswith("-")), None)  # the top level's options take no value
+    names = [named] if named in names else names
     modules = [importlib.import_module(f"carvoice.cli.{name}") for name in names]
     return [m for m in modules if hasattr(m, "add_parser")]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The whole command line, or only the subcommand that `argv` names (its help and errors are the same)."""
     parser = argparse.ArgumentParser(prog="carvoice", description="An offline voice agent for cars.")
     parser.add_argument("--version", action="version", version=f"carvoice {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _subcommand_modules():
+    for module in _subcommand_modules(argv):
         module.add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()

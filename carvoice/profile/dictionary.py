@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 
 # The phone set of the PocketSphinx en-us acoustic model (CMU ARPAbet, no stress).
@@ -31,14 +32,23 @@ def cmudict_path() -> Path:
 
 def lookup(words: Iterable[str], dictionary: Path | None = None) -> dict[str, list[str]]:
     """Every pronunciation CMUdict has for each word; words it lacks are absent."""
-    found = _lookup(frozenset(words), dictionary or cmudict_path())
-    return {word: list(pronunciations) for word, pronunciations in found.items()}
+    path = dictionary or cmudict_path()
+    known = _known.setdefault(path, {})
+    wanted = frozenset(words)
+    if not wanted <= known.keys():
+        _read(path, (wanted | frozenset(outside_words())) - known.keys(), known)
+    return {word: list(known[word]) for word in wanted if known[word]}
 
 
-@functools.lru_cache(maxsize=8)
-def _lookup(wanted: frozenset[str], dictionary: Path) -> dict[str, list[str]]:
-    """Reading the 134,860 lines is most of the time a profile check takes; the same profile's words are
-    looked up again on every reload, install check and rollback of it."""
+# The words looked up so far in each dictionary file: their pronunciations, () for a word it lacks.
+_known: dict[Path, dict[str, tuple[str, ...]]] = {}
+
+
+def _read(dictionary: Path, wanted: frozenset[str], known: dict[str, tuple[str, ...]]) -> None:
+    """Reading the 134,860 lines is most of the time a profile check takes, so it is done as seldom
+    as can be: the same profile's words are looked up again on every reload, install check and
+    rollback, and the common words of `outside_words` come along with the first, so the daemon's
+    start-up reads the file once for the profile and the recogniser."""
     found: dict[str, list[str]] = {}
     with open(dictionary, encoding="utf-8") as lines:
         for line in lines:
@@ -46,7 +56,15 @@ def _lookup(wanted: frozenset[str], dictionary: Path) -> dict[str, list[str]]:
             word = head.split("(", 1)[0]
             if word in wanted:
                 found.setdefault(word, []).append(phones.split("#", 1)[0].strip())
-    return found
+    known.update({word: tuple(found.get(word, ())) for word in wanted})
+
+
+@functools.cache
+def outside_words() -> tuple[str, ...]:
+    """Common English words, in the recogniser's dictionary beside the profile's so that a heard word
+    can be checked against them (`scripts/make-outside-words` made the list)."""
+    text = resources.files("carvoice").joinpath("data/outside-words.txt").read_text(encoding="utf-8")
+    return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
 
 
 def bad_phones(pronunciation: str) -> list[str]:

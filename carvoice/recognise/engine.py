@@ -9,12 +9,10 @@ track of whether an utterance is open.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import tempfile
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -254,7 +252,10 @@ class SpeechEngine:
         transitions = one_word_swapped(words, open_positions, self._pronounced, 10.0**log10_probability)
         self.stop()
         self.decoder.add_fsg(SUBSTITUTES, self.decoder.create_fsg(SUBSTITUTES, 0, 1, transitions))
-        return self.decode(SUBSTITUTES, samples)
+        try:
+            return self.decode(SUBSTITUTES, samples)
+        finally:  # it is built anew for each command: held, its ~5 MB would stay resident all day
+            self.decoder.remove_search(SUBSTITUTES)
 
     def _sentence_fsg(self, name: str, sentences: list[tuple[str, ...]]):  # -> pocketsphinx.FsgModel
         transitions: list[tuple[int, int, float, str]] = []
@@ -345,7 +346,7 @@ def engine_for(
     if wake_threshold is None:
         wake_threshold = profile.wake.threshold if profile.wake.engine == POCKETSPHINX else KEYPHRASE_THRESHOLD
     words = set(profile.dictionary_words) | ANSWER_GRAMMAR.words | set((wake_phrase or "").split())
-    pronunciations = dictionary.lookup((words | set(outside_words())) - set(profile.pronunciations))
+    pronunciations = dictionary.lookup((words | set(dictionary.outside_words())) - set(profile.pronunciations))
     pronunciations.update({w: p for w, p in profile.pronunciations.items() if w in words})
     return SpeechEngine(
         pronunciations,
@@ -355,11 +356,3 @@ def engine_for(
         verbose=verbose,
         settings=settings,
     )
-
-
-@functools.cache
-def outside_words() -> tuple[str, ...]:
-    """Common English words, in the dictionary beside the profile's so that a heard word can be
-    checked against them (`scripts/make-outside-words` made the list)."""
-    text = resources.files("carvoice").joinpath("data/outside-words.txt").read_text(encoding="utf-8")
-    return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
