@@ -370,11 +370,20 @@ class Agent(Closing):
         )
 
     def _unfinished(self, recogniser: CommandRecogniser, endpointer: Endpointer) -> bool:
-        """At a pause long enough to end a command: wait longer in it if more words would change it."""
-        if endpointer.holding or not recogniser.may_grow_into_another():
+        """At a pause long enough to end a command: wait longer in it if more words would change it,
+        or, in the command's first such pause, if what was heard so far would not be carried out: a
+        driver who pauses before the last words ("open the ... passenger window") has said no
+        command yet, and waiting only delays the "Sorry?" of one who has stopped. Once only, so that
+        talk not meant for the car does not keep the agent listening."""
+        if endpointer.holding:
+            return False
+        if not recogniser.may_grow_into_another() and (endpointer.holds or self._would_act(recogniser.judge())):
             return False
         endpointer.hold(self.profile.recognition.unfinished_silence)
         return True
+
+    def _would_act(self, recognition: Recognition) -> bool:
+        return self.gate.review(recognition.words, recognition.confidence, recognition.doubt).accepted
 
     def _finish(self, recogniser: CommandRecogniser, status: Status) -> None:
         recognition = recogniser.finish()

@@ -10,7 +10,6 @@ import numpy as np
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE
 from carvoice.audio.noise import SPEECH_BAND
 
-
 # Each level is measured over this frame and the one before, through a Hann window: the window
 # weighs every sample of the newest frame (a 30 ms window weighs mostly the middle of its frame, and
 # missed the end of speech in a whine or a whistle), and its main lobe (+-33 Hz) is narrow enough
@@ -103,6 +102,7 @@ class Endpointer:
         self.quiet_run = 0
         self.speech_start: int | None = None
         self.speech_end: int | None = None
+        self.holds = 0  # pauses held so far in this command
 
     def hold(self, silence_seconds: float) -> None:
         """After an END: this pause ends the command only once it has lasted `silence_seconds`, unless
@@ -110,6 +110,7 @@ class Endpointer:
         run as long as the one that starts a command: a click alone does not end the hold."""
         self._trailing = max(self.quiet_run + 1, round(silence_seconds / self._seconds_per_frame))
         self.holding = True
+        self.holds += 1
 
     def feed(self, level: float) -> Status:
         """One frame's level (the caller keeps the noise floor up to date)."""
