@@ -119,3 +119,25 @@ def test_a_command_in_cabin_rumble_ends_soon_after_its_last_word(voice):
     speech_ends = 3.0 + len(said) / SAMPLE_RATE
     ended = endpoint_at(audio)
     assert ended is not None and speech_ends < ended < speech_ends + 0.9, (ended, speech_ends)
+
+
+@needs("flite")
+def test_a_pause_before_the_last_word_is_waited_out_when_the_words_so_far_are_no_command(demo_profile, engine):
+    """"open the driver", 0.4 s, "window": with the quiet word edges the pause reached the trailing
+    silence, and the command ended at "open the driver" and was lost ("nothing recognisable was
+    said"). What was heard would not be carried out, so the agent holds that first pause for the
+    longer silence and hears the command whole. A speaker who stopped there still gets nothing done."""
+    from carvoice import events
+    from carvoice.act.dry import DryRunSink
+    from carvoice.agent import Agent
+    from carvoice.audio import SampleSource
+
+    start, last = trimmed("open the driver", "flite:slt"), trimmed("window", "flite:slt")
+    outcomes = {}
+    for name, parts in {"paused": [start, silence(0.4), last], "stopped": [start]}.items():
+        audio = with_noise_floor(np.concatenate([silence(1.0), *parts, silence(2.5)]))
+        heard: list[events.Event] = []
+        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
+            agent.listen(SampleSource(audio, name), awake=True)
+        outcomes[name] = [(e.name, getattr(e, "intent", None)) for e in heard if e.name in ("intent", "rejected")]
+    assert outcomes == {"paused": [("intent", "window")], "stopped": [("rejected", None)]}, outcomes
