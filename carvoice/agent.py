@@ -18,7 +18,7 @@ from carvoice import events
 from carvoice.act import ActionFailed, ActionSink
 from carvoice.act.plan import PlanError, StateReader, lookup_in, plan_actions
 from carvoice.audio import SAMPLE_RATE, AudioSource
-from carvoice.audio.endpoint import Endpointer, NoiseFloor, Status, frame_level_db
+from carvoice.audio.endpoint import Endpointer, NoiseFloor, SpeechBandLevel, Status
 from carvoice.errors import UnknownValue
 from carvoice.intent.answers import NO, answer_of
 from carvoice.intent.grammar import SlotValueType
@@ -281,8 +281,9 @@ class Agent(Closing):
         generation = self._generation
         wake = spotter_for(self.profile, self.engine)
         commands, answers = CommandRecogniser(self.engine, self.profile), AnswerRecogniser(self.engine, self.profile)
-        floor = NoiseFloor()
-        recent: collections.deque[tuple[int, np.ndarray]] = collections.deque()
+        floor, level_of = NoiseFloor(), SpeechBandLevel()
+        # the last frames with their levels: a command said straight after the wake phrase starts in them
+        recent: collections.deque[tuple[int, np.ndarray, float]] = collections.deque()
         capture: CommandRecogniser | None = None  # the recogniser hearing a command or an answer now
         endpointer: Endpointer | None = None
         if awake:
@@ -305,13 +306,13 @@ class Agent(Closing):
                 commands = CommandRecogniser(self.engine, self.profile)
                 answers = AnswerRecogniser(self.engine, self.profile)
                 wake.restart(recent[0][0] if recent else self.position)
-                for _, piece in recent:  # a phrase begun under the old profile completes under the new one
+                for _, piece, _ in recent:  # a phrase begun under the old profile completes under the new one
                     wake.feed(piece)
             start = self.position
             self.position += len(frame)
-            level = frame_level_db(frame)
+            level = level_of(frame)
             floor.update(level)
-            recent.append((start, frame))
+            recent.append((start, frame, level))
             while recent and recent[0][0] < self.position - RECENT_SECONDS * SAMPLE_RATE:
                 recent.popleft()
             if self._hearing_itself():
@@ -339,11 +340,11 @@ class Agent(Closing):
                 capture, endpointer = commands, self._begin(commands, floor)
                 self.tone()
                 status = Status.WAITING
-                for piece_start, piece in recent:  # what was said since the phrase ended
+                for piece_start, piece, piece_level in recent:  # what was said since the phrase ended
                     tail = piece[max(0, wake_end - piece_start) :]
-                    if len(tail):
+                    if len(tail):  # its level is its frame's: the window ends where the frame ends
                         capture.feed(tail)
-                        status = endpointer.feed(frame_level_db(tail))
+                        status = endpointer.feed(piece_level)
             else:
                 assert endpointer is not None  # set together with capture
                 capture.feed(frame)
@@ -369,11 +370,20 @@ class Agent(Closing):
         )
 
     def _unfinished(self, recogniser: CommandRecogniser, endpointer: Endpointer) -> bool:
-        """At a pause long enough to end a command: wait longer in it if more words would change it."""
-        if endpointer.holding or not recogniser.may_grow_into_another():
+        """At a pause long enough to end a command: wait longer in it if more words would change it,
+        or, in the command's first such pause, if what was heard so far would not be carried out: a
+        driver who pauses before the last words ("open the ... passenger window") has said no
+        command yet, and waiting only delays the "Sorry?" of one who has stopped. Once only, so that
+        talk not meant for the car does not keep the agent listening."""
+        if endpointer.holding:
+            return False
+        if not recogniser.may_grow_into_another() and (endpointer.holds or self._would_act(recogniser.judge())):
             return False
         endpointer.hold(self.profile.recognition.unfinished_silence)
         return True
+
+    def _would_act(self, recognition: Recognition) -> bool:
+        return self.gate.review(recognition.words, recognition.confidence, recognition.doubt).accepted
 
     def _finish(self, recogniser: CommandRecogniser, status: Status) -> None:
         recognition = recogniser.finish()

@@ -4,17 +4,18 @@ import numpy as np
 import pytest
 
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE
-from carvoice.audio.endpoint import Endpointer, NoiseFloor, Status, frame_level_db
+from carvoice.audio.endpoint import Endpointer, NoiseFloor, SpeechBandLevel, Status
+from carvoice.audio.noise import cabin_noise, mix
 from carvoice.audio.synth import silence, speech, with_noise_floor
 from tests.conftest import needs
 
 
 def endpoint_at(audio: np.ndarray) -> float | None:
     """Seconds into `audio` at which the endpointer says END, as the agent runs it after a wake."""
-    floor, endpointer = NoiseFloor(), None
+    floor, endpointer, level_of = NoiseFloor(), None, SpeechBandLevel()
     for start in range(0, len(audio), FRAME_SAMPLES):
         frame = audio[start : start + FRAME_SAMPLES]
-        level = frame_level_db(frame)
+        level = level_of(frame)
         floor.update(level)
         if start < SAMPLE_RATE:  # the floor settles before the command, as it has during the wake phrase
             continue
@@ -87,3 +88,56 @@ def test_the_agent_waits_out_a_pause_inside_a_number(demo_profile, engine, voice
     with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
         agent.listen(SampleSource(audio, "twenty ... six"), awake=True)
     assert [(e.intent, e.slots) for e in heard if isinstance(e, events.Intent)] == [("temperature", {"degrees": 26})]
+
+
+def test_the_level_counts_the_speech_band_alone():
+    """A tone in the band reads at its own level; cabin rumble below 100 Hz and hiss above 4 kHz
+    hardly count, so they cannot hide the pause after a command."""
+    seconds = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+
+    def level(hz: float) -> float:
+        tone = np.round(16384 * np.sin(2 * np.pi * hz * seconds)).astype(np.int16)  # -9 dBFS
+        level_of = SpeechBandLevel()
+        levels = [level_of(tone[start : start + FRAME_SAMPLES]) for start in range(0, len(tone), FRAME_SAMPLES)]
+        return float(np.mean(levels[2:]))
+
+    assert level(1000.0) == pytest.approx(-9.0, abs=0.3)
+    assert level(150.0) == pytest.approx(-9.0, abs=0.3)
+    assert level(45.0) < -45.0
+    assert level(5000.0) < -90.0
+
+
+@needs("flite")
+@pytest.mark.parametrize("voice", ["flite:slt", "flite:awb"])
+def test_a_command_in_cabin_rumble_ends_soon_after_its_last_word(voice):
+    """Synthetic cabin noise at 20 dB in the speech band: over the whole band its rumble sat
+    above the silence margin, so the endpointer heard no pause and the command ran on for seconds
+    (scripts/bench: a fifth of its commands) and picked up words from the noise."""
+    said = trimmed("turn on the hazards", voice)
+    clean = with_noise_floor(np.concatenate([silence(3.0), said, silence(4.0)]))
+    audio, _ = mix(clean, cabin_noise(len(clean) / SAMPLE_RATE, seed=0), 20.0, offset=0)
+    speech_ends = 3.0 + len(said) / SAMPLE_RATE
+    ended = endpoint_at(audio)
+    assert ended is not None and speech_ends < ended < speech_ends + 0.9, (ended, speech_ends)
+
+
+@needs("flite")
+def test_a_pause_before_the_last_word_is_waited_out_when_the_words_so_far_are_no_command(demo_profile, engine):
+    """"open the driver", 0.4 s, "window": with the quiet word edges the pause reached the trailing
+    silence, and the command ended at "open the driver" and was lost ("nothing recognisable was
+    said"). What was heard would not be carried out, so the agent holds that first pause for the
+    longer silence and hears the command whole. A speaker who stopped there still gets nothing done."""
+    from carvoice import events
+    from carvoice.act.dry import DryRunSink
+    from carvoice.agent import Agent
+    from carvoice.audio import SampleSource
+
+    start, last = trimmed("open the driver", "flite:slt"), trimmed("window", "flite:slt")
+    outcomes = {}
+    for name, parts in {"paused": [start, silence(0.4), last], "stopped": [start]}.items():
+        audio = with_noise_floor(np.concatenate([silence(1.0), *parts, silence(2.5)]))
+        heard: list[events.Event] = []
+        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
+            agent.listen(SampleSource(audio, name), awake=True)
+        outcomes[name] = [(e.name, getattr(e, "intent", None)) for e in heard if e.name in ("intent", "rejected")]
+    assert outcomes == {"paused": [("intent", "window")], "stopped": [("rejected", None)]}, outcomes

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from carvoice.audio.endpoint import frame_level_db
+from carvoice.audio.endpoint import SpeechBandLevel
 from carvoice.audio.wavfile import read_wav
 from carvoice.speak.output import WavDirectoryOutput
 from carvoice.speak.speaker import Speaker
@@ -17,7 +17,8 @@ def test_reply_becomes_a_wav_with_speech_in_it(tmp_path):
     assert spoken.file == str(tmp_path / "say-0001.wav")
     samples = read_wav(spoken.file)
     assert 1.0 < spoken.seconds < 4.0
-    levels = np.array([frame_level_db(samples[i : i + 480]) for i in range(0, len(samples), 480)])
+    level_of = SpeechBandLevel()
+    levels = np.array([level_of(samples[i : i + 480]) for i in range(0, len(samples), 480)])
     assert (levels > -30).mean() > 0.4, "most of the reply should be voiced"
     assert (levels < -60).any(), "and it should have pauses"
     second = speaker.say("Sorry?")

@@ -8,20 +8,42 @@ import enum
 import numpy as np
 
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE
+from carvoice.audio.noise import SPEECH_BAND
+
+# Each level is measured over this frame and the one before, through a Hann window: the window
+# weighs every sample of the newest frame (a 30 ms window weighs mostly the middle of its frame, and
+# missed the end of speech in a whine or a whistle), and its main lobe (+-33 Hz) is narrow enough
+# to keep 45-80 Hz rumble out of the band, which a 30 ms window could not.
+WINDOW_SAMPLES = 2 * FRAME_SAMPLES
 
 
-def frame_level_db(frame: np.ndarray) -> float:
-    """Frame energy in dB relative to full scale (-100 for digital silence), over the whole band.
+class SpeechBandLevel:
+    """Frame levels in dB relative to full scale in the speech band (100-4000 Hz), -100 for silence.
 
-    Cabin rumble below 100 Hz hides the pause after a command at this level (scripts/bench: the
-    endpoint seconds late in a fifth of the commands), but pre-emphasis, tried for it, took 8-10 dB
-    off voiced word endings, so a 0.3 s pause in "twenty ... six" ended the command at "twenty"
+    Cabin rumble lies mostly below 100 Hz (5 % of a real cabin's power is in the speech band); a
+    level over the whole band heard it as speech, so the pause after a command went unnoticed and
+    a fifth of scripts/bench's commands ended seconds late. Pre-emphasis, tried for the same,
+    took 8-10 dB off voiced word endings and ended "twenty ... six" at "twenty"
     (tests/test_endpoint.py); README, "Latency, CPU and memory".
     """
-    if len(frame) == 0:
-        return -100.0
-    power = float(np.mean(np.square(frame.astype(np.float64)))) / (32768.0**2)
-    return max(-100.0, 10.0 * np.log10(power + 1e-12))
+
+    def __init__(self, band: tuple[float, float] = SPEECH_BAND) -> None:
+        self._recent = np.zeros(WINDOW_SAMPLES)
+        self._window = np.hanning(WINDOW_SAMPLES)
+        freqs = np.fft.rfftfreq(WINDOW_SAMPLES, 1.0 / SAMPLE_RATE)
+        self._inside = (freqs >= band[0]) & (freqs <= band[1])
+        # Parseval, one-sided, per sample of the windowed span, relative to full scale
+        self._scale = 2.0 / (WINDOW_SAMPLES * float(np.sum(self._window**2)) * 32768.0**2)
+
+    def __call__(self, samples: np.ndarray) -> float:
+        """The level of the window that ends with `samples` (a frame, or the end of one)."""
+        if len(samples) == 0:
+            return -100.0
+        joined = np.concatenate([self._recent, samples.astype(np.float64)])
+        self._recent = joined[-WINDOW_SAMPLES:]
+        spectrum = np.fft.rfft(self._recent * self._window)[self._inside]
+        power = float(np.sum(spectrum.real**2 + spectrum.imag**2)) * self._scale
+        return max(-100.0, 10.0 * np.log10(power + 1e-12))
 
 
 class NoiseFloor:
@@ -80,6 +102,7 @@ class Endpointer:
         self.quiet_run = 0
         self.speech_start: int | None = None
         self.speech_end: int | None = None
+        self.holds = 0  # pauses held so far in this command
 
     def hold(self, silence_seconds: float) -> None:
         """After an END: this pause ends the command only once it has lasted `silence_seconds`, unless
@@ -87,6 +110,7 @@ class Endpointer:
         run as long as the one that starts a command: a click alone does not end the hold."""
         self._trailing = max(self.quiet_run + 1, round(silence_seconds / self._seconds_per_frame))
         self.holding = True
+        self.holds += 1
 
     def feed(self, level: float) -> Status:
         """One frame's level (the caller keeps the noise floor up to date)."""

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioSource, AudioSourceError
-from carvoice.audio.endpoint import Endpointer, NoiseFloor, Status, frame_level_db
+from carvoice.audio.endpoint import Endpointer, NoiseFloor, SpeechBandLevel, Status
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli._common import add_profile_option, load_or_report, profile_dir
 from carvoice.cli.text import words_of
@@ -212,7 +212,7 @@ class Session:
         words so far are a whole command, and a pause inside a number belongs inside the take.
         """
         settings = self.profile.recognition
-        floor = NoiseFloor()
+        floor, level_of = NoiseFloor(), SpeechBandLevel()
         endpointer = Endpointer(
             floor,
             trailing_silence=settings.unfinished_silence,
@@ -223,7 +223,7 @@ class Session:
         with contextlib.closing(self.tap.take()) as take:
             for frame in take:
                 frames.append(frame)
-                level = frame_level_db(frame)
+                level = level_of(frame)
                 floor.update(level)
                 status = endpointer.feed(level)
                 if status is Status.NO_SPEECH:

@@ -304,10 +304,11 @@ class CommandRecogniser:
         self.limits = limits or calibration()
         self._frames: list[np.ndarray] = []
         self._decoded: tuple[int, Hypothesis | None] | None = None  # (frames decoded, the grammar's answer)
+        self._judged: tuple[int, Recognition] | None = None  # (frames judged, the judgement)
 
     def begin(self) -> None:
         self._frames = []
-        self._decoded = None
+        self._decoded = self._judged = None
 
     def feed(self, frame: np.ndarray) -> None:
         self._frames.append(frame)
@@ -321,10 +322,21 @@ class CommandRecogniser:
         grammar = self._grammar_answer(self._audio())
         return grammar is not None and self._grammar().may_grow_into_another(self._words(grammar))
 
+    def judge(self) -> Recognition:
+        """The recognition of the frames so far, judged by every check; `finish` reuses it if no frame
+        came since."""
+        if self._judged is None or self._judged[0] != len(self._frames):
+            self._judged = (len(self._frames), self._judgement())
+        return self._judged[1]
+
     def finish(self) -> Recognition:
+        heard = self.judge()
+        self.begin()
+        return heard
+
+    def _judgement(self) -> Recognition:
         audio = self._audio()
         grammar = self._grammar_answer(audio)
-        self._frames, self._decoded = [], None
         if grammar is None:
             return Recognition((), -math.inf, self.limits)
         words = self._words(grammar)
