@@ -141,3 +141,30 @@ def test_a_pause_before_the_last_word_is_waited_out_when_the_words_so_far_are_no
             agent.listen(SampleSource(audio, name), awake=True)
         outcomes[name] = [(e.name, getattr(e, "intent", None)) for e in heard if e.name in ("intent", "rejected")]
     assert outcomes == {"paused": [("intent", "window")], "stopped": [("rejected", None)]}, outcomes
+
+
+@needs("flite")
+def test_a_whole_command_is_decided_before_the_longer_silence_and_an_unfinished_one_after_it(demo_profile, engine):
+    """A sentence that is a command ends after the profile's short trailing silence; one that is not
+    yet ("set the temperature to") waits out the longer unfinished silence first, both for a driver
+    who is still thinking and so as never to act on a cut-off sentence (issue 13)."""
+    from carvoice import events
+    from carvoice.act.dry import DryRunSink
+    from carvoice.agent import Agent
+    from carvoice.audio import SampleSource
+
+    settings = demo_profile.recognition
+    waited = {}
+    for text in ("turn on the hazards", "set the temperature to"):
+        said = trimmed(text, "flite:slt")
+        audio = with_noise_floor(np.concatenate([silence(1.0), said, silence(3.0)]))
+        heard: list[events.Event] = []
+        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
+            agent.listen(SampleSource(audio, text), awake=True)
+        decided = [e for e in heard if e.name in ("intent", "rejected")]
+        waited[text] = (decided[0].name, decided[0].t - (1.0 + len(said) / SAMPLE_RATE))
+    slack = 0.1  # the endpointer hears the words' quiet last frames as silence already
+    name, after_command = waited["turn on the hazards"]
+    assert name == "intent" and abs(after_command - settings.trailing_silence) < slack, waited
+    name, after_unfinished = waited["set the temperature to"]
+    assert name == "rejected" and abs(after_unfinished - settings.unfinished_silence) < slack, waited
