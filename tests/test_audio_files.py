@@ -85,3 +85,15 @@ def test_a_recording_plays_block_by_block_as_it_was_read_whole(tmp_path):
     (tmp_path / "bad.wav").write_bytes(wav_header(1))
     with pytest.raises(AudioSourceError, match=r"bad\.wav: the header says 1 Hz"):
         FileSource(tmp_path / "bad.wav")
+
+
+def test_a_16_khz_recording_is_read_sample_for_sample(tmp_path):
+    """Nothing is resampled where nothing needs to be: the samples come back exactly as written,
+    read whole or played block by block."""
+    from carvoice.audio.wavfile import BLOCK_FRAMES, FileSource, write_wav
+
+    samples = np.random.default_rng(5).integers(-32768, 32768, 2 * BLOCK_FRAMES + 77, dtype=np.int16)
+    path = tmp_path / "drive.wav"
+    write_wav(path, samples)
+    assert np.array_equal(read_wav(path), samples)
+    assert np.array_equal(np.concatenate(list(FileSource(path).frames())), samples)

@@ -7,6 +7,7 @@ part or to a lower layer. A back-edge fails here, before it makes two parts depe
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,28 @@ def test_the_daemon_loads_no_code_it_does_not_run():
     assert not {"evaluation", "sim", "bundle"} & set(parts)
     assert commands == ["carvoice.cli._common", "carvoice.cli.run"]
     assert {"run", "eval", "sim", "bundle", "check", "text"} <= set(every)
+
+
+def test_the_daemon_hears_commands_without_tls_openssl_or_isotp_and_reads_cmudict_once():
+    """What `carvoice run` keeps out of its memory (README, "Memory and start-up"): ssl and OpenSSL's
+    hashes, which python-can and numpy.random would bring in though the daemon has no network
+    (4.6 MB), can-isotp where the profile polls no OBD-II over CAN; and CMUdict's 134,860 lines are
+    read once for the profile, the outside words and the answers. A fresh interpreter runs the demo
+    recording through the daemon, so the first command's decoding and checks have run too."""
+    probe = (
+        "import json, sys\n"
+        "import carvoice.profile.dictionary as dictionary\n"
+        "reads = []\n"
+        "read = dictionary._read\n"
+        "dictionary._read = lambda *args: (reads.append(len(args[1])), read(*args))[1]\n"
+        "from carvoice.cli import main\n"
+        "status = main(['run', '--demo', '--no-speech', '--events', 'json', '--can', 'virtual:layers-probe'])\n"
+        "print(json.dumps({'status': status, 'reads': reads, 'modules': sorted(sys.modules)}), file=sys.stderr)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    daemon = json.loads(ran.stderr.splitlines()[-1])
+    events = [json.loads(line)["event"] for line in ran.stdout.splitlines()]
+    assert daemon["status"] == 0 and "intent" in events
+    assert not {"ssl", "_ssl", "_hashlib", "isotp", "soxr", "difflib"} & set(daemon["modules"])
+    assert {"can", "asyncio", "hashlib", "numpy.random"} <= set(daemon["modules"])  # each still there, without them
+    assert len(daemon["reads"]) == 1

@@ -18,6 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+# Imported with the module, not on first use: the daemon imports this module while OpenSSL is kept
+# out (carvoice/cli/__init__.py), and numpy.random brings it in through secrets and hmac (3.3 MB).
+from numpy.random import default_rng
+
 from carvoice.audio import SAMPLE_RATE
 from carvoice.audio.wavfile import read_wav
 
@@ -74,7 +78,7 @@ def mix(samples: np.ndarray, noise: np.ndarray, snr_db: float, offset: int, tail
 
 def noise_floor(length: int, level_db: float, seed: int = 0) -> np.ndarray:
     """White noise at `level_db` dBFS RMS, in int16 units (float), the same for the same seed."""
-    return np.random.default_rng(seed).normal(0.0, 32768.0 * 10 ** (level_db / 20), length)
+    return default_rng(seed).normal(0.0, 32768.0 * 10 ** (level_db / 20), length)
 
 
 def with_floor(samples: np.ndarray, level_db: float, seed: int = 0) -> np.ndarray:
@@ -127,7 +131,7 @@ def cabin_noise(seconds: float, seed: int = 0, sample_rate: int = SAMPLE_RATE) -
     as in real Volvo cabin noise (NOISEX-92): an SNR in that band then means what it
     would mean in a real car.
     """
-    rng = np.random.default_rng(seed)
+    rng = default_rng(seed)
     length = round(seconds * sample_rate)
     freqs = np.fft.rfftfreq(length, 1.0 / sample_rate)
     safe = np.maximum(freqs, 1.0)
@@ -171,7 +175,7 @@ class NoiseCondition:
         """Recording `index` with its noise; the offset into the noise depends on the seed and index only."""
         if noise is None:
             return np.concatenate([samples, np.zeros(tail, dtype=np.int16)])
-        offset = int(np.random.default_rng([self.seed, index]).integers(len(noise)))
+        offset = int(default_rng([self.seed, index]).integers(len(noise)))
         return mix(samples, noise, self.snr_db, offset, tail)[0]
 
     def describe(self) -> str:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-import soxr
 
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioSourceError, PacedSource
 
@@ -63,16 +62,26 @@ def _check(path: Path, sound: soundfile.SoundFile) -> None:
 
 
 def _blocks_16k_mono(path: Path, sound: soundfile.SoundFile) -> Iterator[np.ndarray]:
-    """The samples in blocks of 16 kHz mono int16 (the last may be empty)."""
-    stream = soxr.ResampleStream(sound.samplerate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+    """The samples in blocks of 16 kHz mono int16 (the last may be empty).
+
+    A 16 kHz file goes around the resampler, which would hand it back unchanged and hold 0.8 MB
+    of buffers for it all the while `carvoice run --audio` plays; soxr is then not even loaded
+    (0.4 MB), as on a head unit, whose microphone gives 16 kHz."""
+    stream = None
+    if sound.samplerate != SAMPLE_RATE:
+        import soxr
+
+        stream = soxr.ResampleStream(sound.samplerate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
     length = 0
     for block in sound.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True):
-        piece = _as_int16(stream.resample_chunk(block.mean(axis=1)))
+        mono = block.mean(axis=1)
+        piece = _as_int16(mono if stream is None else stream.resample_chunk(mono))
         length += len(piece)
         if length > MAX_SECONDS * SAMPLE_RATE:
             raise AudioSourceError(f"{path}: longer than {MAX_SECONDS // 3600} hours; cut it into parts")
         yield piece
-    yield _as_int16(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    if stream is not None:
+        yield _as_int16(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
 
 
 def _as_int16(samples: np.ndarray) -> np.ndarray:
@@ -91,6 +100,8 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     """Band-limited resampling of a whole signal (soxr's high quality)."""
     if len(samples) == 0 or rate == target:
         return samples
+    import soxr
+
     return soxr.resample(np.asarray(samples, dtype=np.float64), rate, target, quality="HQ")
 
 

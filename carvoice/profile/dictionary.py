@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
+from carvoice.intent.answers import ANSWER_GRAMMAR
+
 # The phone set of the PocketSphinx en-us acoustic model (CMU ARPAbet, no stress).
 PHONES = frozenset(
     "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z ZH".split()
@@ -36,7 +38,7 @@ def lookup(words: Iterable[str], dictionary: Path | None = None) -> dict[str, li
     known = _known.setdefault(path, {})
     wanted = frozenset(words)
     if not wanted <= known.keys():
-        _read(path, (wanted | frozenset(outside_words())) - known.keys(), known)
+        _read(path, (wanted | frozenset(outside_words()) | ANSWER_GRAMMAR.words) - known.keys(), known)
     return {word: list(known[word]) for word in wanted if known[word]}
 
 
@@ -47,8 +49,8 @@ _known: dict[Path, dict[str, tuple[str, ...]]] = {}
 def _read(dictionary: Path, wanted: frozenset[str], known: dict[str, tuple[str, ...]]) -> None:
     """Reading the 134,860 lines is most of the time a profile check takes, so it is done as seldom
     as can be: the same profile's words are looked up again on every reload, install check and
-    rollback, and the common words of `outside_words` come along with the first, so the daemon's
-    start-up reads the file once for the profile and the recogniser."""
+    rollback, and the common words of `outside_words` and the answers' (yes, no) come along with the
+    first, so the daemon's start-up reads the file once for the profile and the recogniser."""
     found: dict[str, list[str]] = {}
     with open(dictionary, encoding="utf-8") as lines:
         for line in lines:

@@ -19,9 +19,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import can
-import isotp
 
 from carvoice.vehicle.obd import (
     RESPONSE_PENDING,
@@ -32,6 +32,9 @@ from carvoice.vehicle.obd import (
     request,
     response_data,
 )
+
+if TYPE_CHECKING:  # imported where it is used: only a profile that polls OBD-II over CAN needs it (0.4 MB)
+    import isotp
 
 FUNCTIONAL_REQUEST_ID = 0x7DF
 FIRST_REPLY_ID = 0x7E8  # ECU n answers on 0x7E8 + n ...
@@ -79,6 +82,8 @@ class _ReplyRouter(can.Listener):
 
     def receiver(self, reply_id: int) -> Callable[[float], isotp.CanMessage | None]:
         """can-isotp's rxfn for one ECU; never blocks, the poller waits on `arrived` instead."""
+        import isotp
+
         frames = self.queues[reply_id]
 
         def rxfn(timeout: float) -> isotp.CanMessage | None:
@@ -112,6 +117,8 @@ class CanObd:
         """p2: how long an ECU has to start answering (P2CAN, 50 ms); p2_extended: how long after it
         said "response pending" (P2*CAN, 5 s); consecutive_frame_timeout: the gap allowed inside
         a multi-frame reply (N_Cr)."""
+        import isotp
+
         self.bus = bus
         self.notifier = notifier
         self.name = name
