@@ -8,6 +8,7 @@ from carvoice.audio.noise import (
     NoiseCondition,
     band_mean_square,
     cabin_noise,
+    estimated_snr_db,
     load_noise,
     mean_square,
     mix,
@@ -95,3 +96,17 @@ def test_the_parts_of_a_noise_are_its_two_halves(tmp_path):
     assert np.array_equal(NoiseCondition(str(tmp_path / "n.wav"), part=2).load(), second)
     with pytest.raises(ValueError, match="noise part"):
         load_noise(tmp_path / "n.wav", part=3)
+
+
+def test_a_recordings_own_snr_is_estimated_from_its_pauses():
+    """Speech with pauses around it, as a command is recorded: the estimate follows the SNR `mix`
+    set, within a few dB (which frames are the quietest depends on the noise and the words)."""
+    rng = np.random.default_rng(5)
+    words = 3000 * rng.standard_normal(24000) * np.repeat(rng.uniform(0.2, 1.0, 30), 800)
+    speech = np.concatenate([np.zeros(8000), words, np.zeros(12000)]).astype(np.int16)
+    noise = cabin_noise(10.0, seed=1)
+    floor = (rng.standard_normal(len(speech)) * 1.0).astype(np.int16)  # a microphone's own hiss
+    assert estimated_snr_db(speech + floor) > 40
+    at_20, at_6 = (estimated_snr_db(mix(speech, noise, snr, offset=0)[0]) for snr in (20.0, 6.0))
+    assert 14 < at_20 < 22 and 3 < at_6 < 10 and at_20 - at_6 > 7
+    assert estimated_snr_db(np.zeros(100, dtype=np.int16)) == float("inf")

@@ -95,7 +95,7 @@ def failing(recognition: Recognition, limits: Calibration) -> list[str]:
     failed = [name for name in FLOORS if values[name] < getattr(limits, name)]
     if recognition.drawn_out is not None:
         failed.append("drawn_out")
-    if recognition.fit < limits.confidence_centre:
+    if recognition.fit < limits.centre_at(recognition.snr_db):
         failed.append("confidence_centre")
     if recognition.other_word is not None:
         failed.append("other_word_log10")

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carvoice.audio.noise import with_floor
+from carvoice.audio.noise import estimated_snr_db, with_floor
 from carvoice.intent import Grammar
 from carvoice.intent.answers import ANSWER_GRAMMAR, NO, YES, answer_of, ways_to_say
 from carvoice.intent.grammar import expansions
@@ -100,6 +100,13 @@ class Calibration:
     # not fitted by scripts/calibrate: the prior (log10) of a word outside the heard sentence in
     # its place; the lower, the better another word must fit to cast doubt (-Infinity: no check)
     other_word_log10: float = -40.0
+    # not fitted by scripts/calibrate (its fit is on clean commands): chosen on the tuning voices
+    # in cabin noise (README, "Confidence in noise"). Below `noise_knee_db` of speech-band SNR
+    # the centre rises `centre_rise_per_db` for every dB, by at most `centre_rise_max`, so
+    # that the confidence falls with the noise (0: the bar stays where the clean fit put it).
+    noise_knee_db: float = 25.0
+    centre_rise_per_db: float = 0.3
+    centre_rise_max: float = 1.5
 
     @classmethod
     def load(cls, path: Path | str) -> Calibration:
@@ -116,6 +123,13 @@ class Calibration:
     def __post_init__(self) -> None:
         if self.other_word_log10 > 0:
             raise ValueError(f"other_word_log10 is a log10 probability, at most 0: not {self.other_word_log10}")
+        if self.centre_rise_per_db < 0 or self.centre_rise_max < 0:
+            raise ValueError("noise raises the bar: centre_rise_per_db and centre_rise_max are at least 0")
+
+    def centre_at(self, snr_db: float) -> float:
+        """The confidence centre for a command heard at this speech-band SNR."""
+        rise = self.centre_rise_per_db * max(0.0, self.noise_knee_db - snr_db)
+        return self.confidence_centre + min(rise, self.centre_rise_max)
 
     def dumps(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1)
@@ -238,6 +252,7 @@ class Recognition:
     rival: str | None = None  # the best other command that differs in a slot value
     rival_margin: float | None = None  # per frame of the slot words, own score over the rival's
     other_word: tuple[str, str] | None = None  # (heard word, a word that fits its place better)
+    snr_db: float = math.inf  # the command's speech-band SNR, estimated from its own audio
 
     @property
     def text(self) -> str:
@@ -245,7 +260,7 @@ class Recognition:
 
     @property
     def confidence(self) -> float:
-        return confidence_of(self.fit, self.limits)
+        return confidence_of(self.fit, self.limits, self.snr_db)
 
     @property
     def doubt(self) -> str | None:
@@ -270,11 +285,14 @@ class Recognition:
         return dataclasses.replace(self, limits=limits)
 
 
-def confidence_of(fit: float, limits: Calibration | None = None) -> float:
+def confidence_of(fit: float, limits: Calibration | None = None, snr_db: float = math.inf) -> float:
+    """The logistic of the fit around the centre, which rises as the SNR falls: in noise a
+    sentence the grammar forced onto other words loses less against the phone loop, whose
+    free phones fit noise no better than the grammar's words do."""
     limits = limits or calibration()
     if math.isinf(fit):
         return 0.0 if fit < 0 else 1.0
-    return 1.0 / (1.0 + math.exp(-(fit - limits.confidence_centre) / limits.confidence_scale))
+    return 1.0 / (1.0 + math.exp(-(fit - limits.centre_at(snr_db)) / limits.confidence_scale))
 
 
 def rivals(profile: Profile, words: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -350,9 +368,10 @@ class CommandRecogniser:
         if phones is None:
             return Recognition(words, -math.inf, self.limits, drawn_out)
         fit = (grammar.acoustic_score - phones.acoustic_score) / word_frames
+        snr = estimated_snr_db(audio)
         aligned = self.engine.align(words, audio)
         if aligned is None or len(aligned[1]) != len(words):
-            return Recognition(words, fit, self.limits, drawn_out, unplaced=True)
+            return Recognition(words, fit, self.limits, drawn_out, unplaced=True, snr_db=snr)
         own, placed = aligned
         slots = {i for _, _, start, end in parses[0].spans for i in range(start, end)}
         levels = frame_levels_db(audio)
@@ -360,7 +379,7 @@ class CommandRecogniser:
         evidence = word_evidence(placed, slots, phones.segments, levels, pauses)
         slot_frames = sum(w.frames for i, w in enumerate(placed) if i in slots) or word_frames
         rival, margin = self._best_rival(words, own, slot_frames, audio)
-        heard = Recognition(words, fit, self.limits, drawn_out, evidence, placed, False, rival, margin)
+        heard = Recognition(words, fit, self.limits, drawn_out, evidence, placed, False, rival, margin, snr_db=snr)
         if heard.doubt is not None or math.isinf(self.limits.other_word_log10):
             return heard  # rejected already: the most expensive check is spared
         return dataclasses.replace(heard, other_word=self._other_word(words, placed, audio))
