@@ -134,6 +134,7 @@ class SpeechEngine:
         self.search: str | None = None
         self.frames_fed = 0
         self._live_cmn: str | None = None  # the stream's cepstral mean, kept across whole-buffer decodes
+        self._holds_sentences = False  # the SENTENCES search exists (decode_with_substitutes drops it)
 
     def add_wake_sweep(self, phrase: str, thresholds: list[float]) -> dict[str, float]:
         """The WAKE_SWEEP search: `phrase` once per threshold, in one keyphrase search.
@@ -227,6 +228,7 @@ class SpeechEngine:
         """The best of a few word sequences for this audio (all words must be in the dictionary)."""
         self.stop()
         self.decoder.add_fsg(SENTENCES, self._sentence_fsg(SENTENCES, sentences))
+        self._holds_sentences = True
         return self.decode(SENTENCES, samples)
 
     def _end_alignment(self) -> bool:
@@ -251,6 +253,9 @@ class SpeechEngine:
         """
         transitions = one_word_swapped(words, open_positions, self._pronounced, 10.0**log10_probability)
         self.stop()
+        if self._holds_sentences:  # built anew for each use: not held beside this one (1.1 MB of peak RSS)
+            self.decoder.remove_search(SENTENCES)
+            self._holds_sentences = False
         self.decoder.add_fsg(SUBSTITUTES, self.decoder.create_fsg(SUBSTITUTES, 0, 1, transitions))
         try:
             return self.decode(SUBSTITUTES, samples)
