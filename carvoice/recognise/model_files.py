@@ -109,8 +109,9 @@ def text_mdef(path: Path) -> str:
         offset = end + 1
     offset = (offset - (12 + description_length) + 3) // 4 * 4 + 12 + description_length
     offset += 8 * n_cd_tree  # the lookup tree: not needed, every phone's entry names its contexts
-    phones = np.frombuffer(data, dtype=np.dtype([("ssid", "<i4"), ("tmat", "<i4"), ("attr", "u1", 4)]),
-                           count=n_phone, offset=offset)
+    phones = np.frombuffer(
+        data, dtype=np.dtype([("ssid", "<i4"), ("tmat", "<i4"), ("attr", "u1", 4)]), count=n_phone, offset=offset
+    )
     offset += 12 * n_phone
     (sseq_size,) = struct.unpack_from("<i", data, offset)
     if sseq_size != n_sseq * n_emit_state:
