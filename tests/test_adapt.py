@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from carvoice.audio.synth import utterance
 from carvoice.audio.wavfile import write_wav
 from carvoice.profile import dictionary
@@ -46,13 +48,33 @@ def test_adaptation_leaves_out_what_was_not_heard_as_labelled_and_gives_a_loadab
 
     import pocketsphinx
 
-    config = pocketsphinx.Config(
+    shipped = pocketsphinx.Config(hmm=str(dictionary.model_dir() / "en-us"), loglevel="FATAL", lm=None)
+    utterance_id = (out / "train.fileids").read_text().split()[0]
+    raw = (out / "raw" / f"{utterance_id}.raw").read_bytes()
+    cepstra = np.fromfile(out / "mfc" / f"{utterance_id}.mfc", dtype="<f4")[1:]  # after the count
+    heard = decoded(shipped, raw)
+    assert heard[0] in {text for text, _, _ in LABELLED}
+    assert decoded(shipped, cepstra) == heard, "bw must see the features the decoder sees"
+
+    adapted = pocketsphinx.Config(
         hmm=str(dictionary.model_dir() / "en-us"), mllr=str(out / "mllr_matrix"), loglevel="FATAL", lm=None
     )
+    words, _ = decoded(adapted, utterance("close the passenger window").tobytes())
+    assert words == "close the passenger window"
+
+
+def decoded(config, audio: bytes | np.ndarray) -> tuple[str, list[tuple[str, int, int, int]]]:
+    """The words and their segments, from audio samples (bytes) or cepstra (float32, 13 a frame)."""
+    import pocketsphinx
+
     decoder = pocketsphinx.Decoder(config)
     decoder.add_jsgf_string("window", GRAMMAR)
     decoder.activate_search("window")
     decoder.start_utt()
-    decoder.process_raw(utterance("close the passenger window").tobytes(), full_utt=True)
+    if isinstance(audio, bytes):
+        decoder.process_raw(audio, full_utt=True)
+    else:
+        decoder.process_cep(audio.tobytes(), full_utt=True)
     decoder.end_utt()
-    assert decoder.hyp() is not None and decoder.hyp().hypstr == "close the passenger window"
+    hyp = decoder.hyp()
+    return (hyp.hypstr if hyp else ""), [(s.word, s.start_frame, s.end_frame, s.ascore) for s in decoder.seg()]
