@@ -352,11 +352,12 @@ class Agent(Closing):
             if status is Status.END and capture is commands and self._unfinished(capture, endpointer):
                 status = Status.SPEECH
             if status in (Status.END, Status.TOO_LONG, Status.NO_SPEECH):
-                self._finish(capture, status)
+                self._finish(capture, status, endpointer.holding)
                 capture = endpointer = None
                 wake.restart(self.position)
         if capture is not None and endpointer is not None:
-            self._finish(capture, Status.END if endpointer.speech_start is not None else Status.NO_SPEECH)
+            status = Status.END if endpointer.speech_start is not None else Status.NO_SPEECH
+            self._finish(capture, status, endpointer.holding)
         self.engine.stop()
 
     def _begin(self, recogniser: CommandRecogniser, floor: NoiseFloor, listen: float | None = None) -> Endpointer:
@@ -379,14 +380,16 @@ class Agent(Closing):
             return False
         if not recogniser.may_grow_into_another() and (endpointer.holds or self._would_act(recogniser.judge())):
             return False
+        recogniser.hold_pause()
         endpointer.hold(self.profile.recognition.unfinished_silence)
         return True
 
     def _would_act(self, recognition: Recognition) -> bool:
         return self.gate.review(recognition.words, recognition.confidence, recognition.doubt).accepted
 
-    def _finish(self, recogniser: CommandRecogniser, status: Status) -> None:
-        recognition = recogniser.finish()
+    def _finish(self, recogniser: CommandRecogniser, status: Status, still_paused: bool) -> None:
+        """`still_paused`: the command ends in a held pause that no speech broke."""
+        recognition = recogniser.finish(still_paused)
         if isinstance(recogniser, AnswerRecogniser):
             if status is Status.NO_SPEECH:
                 self.handle_answer((), 0.0)

@@ -323,10 +323,12 @@ class CommandRecogniser:
         self._frames: list[np.ndarray] = []
         self._decoded: tuple[int, Hypothesis | None] | None = None  # (frames decoded, the grammar's answer)
         self._judged: tuple[int, Recognition] | None = None  # (frames judged, the judgement)
+        self._paused: int | None = None  # frames heard when the agent began to hold a pause
 
     def begin(self) -> None:
         self._frames = []
         self._decoded = self._judged = None
+        self._paused = None
 
     def feed(self, frame: np.ndarray) -> None:
         self._frames.append(frame)
@@ -347,7 +349,18 @@ class CommandRecogniser:
             self._judged = (len(self._frames), self._judgement())
         return self._judged[1]
 
-    def finish(self) -> Recognition:
+    def hold_pause(self) -> None:
+        """The pause that has just ended the frames so far is held for more words (see `finish`)."""
+        self._paused = len(self._frames)
+
+    def finish(self, still_paused: bool = False) -> Recognition:
+        """The judgement of the command; `still_paused`: nothing was said since `hold_pause`, so the
+        command is judged as it stood at the pause. The silence after it adds no words, and judging it
+        again over more silence gave a cut-off sentence a second chance to pass: "turn on the light"
+        (the speaker stopped before "bar"), rejected at the pause, was carried out as "turn on dome
+        light" at the end of the hold."""
+        if still_paused and self._paused is not None:
+            del self._frames[self._paused :]
         heard = self.judge()
         self.begin()
         return heard
