@@ -168,3 +168,22 @@ def test_a_whole_command_is_decided_before_the_longer_silence_and_an_unfinished_
     assert name == "intent" and abs(after_command - settings.trailing_silence) < slack, waited
     name, after_unfinished = waited["set the temperature to"]
     assert name == "rejected" and abs(after_unfinished - settings.unfinished_silence) < slack, waited
+
+
+@needs("flite")
+def test_a_held_pause_that_nobody_breaks_ends_as_judged_at_the_pause(demo_profile, engine):
+    """"turn on the light" (flite rms), the speaker stopping before "bar": rejected at the pause, so
+    the agent held it for more words; judged again over the longer silence at the end of the hold,
+    it passed as "turn on dome light" and the interior lights came on. Silence adds no words: the
+    command is judged as it stood at the pause."""
+    from carvoice import events
+    from carvoice.act.dry import DryRunSink
+    from carvoice.agent import Agent
+    from carvoice.audio import SampleSource
+
+    stopped = speech("turn on the light", "flite:rms", 160)
+    audio = with_noise_floor(np.concatenate([silence(1.0), stopped, silence(2.5)]))
+    heard: list[events.Event] = []
+    with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
+        agent.listen(SampleSource(audio, "turn on the light ..."), awake=True)
+    assert [e.name for e in heard if e.name in ("intent", "rejected")] == ["rejected"], heard
