@@ -103,7 +103,6 @@ class Endpointer:
         self.speech_start: int | None = None
         self.speech_end: int | None = None
         self.holds = 0  # pauses held so far in this command
-        self.sound_in_hold = False  # a frame above the silence margin came during the latest hold
 
     def hold(self, silence_seconds: float) -> None:
         """After an END: this pause ends the command only once it has lasted `silence_seconds`, unless
@@ -112,7 +111,6 @@ class Endpointer:
         self._trailing = max(self.quiet_run + 1, round(silence_seconds / self._seconds_per_frame))
         self.holding = True
         self.holds += 1
-        self.sound_in_hold = False
 
     def feed(self, level: float) -> Status:
         """One frame's level (the caller keeps the noise floor up to date)."""
@@ -129,7 +127,6 @@ class Endpointer:
             self.loud_run = 0
         else:
             self.loud_run += 1
-            self.sound_in_hold = self.sound_in_hold or self.holding
             if self.holding and self.loud_run < self._min_speech:
                 self.quiet_run += 1  # a click in a held pause is not the driver going on
             else:
