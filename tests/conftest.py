@@ -17,6 +17,7 @@ from carvoice.check import load_profile
 from carvoice.profile.loader import default_profile_dir
 
 FILES = Path(__file__).parent / "files"
+COFFEE = Path(__file__).resolve().parents[1] / "config" / "coffee"  # the profile for the real coffee orders
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 

@@ -1,7 +1,5 @@
 """Why correctly heard real orders are rejected: the checks they fail, beside a cut-off's (issue 12)."""
 
-from pathlib import Path
-
 import pytest
 
 from carvoice.audio.synth import utterance
@@ -10,11 +8,10 @@ from carvoice.check import load_profile
 from carvoice.evaluation.calibrate import OPEN, failing
 from carvoice.recognise.command import Calibration, CommandRecogniser
 from carvoice.recognise.engine import engine_for
-from tests.conftest import needs
+from tests.conftest import COFFEE, needs
 
 pytestmark = needs("flite")
 
-COFFEE = Path(__file__).resolve().parents[1] / "config" / "coffee"
 ORDER = "can i get a triple shot cappuccino with sugar and milk"
 
 

@@ -1,15 +1,13 @@
 """The coffee-maker profile: another domain, no CAN bus, and real recorded orders."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from carvoice import events
 from carvoice.check import load_profile
 from carvoice.cli import main
-
-COFFEE = Path(__file__).resolve().parents[1] / "config" / "coffee"
+from tests.conftest import COFFEE
 
 
 def test_it_loads_without_a_bus_and_understands_its_examples():

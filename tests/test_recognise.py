@@ -6,10 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from carvoice.audio import SAMPLE_RATE
+from carvoice import events
+from carvoice.act.dry import DryRunSink
+from carvoice.agent import Agent
+from carvoice.audio import SAMPLE_RATE, SampleSource
 from carvoice.audio.noise import cabin_noise, mix
 from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
+from carvoice.check import load_profile
 from carvoice.recognise.command import Calibration, CommandRecogniser, rivals
 from carvoice.recognise.engine import (
     COMMAND,
@@ -22,7 +26,7 @@ from carvoice.recognise.engine import (
     one_word_swapped,
 )
 from carvoice.wake.detector import WakeDetector
-from tests.conftest import FILES, needs
+from tests.conftest import COFFEE, FILES, needs
 
 pytestmark = needs("espeak-ng", "flite")
 
@@ -136,6 +140,51 @@ def test_a_command_cut_off_before_its_last_word_is_not_trusted(recogniser):
     cut = recogniser.recognise(utterance("set the wipers to", "flite:slt"))
     assert cut.words[:4] == ("set", "the", "wipers", "to") and len(cut.words) == 5
     assert cut.doubt is not None and f'"{cut.words[-1]}"' in cut.doubt
+
+
+@pytest.mark.parametrize(
+    "text, voice, heard, unfinished",
+    [
+        ("turn on the light", "en-us+m3", "turn on dome light", "turn on the light"),  # stopped before "bar"
+        ("close the hood", "flite:kal16", "close the roof", "close the"),  # a part the car does not have
+    ],
+)
+def test_a_sentence_the_grammar_had_to_finish_is_doubted(engine, demo_profile, text, voice, heard, unfinished):
+    """Among whole sentences the grammar hears these as commands that pass every other check, but a
+    sentence it has not finished fits the audio better: the finished one has words nobody said."""
+    audio = utterance(text, voice)
+    trusting = CommandRecogniser(engine, demo_profile, Calibration(unfinished_lead=math.inf)).recognise(audio)
+    assert trusting.text == heard and trusting.doubt is None and trusting.confidence > 0.5
+    result = CommandRecogniser(engine, demo_profile).recognise(audio)
+    assert result.text == heard and result.unfinished[0] == unfinished and result.unfinished[1] > 0
+    assert result.doubt == f'the words stop unfinished: "{unfinished}"'
+    whole = CommandRecogniser(engine, demo_profile).recognise(utterance("turn on the light bar", voice))
+    assert whole.text == "turn on the light bar" and whole.unfinished is None and whole.doubt is None
+
+
+def test_a_whole_sentence_followed_by_the_start_of_more_is_not_doubted(shared_data, monkeypatch):
+    """A real order, run as the daemon runs it, ends in a breath that the coffee grammar reads as
+    "and ...": that unfinished path fits better than the finished order, but it holds the order
+    whole, so nothing was filled in and the order is carried out."""
+    profile = load_profile(COFFEE)
+    engine = engine_for(profile)
+    decodes = []
+    decode = engine.decode
+
+    def kept(search, audio):
+        decodes.append((search, decode(search, audio)))
+        return decodes[-1][1]
+
+    monkeypatch.setattr(engine, "decode", kept)
+    clip = read_wav(shared_data / "coffee" / "clean" / "85d38f4a-3074-42a8-a5e5-f04a5080956b.wav")
+    heard = []
+    with Agent(profile, heard.append, [DryRunSink()], engine=engine) as agent:
+        agent.listen(SampleSource(clip, "a real order"), awake=True)
+    order = "give me a single shot medium coffee with a little bit of sugar"
+    grammar = [decoded for search, decoded in decodes if search == COMMAND]
+    assert grammar[-1].text == order and grammar[-1].open_end[0].startswith(order + " and")
+    assert grammar[-1].open_end[1] > grammar[-1].log_score
+    assert [e.intent for e in heard if isinstance(e, events.Intent)] == ["order_drink"]
 
 
 def test_the_evidence_is_judged_by_the_calibration(recogniser):

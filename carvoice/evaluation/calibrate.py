@@ -39,6 +39,7 @@ OPEN = dataclasses.replace(
     last_phone_score=-math.inf,
     last_phone_level_db=-math.inf,
     last_word_pace=0.0,
+    unfinished_lead=math.inf,
 )
 # Floors a heard command must reach.
 FLOORS = ("word_fit", "phone_score", "last_phone_frames", "last_phone_score", "last_phone_level_db", "last_word_pace")
@@ -97,6 +98,8 @@ def failing(recognition: Recognition, limits: Calibration) -> list[str]:
         failed.append("drawn_out")
     if recognition.fit < limits.centre_at(recognition.snr_db):
         failed.append("confidence_centre")
+    if recognition.judged(limits).ends_unfinished:
+        failed.append("unfinished_lead")
     if recognition.other_word is not None:
         failed.append("other_word_log10")
     if recognition.rival_margin is not None and recognition.rival_margin <= limits.rival_margin:

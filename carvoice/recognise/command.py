@@ -24,6 +24,10 @@ decode:
   the roof lights"; if another word ("break") fits where "roof" was heard clearly
   better than "roof" does, the sentence was probably not the command (see
   `Calibration.other_word_log10`).
+- an unfinished sentence: the grammar search's best path to the end of the audio
+  through any state, finished or not. A speaker who stopped before "bar" in "turn
+  off the light bar" is heard as "turn off dome light" among finished sentences,
+  but "turn off the light" (unfinished) fits the audio better still.
 - rivals: the same sentence with one slot's words swapped for another value of
   that slot ("turn off" for "turn on", "lock" for "unlock"), re-scored on the same
   audio. If a rival fits about as well (by less than a calibrated margin per frame
@@ -100,6 +104,9 @@ class Calibration:
     # not fitted by scripts/calibrate: the prior (log10) of a word outside the heard sentence in
     # its place; the lower, the better another word must fit to cast doubt (-Infinity: no check)
     other_word_log10: float = -40.0
+    # how far (log units per frame of the heard words) an unfinished sentence may fit better than
+    # the finished one heard before the finished one is doubted (Infinity: no check)
+    unfinished_lead: float = 0.0
     # not fitted by scripts/calibrate (its fit is on clean commands): chosen on the tuning voices
     # in cabin noise (README, "Confidence in noise"). Below `noise_knee_db` of speech-band SNR
     # the centre rises `centre_rise_per_db` for every dB, by at most `centre_rise_max`, so
@@ -252,6 +259,8 @@ class Recognition:
     rival: str | None = None  # the best other command that differs in a slot value
     rival_margin: float | None = None  # per frame of the slot words, own score over the rival's
     other_word: tuple[str, str] | None = None  # (heard word, a word that fits its place better)
+    # (an unfinished sentence, its lead over the heard one per frame of the heard words)
+    unfinished: tuple[str, float] | None = None
     snr_db: float = math.inf  # the command's speech-band SNR, estimated from its own audio
 
     @property
@@ -261,6 +270,11 @@ class Recognition:
     @property
     def confidence(self) -> float:
         return confidence_of(self.fit, self.limits, self.snr_db)
+
+    @property
+    def ends_unfinished(self) -> bool:
+        """A sentence the grammar had not finished fits the audio better than the limits allow."""
+        return self.unfinished is not None and self.unfinished[1] > self.limits.unfinished_lead
 
     @property
     def doubt(self) -> str | None:
@@ -273,6 +287,8 @@ class Recognition:
         unheard = next((reason for e in self.evidence if (reason := e.doubt(self.limits))), None)
         if unheard is not None:
             return unheard
+        if self.unfinished is not None and self.ends_unfinished:
+            return f'the words stop unfinished: "{self.unfinished[0]}"'
         if self.other_word is not None:
             heard, other = self.other_word
             return f'"{heard}" sounds more like "{other}"'
@@ -293,6 +309,11 @@ def confidence_of(fit: float, limits: Calibration | None = None, snr_db: float =
     if math.isinf(fit):
         return 0.0 if fit < 0 else 1.0
     return 1.0 / (1.0 + math.exp(-(fit - limits.centre_at(snr_db)) / limits.confidence_scale))
+
+
+def _spoken(text: str) -> tuple[str, ...]:
+    """A decoded sentence's words, without fillers and the wake phrase's lead-in."""
+    return tuple(w for w in text.split() if not w.startswith(FILLER_MARKS) and LEAD_IN_MARK not in w)
 
 
 def rivals(profile: Profile, words: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -340,7 +361,7 @@ class CommandRecogniser:
         Decodes the grammar search on the frames so far; `finish` reuses it if no frame came since.
         """
         grammar = self._grammar_answer(self._audio())
-        return grammar is not None and self._grammar().may_grow_into_another(self._words(grammar))
+        return grammar is not None and self._grammar().may_grow_into_another(_spoken(grammar.text))
 
     def judge(self) -> Recognition:
         """The recognition of the frames so far, judged by every check; `finish` reuses it if no frame
@@ -370,7 +391,7 @@ class CommandRecogniser:
         grammar = self._grammar_answer(audio)
         if grammar is None:
             return Recognition((), -math.inf, self.limits)
-        words = self._words(grammar)
+        words = _spoken(grammar.text)
         spoken = [s for s in grammar.segments if not s.word.startswith(FILLER_MARKS)]
         word_frames = sum(s.frames for s in spoken)
         parses = self._grammar().parse(list(words)) if words else []
@@ -381,6 +402,7 @@ class CommandRecogniser:
         if phones is None:
             return Recognition(words, -math.inf, self.limits, drawn_out)
         fit = (grammar.acoustic_score - phones.acoustic_score) / word_frames
+        unfinished = self._unfinished(grammar, word_frames)
         snr = estimated_snr_db(audio)
         aligned = self.engine.align(words, audio)
         if aligned is None or len(aligned[1]) != len(words):
@@ -392,7 +414,18 @@ class CommandRecogniser:
         evidence = word_evidence(placed, slots, phones.segments, levels, pauses)
         slot_frames = sum(w.frames for i, w in enumerate(placed) if i in slots) or word_frames
         rival, margin = self._best_rival(words, own, slot_frames, audio)
-        heard = Recognition(words, fit, self.limits, drawn_out, evidence, placed, False, rival, margin, snr_db=snr)
+        heard = Recognition(
+            words,
+            fit,
+            self.limits,
+            drawn_out,
+            evidence,
+            placed,
+            rival=rival,
+            rival_margin=margin,
+            snr_db=snr,
+            unfinished=unfinished,
+        )
         if heard.doubt is not None or math.isinf(self.limits.other_word_log10):
             return heard  # rejected already: the most expensive check is spared
         return dataclasses.replace(heard, other_word=self._other_word(words, placed, audio))
@@ -419,6 +452,20 @@ class CommandRecogniser:
                 return (heard, name) if inside else None
         return None
 
+    def _unfinished(self, grammar: Hypothesis, word_frames: int) -> tuple[str, float] | None:
+        """The best path through the grammar that ends before a sentence does, with its lead over
+        the finished sentence per frame of the heard words, if such a path fits better and does not
+        hold the finished sentence whole: the grammar then filled in words that were not said."""
+        if grammar.open_end is None:
+            return None
+        text, log_score = grammar.open_end
+        words, heard = _spoken(text), _spoken(grammar.text)
+        if words[: len(heard)] == heard:
+            return None  # the whole sentence and then the start of more (a breath heard as "and ...")
+        if self._grammar().parse(list(words)):
+            return None  # a whole sentence, in a state the grammar leaves by a silent arc ("[please]")
+        return " ".join(words), (log_score - grammar.log_score) / word_frames
+
     def _audio(self) -> np.ndarray:
         audio = np.concatenate(self._frames) if self._frames else np.zeros(0, dtype=np.int16)
         return with_floor(audio, DECODE_FLOOR_DB)
@@ -427,11 +474,6 @@ class CommandRecogniser:
         if self._decoded is None or self._decoded[0] != len(self._frames):
             self._decoded = (len(self._frames), self.engine.decode(self.search, audio))
         return self._decoded[1]
-
-    @staticmethod
-    def _words(grammar: Hypothesis) -> tuple[str, ...]:
-        """The sentence's words, without fillers and the wake phrase's lead-in."""
-        return tuple(w for w in grammar.text.split() if not w.startswith(FILLER_MARKS) and LEAD_IN_MARK not in w)
 
     def _grammar(self) -> Grammar:
         return self.profile.grammar

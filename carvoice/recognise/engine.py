@@ -81,6 +81,10 @@ class Hypothesis:
     log_score: float  # in the decoder's log units; only differences between searches mean anything
     frames: int
     segments: tuple[Segment, ...]
+    # A grammar search's best path to the audio's end through any state, sentence finished or not
+    # (text, log score): "turn off the light" before "bar", where the finished best is "turn off
+    # dome light". None when the search found none or it is the finished best.
+    open_end: tuple[str, float] | None = None
 
     @property
     def acoustic_score(self) -> float:
@@ -190,12 +194,16 @@ class SpeechEngine:
         """Close the utterance; the final hypothesis of the active search, if any."""
         if self.search is None:
             return None
+        before_end = self.decoder.hyp()  # a grammar's best to here through any state, not only final ones
         self.decoder.end_utt()
         self.search = None
         hyp = self.decoder.hyp()
         if hyp is None:
             return None
-        return Hypothesis(hyp.hypstr, _log(hyp.score), self.decoder.n_frames(), tuple(self.segments()))
+        open_end = None
+        if before_end is not None and before_end.hypstr != hyp.hypstr:
+            open_end = (before_end.hypstr, _log(before_end.score))
+        return Hypothesis(hyp.hypstr, _log(hyp.score), self.decoder.n_frames(), tuple(self.segments()), open_end)
 
     def segments(self) -> list[Segment]:
         return [Segment(s.word, s.start_frame, s.end_frame, _log(s.ascore)) for s in (self.decoder.seg() or [])]
