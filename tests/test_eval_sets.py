@@ -64,16 +64,16 @@ def test_the_voice_halves_share_no_voice():
 def test_cut_off_commands_are_rarely_acted_on(demo_profile, tmp_path, capsys):
     """A spread sample of the cut-off set (CI's share of scripts/make-eval-set OUT --kinds cut-offs).
 
-    The goal is no action at all; the shipped calibration reaches 2 of the 49 cuts here (README,
-    "Never acting on what was not said", has the whole sets). This guards that level: a change
-    that lets more cut-offs through fails.
+    The goal is no action at all, and the shipped recogniser reaches it on the 49 cuts here (README,
+    "Never acting on what was not said" and "Sentences the grammar had to finish", has the whole
+    sets): a change that lets one through fails.
     """
     manifest = make_set(demo_profile, tmp_path, "all", kinds=("cut-offs",), jobs=2, every=23)
     assert main(["eval", str(manifest), "--jobs", "2"]) == 0
     kinds = json.loads(capsys.readouterr().out.splitlines()[-1])["by_kind"]
     cuts = [kinds["cut-before"], kinds["cut-inside"]]
     assert sum(k["n"] for k in cuts) >= 40
-    assert sum(k["actions"] for k in cuts) <= 2, kinds
+    assert sum(k["actions"] for k in cuts) == 0, kinds
 
 
 @needs("flite")
