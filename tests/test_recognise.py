@@ -14,7 +14,7 @@ from carvoice.audio.noise import cabin_noise, mix
 from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
 from carvoice.check import load_profile
-from carvoice.recognise.command import Calibration, CommandRecogniser, rivals
+from carvoice.recognise.command import Calibration, CommandRecogniser, Recognition, rivals
 from carvoice.recognise.engine import (
     COMMAND,
     SENTENCES,
@@ -160,6 +160,12 @@ def test_a_sentence_the_grammar_had_to_finish_is_doubted(engine, demo_profile, t
     assert result.doubt == f'the words stop unfinished: "{unfinished}"'
     whole = CommandRecogniser(engine, demo_profile).recognise(utterance("turn on the light bar", voice))
     assert whole.text == "turn on the light bar" and whole.unfinished is None and whole.doubt is None
+
+
+def test_a_sentence_filled_in_from_nothing_is_doubted_and_the_lead_is_judged_by_the_calibration():
+    heard = Recognition(("lock", "the", "doors"), 0.0, unfinished=("", 2.0))
+    assert heard.doubt == "silence or noise fits the audio better than any command"
+    assert heard.judged(Calibration(unfinished_lead=3.0)).doubt is None
 
 
 def test_a_whole_sentence_followed_by_the_start_of_more_is_not_doubted(shared_data, monkeypatch):

@@ -288,6 +288,8 @@ class Recognition:
         if unheard is not None:
             return unheard
         if self.unfinished is not None and self.ends_unfinished:
+            if not self.unfinished[0]:  # no word at all: the grammar filled in the whole sentence
+                return "silence or noise fits the audio better than any command"
             return f'the words stop unfinished: "{self.unfinished[0]}"'
         if self.other_word is not None:
             heard, other = self.other_word
