@@ -8,7 +8,7 @@ import enum
 import numpy as np
 
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE
-from carvoice.audio.noise import SPEECH_BAND
+from carvoice.audio.noise import SPEECH_BAND, BandPower
 
 # Each level is measured over this frame and the one before, through a Hann window: the window
 # weighs every sample of the newest frame (a 30 ms window weighs mostly the middle of its frame, and
@@ -29,20 +29,14 @@ class SpeechBandLevel:
 
     def __init__(self, band: tuple[float, float] = SPEECH_BAND) -> None:
         self._recent = np.zeros(WINDOW_SAMPLES)
-        self._window = np.hanning(WINDOW_SAMPLES)
-        freqs = np.fft.rfftfreq(WINDOW_SAMPLES, 1.0 / SAMPLE_RATE)
-        self._inside = (freqs >= band[0]) & (freqs <= band[1])
-        # Parseval, one-sided, per sample of the windowed span, relative to full scale
-        self._scale = 2.0 / (WINDOW_SAMPLES * float(np.sum(self._window**2)) * 32768.0**2)
+        self._power = BandPower(WINDOW_SAMPLES, band, np.hanning(WINDOW_SAMPLES))
 
     def __call__(self, samples: np.ndarray) -> float:
         """The level of the window that ends with `samples` (a frame, or the end of one)."""
         if len(samples) == 0:
             return -100.0
-        joined = np.concatenate([self._recent, samples.astype(np.float64)])
-        self._recent = joined[-WINDOW_SAMPLES:]
-        spectrum = np.fft.rfft(self._recent * self._window)[self._inside]
-        power = float(np.sum(spectrum.real**2 + spectrum.imag**2)) * self._scale
+        self._recent = np.concatenate([self._recent, samples.astype(np.float64)])[-WINDOW_SAMPLES:]
+        power = float(self._power(self._recent)) / 32768.0**2  # relative to full scale
         return max(-100.0, 10.0 * np.log10(power + 1e-12))
 
 

@@ -36,15 +36,28 @@ def mean_square(samples: np.ndarray) -> float:
     return float(np.mean(np.square(samples.astype(np.float64)))) if len(samples) else 0.0
 
 
+class BandPower:
+    """The mean square inside a frequency band of spans `length` samples long, each weighed by
+    `window` first (Parseval over one FFT per span, the window's own power divided out): one
+    computation for the SNR of a mix, a recording's own SNR and the endpointer's frame levels."""
+
+    def __init__(self, length: int, band: tuple[float, float] = SPEECH_BAND, window: np.ndarray | None = None) -> None:
+        self.window = np.ones(length) if window is None else window
+        freqs = np.fft.rfftfreq(length, 1.0 / SAMPLE_RATE)
+        inside = (freqs >= band[0]) & (freqs <= band[1])
+        weights = np.where((freqs == 0) | (freqs == SAMPLE_RATE / 2), 1.0, 2.0)  # one-sided bins count twice
+        self._inside = inside
+        self._weights = weights[inside] / (length * float(np.sum(self.window**2)))
+
+    def __call__(self, spans: np.ndarray) -> np.ndarray:
+        """The band's mean square of each span (the last axis holds the samples)."""
+        spectrum = np.fft.rfft(spans.astype(np.float64) * self.window, axis=-1)[..., self._inside]
+        return np.sum((spectrum.real**2 + spectrum.imag**2) * self._weights, axis=-1)
+
+
 def band_mean_square(samples: np.ndarray, band: tuple[float, float] = SPEECH_BAND) -> float:
-    """The mean square of the part of `samples` inside `band` (Parseval over one FFT of the whole span)."""
-    if len(samples) == 0:
-        return 0.0
-    spectrum = np.fft.rfft(samples.astype(np.float64))
-    freqs = np.fft.rfftfreq(len(samples), 1.0 / SAMPLE_RATE)
-    weights = np.where((freqs == 0) | (freqs == SAMPLE_RATE / 2), 1.0, 2.0)  # one-sided bins count twice
-    inside = (freqs >= band[0]) & (freqs <= band[1])
-    return float(np.sum(weights[inside] * np.abs(spectrum[inside]) ** 2) / len(samples) ** 2)
+    """The mean square of the part of `samples` inside `band`, over the whole span."""
+    return float(BandPower(len(samples), band)(samples)) if len(samples) else 0.0
 
 
 def estimated_snr_db(samples: np.ndarray, quiet_share: float = 0.2) -> float:
@@ -60,11 +73,7 @@ def estimated_snr_db(samples: np.ndarray, quiet_share: float = 0.2) -> float:
     count = len(samples) // frame
     if count == 0:
         return float("inf")
-    frames = samples[: count * frame].astype(np.float64).reshape(count, frame)
-    spectra = np.abs(np.fft.rfft(frames * np.hanning(frame), axis=1)) ** 2
-    freqs = np.fft.rfftfreq(frame, 1.0 / SAMPLE_RATE)
-    inside = (freqs >= SPEECH_BAND[0]) & (freqs <= SPEECH_BAND[1])
-    power = spectra[:, inside].sum(axis=1)
+    power = BandPower(frame, SPEECH_BAND, np.hanning(frame))(samples[: count * frame].reshape(count, frame))
     noise = float(np.mean(np.sort(power)[: max(1, round(count * quiet_share))]))
     signal = float(np.mean(power)) - noise
     if noise <= 0.0:
