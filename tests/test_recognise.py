@@ -158,14 +158,35 @@ def test_a_sentence_the_grammar_had_to_finish_is_doubted(engine, demo_profile, t
     result = CommandRecogniser(engine, demo_profile).recognise(audio)
     assert result.text == heard and result.unfinished[0] == unfinished and result.unfinished[1] > 0
     assert result.doubt == f'the words stop unfinished: "{unfinished}"'
-    whole = CommandRecogniser(engine, demo_profile).recognise(utterance("turn on the light bar", voice))
+
+
+def test_a_command_said_whole_has_no_unfinished_path_that_fits_better(engine, recogniser):
+    audio = utterance("turn on the light bar", "en-us+m3")
+    assert engine.decode(COMMAND, audio, open_end=True).open_end is None
+    whole = recogniser.recognise(audio)
     assert whole.text == "turn on the light bar" and whole.unfinished is None and whole.doubt is None
 
 
-def test_a_sentence_filled_in_from_nothing_is_doubted_and_the_lead_is_judged_by_the_calibration():
-    heard = Recognition(("lock", "the", "doors"), 0.0, unfinished=("", 2.0))
-    assert heard.doubt == "silence or noise fits the audio better than any command"
-    assert heard.judged(Calibration(unfinished_lead=3.0)).doubt is None
+@pytest.mark.parametrize(
+    "open_end, unfinished",
+    [
+        (("turn off the light", -90.0), ("turn off the light", 0.5)),  # it stops where the heard one goes on
+        (("turn off dome light and", -90.0), None),  # the heard sentence whole, then the start of more
+        (("okay~1 nabu~2", -90.0), ("", 0.5)),  # the wake phrase's lead-in alone
+        (None, None),
+    ],
+)
+def test_an_unfinished_path_counts_unless_it_holds_the_heard_sentence_whole(recogniser, open_end, unfinished):
+    heard = Hypothesis("turn off dome light", -100.0, 40, (), open_end)
+    assert recogniser._unfinished(heard, 20) == unfinished
+
+
+def test_an_unfinished_path_is_judged_by_the_calibration_and_named_in_the_doubt():
+    stopped = Recognition(("turn", "off", "dome", "light"), 0.0, unfinished=("turn off the light", 2.0))
+    assert stopped.doubt == 'the words stop unfinished: "turn off the light"'
+    assert stopped.judged(Calibration(unfinished_lead=3.0)).doubt is None
+    lead_in_only = Recognition(("lock", "the", "doors"), 0.0, unfinished=("", 2.0))
+    assert lead_in_only.doubt == "the wake phrase alone fits the audio better than any command"
 
 
 def test_a_whole_sentence_followed_by_the_start_of_more_is_not_doubted(shared_data, monkeypatch):
@@ -177,8 +198,8 @@ def test_a_whole_sentence_followed_by_the_start_of_more_is_not_doubted(shared_da
     decodes = []
     decode = engine.decode
 
-    def kept(search, audio):
-        decodes.append((search, decode(search, audio)))
+    def kept(search, audio, **options):
+        decodes.append((search, decode(search, audio, **options)))
         return decodes[-1][1]
 
     monkeypatch.setattr(engine, "decode", kept)

@@ -104,8 +104,9 @@ class Calibration:
     # not fitted by scripts/calibrate: the prior (log10) of a word outside the heard sentence in
     # its place; the lower, the better another word must fit to cast doubt (-Infinity: no check)
     other_word_log10: float = -40.0
-    # how far (log units per frame of the heard words) an unfinished sentence may fit better than
-    # the finished one heard before the finished one is doubted (Infinity: no check)
+    # how far (log units per frame of the heard words, whole path scores with the search's word and
+    # silence penalties, not acoustic scores alone) an unfinished sentence may fit better than the
+    # finished one heard before the finished one is doubted (Infinity: no check)
     unfinished_lead: float = 0.0
     # not fitted by scripts/calibrate (its fit is on clean commands): chosen on the tuning voices
     # in cabin noise (README, "Confidence in noise"). Below `noise_knee_db` of speech-band SNR
@@ -287,10 +288,11 @@ class Recognition:
         unheard = next((reason for e in self.evidence if (reason := e.doubt(self.limits))), None)
         if unheard is not None:
             return unheard
-        if self.unfinished is not None and self.ends_unfinished:
-            if not self.unfinished[0]:  # no word at all: the grammar filled in the whole sentence
-                return "silence or noise fits the audio better than any command"
-            return f'the words stop unfinished: "{self.unfinished[0]}"'
+        if self.ends_unfinished:
+            words = self.unfinished[0] if self.unfinished else ""
+            if not words:  # only the wake phrase's lead-in: the grammar filled in the whole command
+                return "the wake phrase alone fits the audio better than any command"
+            return f'the words stop unfinished: "{words}"'
         if self.other_word is not None:
             heard, other = self.other_word
             return f'"{heard}" sounds more like "{other}"'
@@ -464,8 +466,6 @@ class CommandRecogniser:
         words, heard = _spoken(text), _spoken(grammar.text)
         if words[: len(heard)] == heard:
             return None  # the whole sentence and then the start of more (a breath heard as "and ...")
-        if self._grammar().parse(list(words)):
-            return None  # a whole sentence, in a state the grammar leaves by a silent arc ("[please]")
         return " ".join(words), (log_score - grammar.log_score) / word_frames
 
     def _audio(self) -> np.ndarray:
@@ -474,7 +474,7 @@ class CommandRecogniser:
 
     def _grammar_answer(self, audio: np.ndarray) -> Hypothesis | None:
         if self._decoded is None or self._decoded[0] != len(self._frames):
-            self._decoded = (len(self._frames), self.engine.decode(self.search, audio))
+            self._decoded = (len(self._frames), self.engine.decode(self.search, audio, open_end=True))
         return self._decoded[1]
 
     def _grammar(self) -> Grammar:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -82,8 +82,9 @@ class Hypothesis:
     frames: int
     segments: tuple[Segment, ...]
     # A grammar search's best path to the audio's end through any state, sentence finished or not
-    # (text, log score): "turn off the light" before "bar", where the finished best is "turn off
-    # dome light". None when the search found none or it is the finished best.
+    # (text, log score: the whole path's, penalties included): "turn off the light" before "bar",
+    # where the finished best is "turn off dome light". None unless asked for (`decode`), when it is
+    # the finished best, and when it holds no word (PocketSphinx then gives no hypothesis at all).
     open_end: tuple[str, float] | None = None
 
     @property
@@ -194,16 +195,12 @@ class SpeechEngine:
         """Close the utterance; the final hypothesis of the active search, if any."""
         if self.search is None:
             return None
-        before_end = self.decoder.hyp()  # a grammar's best to here through any state, not only final ones
         self.decoder.end_utt()
         self.search = None
         hyp = self.decoder.hyp()
         if hyp is None:
             return None
-        open_end = None
-        if before_end is not None and before_end.hypstr != hyp.hypstr:
-            open_end = (before_end.hypstr, _log(before_end.score))
-        return Hypothesis(hyp.hypstr, _log(hyp.score), self.decoder.n_frames(), tuple(self.segments()), open_end)
+        return Hypothesis(hyp.hypstr, _log(hyp.score), self.decoder.n_frames(), tuple(self.segments()))
 
     def segments(self) -> list[Segment]:
         return [Segment(s.word, s.start_frame, s.end_frame, _log(s.ascore)) for s in (self.decoder.seg() or [])]
@@ -213,12 +210,14 @@ class SpeechEngine:
         phones = self.decoder.lookup_word(word)
         return len(phones.split()) if phones else 0
 
-    def decode(self, search: str, samples: np.ndarray) -> Hypothesis | None:
+    def decode(self, search: str, samples: np.ndarray, open_end: bool = False) -> Hypothesis | None:
         """A whole recording through one search, normalised by its own cepstral mean.
 
         Batch CMN made grammar decoding markedly more accurate than the stream's running
         mean, and makes every decode of the same audio start alike. The stream's mean is
-        kept for the next streaming search.
+        kept for the next streaming search. `open_end`: a grammar search also reports its
+        best path through any state (`Hypothesis.open_end`), read before the utterance
+        closes, when only final states count; both end at the recording's last frame.
         """
         self.stop()
         if self._live_cmn is None:
@@ -230,7 +229,11 @@ class SpeechEngine:
         if len(samples):
             self.decoder.process_raw(np.ascontiguousarray(samples, dtype=np.int16).tobytes(), full_utt=True)
         self.frames_fed = len(samples)
-        return self.stop()
+        anywhere = self.decoder.hyp() if open_end and len(samples) else None
+        finished = self.stop()
+        if finished is None or anywhere is None or anywhere.hypstr == finished.text:
+            return finished
+        return replace(finished, open_end=(anywhere.hypstr, _log(anywhere.score)))
 
     def decode_sentences(self, sentences: list[tuple[str, ...]], samples: np.ndarray) -> Hypothesis | None:
         """The best of a few word sequences for this audio (all words must be in the dictionary)."""
