@@ -178,7 +178,7 @@ def test_a_command_said_whole_has_no_unfinished_path_that_fits_better(engine, re
 )
 def test_an_unfinished_path_counts_unless_it_holds_the_heard_sentence_whole(recogniser, open_end, unfinished):
     heard = Hypothesis("turn off dome light", -100.0, 40, (), open_end)
-    assert recogniser._unfinished(heard, 20) == unfinished
+    assert recogniser._unfinished(heard, ("turn", "off", "dome", "light"), 20) == unfinished
 
 
 def test_an_unfinished_path_is_judged_by_the_calibration_and_named_in_the_doubt():

@@ -406,7 +406,7 @@ class CommandRecogniser:
         if phones is None:
             return Recognition(words, -math.inf, self.limits, drawn_out)
         fit = (grammar.acoustic_score - phones.acoustic_score) / word_frames
-        unfinished = self._unfinished(grammar, word_frames)
+        unfinished = self._unfinished(grammar, words, word_frames)
         snr = estimated_snr_db(audio)
         aligned = self.engine.align(words, audio)
         if aligned is None or len(aligned[1]) != len(words):
@@ -456,14 +456,14 @@ class CommandRecogniser:
                 return (heard, name) if inside else None
         return None
 
-    def _unfinished(self, grammar: Hypothesis, word_frames: int) -> tuple[str, float] | None:
+    def _unfinished(self, grammar: Hypothesis, heard: tuple[str, ...], word_frames: int) -> tuple[str, float] | None:
         """The best path through the grammar that ends before a sentence does, with its lead over
         the finished sentence per frame of the heard words, if such a path fits better and does not
         hold the finished sentence whole: the grammar then filled in words that were not said."""
         if grammar.open_end is None:
             return None
         text, log_score = grammar.open_end
-        words, heard = _spoken(text), _spoken(grammar.text)
+        words = _spoken(text)
         if words[: len(heard)] == heard:
             return None  # the whole sentence and then the start of more (a breath heard as "and ...")
         return " ".join(words), (log_score - grammar.log_score) / word_frames
