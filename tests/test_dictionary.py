@@ -1,0 +1,45 @@
+"""The pronunciation lookup finds each word where CMUdict's order puts it; these hold it to the file."""
+
+from pathlib import Path
+
+from carvoice.profile import dictionary
+
+
+def every_line(path: Path) -> dict[str, tuple[str, ...]]:
+    """Each word's pronunciations read line by line, the slow way the lookup must agree with."""
+    found: dict[str, list[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        head, _, phones = line.partition(" ")
+        found.setdefault(head.split("(", 1)[0], []).append(phones.split("#", 1)[0].strip())
+    return {word: tuple(options) for word, options in found.items()}
+
+
+def test_the_shipped_dictionary_is_in_the_order_the_lookup_relies_on():
+    lines = dictionary.cmudict_path().read_text(encoding="utf-8").splitlines()
+    words = [line.partition(" ")[0].split("(", 1)[0].encode() for line in lines]
+    assert words == sorted(words)
+
+
+def test_every_word_of_the_shipped_dictionary_and_its_neighbours_are_found_as_the_file_has_them():
+    path = dictionary.cmudict_path()
+    slow = every_line(path)
+    absent = {"zorbotron", "aaaa", "zzzzz", "readx", "a's'"} | {word + "x" for word in list(slow)[::97]} - slow.keys()
+    known: dict[str, tuple[str, ...]] = {}
+    dictionary._read(path, frozenset(slow) | absent, known)
+    assert {word: known[word] for word in slow} == slow
+    assert all(known[word] == () for word in absent)
+    assert known["read"] == ("R EH D", "R IY D")  # a word's other pronunciations come along
+
+
+def test_a_small_dictionary_and_one_word_are_found_at_its_edges(tmp_path):
+    path = tmp_path / "small.dict"
+    path.write_text("abc AE B\nabc(2) EY B IY S IY\nmiddle M IH D AH L # a comment\nzed Z EH D\n", encoding="utf-8")
+    known: dict[str, tuple[str, ...]] = {}
+    dictionary._read(path, frozenset({"abc", "middle", "zed", "mid", "zee"}), known)
+    assert known == {
+        "abc": ("AE B", "EY B IY S IY"),
+        "middle": ("M IH D AH L",),
+        "zed": ("Z EH D",),
+        "mid": (),
+        "zee": (),
+    }
