@@ -135,23 +135,24 @@ class Agent(Closing):
                 self.now, intent=verdict.intent, slots=verdict.slots, text=text, confidence=round(confidence, 3)
             )
         )
-        self.decide(verdict.intent, verdict.slots)
+        self.decide(verdict.intent, verdict.slots, (text, confidence))
 
     def handle_recognition(self, recognition: Recognition) -> None:
         plainly_meant = recognition.confidence >= ASK_AGAIN_CONFIDENCE and recognition.drawn_out is None
         self.handle_words(recognition.words, recognition.confidence, recognition.doubt, ask_again=plainly_meant)
 
-    def decide(self, intent_name: str, slots: dict[str, SlotValueType]) -> None:
-        """The profile's safety rules first: refuse, ask, or go ahead."""
+    def decide(self, intent_name: str, slots: dict[str, SlotValueType], heard: tuple[str, float] | None = None) -> None:
+        """The profile's safety rules first: refuse, ask, or go ahead. `heard`: the words and their
+        confidence, for a command that came by voice."""
         if self.state is not None:
             self.state.catch_up()
-        decision = self.gate.check_rules(self.profile.intents[intent_name], slots, self.state)
+        decision = self.gate.check_rules(self.profile.intents[intent_name], slots, self.state, heard)
         if decision.kind == "refuse":
             self.emit(events.Refused(self.now, intent=intent_name, reason=decision.reason))
             self.say(decision.spoken)
             return
         if decision.kind == "confirm":
-            self.emit(events.Confirm(self.now, intent=intent_name, question=decision.spoken))
+            self.emit(events.Confirm(self.now, intent=intent_name, question=decision.spoken, reason=decision.reason))
             self.say(decision.spoken)
             self._pending = _Pending(intent_name, slots)
             if self.ask is not None:

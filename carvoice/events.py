@@ -124,6 +124,7 @@ class Confirm(Event):
     name: ClassVar[str] = "confirm"
     intent: str
     question: str
+    reason: str = ""  # why asked when the profile's confirm_when did not: the command was heard unsure
 
     def describe(self) -> str:
         return f'{self.intent}: "{self.question}"'

@@ -6,11 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from carvoice import events
 from carvoice.audio import SAMPLE_RATE
 from carvoice.audio.synth import utterance
 from carvoice.audio.wavfile import write_wav
 from carvoice.cli import main
-from carvoice.evaluation.commands import Outcome
+from carvoice.evaluation.commands import Outcome, carried_out
 from carvoice.evaluation.manifest import Item, ManifestError, read_manifest
 from carvoice.evaluation.metrics import command_metrics
 from tests.conftest import needs
@@ -37,6 +38,32 @@ def test_metrics_count_right_wrong_rejected_and_false_actions():
     assert metrics["false_action_rate"] == 0.5
     assert metrics["slot_accuracy"] == 0.5  # 2 of 4 labelled slots
     assert metrics["rtf"] == pytest.approx(0.05)
+
+
+def test_a_command_asked_about_is_neither_right_nor_acted_on():
+    """Heard unsure and asked about ("lock the doors?"): nobody answers in an evaluation, so nothing
+    was done; it counts apart, and for a command whether a yes would have been right."""
+    heard_unsure = [
+        events.Intent(1.0, intent="lock", slots={"action": "lock"}, text="lock the doors", confidence=0.6),
+        events.Confirm(1.0, intent="lock", question="lock the doors?", reason="heard with confidence 0.60 < 0.80"),
+    ]
+    asked_rule = [  # the profile's own confirm_when asks too: that one is not about the hearing
+        events.Intent(1.0, intent="window", slots={"window": "all"}, text="open all the windows", confidence=0.9),
+        events.Confirm(1.0, intent="window", question="Are you sure?"),
+    ]
+    assert carried_out(heard_unsure) == ([], [("lock", {"action": "lock"})])
+    assert carried_out(asked_rule) == ([("window", {"window": "all"})], [])
+    asked = [("lock", {"action": "lock"})]
+    outcomes = [
+        Outcome(Item(Path("a.wav"), "lock", {"action": "lock"}), asked=asked),  # a yes would be right
+        Outcome(Item(Path("b.wav"), "lock", {"action": "unlock"}), asked=asked),  # a yes would be wrong
+        Outcome(Item(Path("c.wav"), None, {}), asked=asked),  # a near miss asked about: nothing moved
+    ]
+    metrics = command_metrics(outcomes)
+    assert metrics["command_accuracy"] == 0.0 and metrics["wrong_action_rate"] == 0.0
+    assert metrics["rejection_rate"] == 0.0 and metrics["asked_rate"] == 1.0 and metrics["asked_right_rate"] == 0.5
+    assert metrics["false_action_rate"] == 0.0 and metrics["false_asked_rate"] == 1.0
+    assert metrics["by_kind"]["command"]["asked"] == 2 and metrics["by_kind"]["not a command"]["asked"] == 1
 
 
 def test_two_actions_for_one_command_is_not_right():

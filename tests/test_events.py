@@ -16,6 +16,7 @@ EXAMPLES = [
     events.Rejected(21.0, reason="no command followed the wake phrase"),
     events.Refused(5.0, intent="trunk", reason="speed is not known right now"),
     events.Confirm(6.0, intent="window", question="Are you sure?"),
+    events.Confirm(6.5, intent="lock", question="lock the doors?", reason="heard with confidence 0.55 < 0.80"),
     events.Answer(7.0, answer="none", text="", confidence=0.0),
     events.Can(4.02, frame="2F1#0100", message="BODY_WINDOW_CMD", signals={"WindowFL_Cmd": "Open"}, channel="v:x"),
     events.Can(4.03, frame="7A0#01", message=None, signals={}, channel="virtual:x"),

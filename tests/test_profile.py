@@ -179,3 +179,26 @@ def test_a_long_trailing_silence_alone_lengthens_the_unfinished_one(tmp_path):
         profile.write("\n[recognition]\ntrailing_silence = 1.5\n")
     settings = load_profile(tmp_path / "p").recognition
     assert (settings.trailing_silence, settings.unfinished_silence) == (1.5, 1.5)
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "message"),
+    [
+        (
+            "profile.toml",
+            "\n[recognition]\nconfirm_below = 1.5\n",
+            "recognition.confirm_below: must be between 0 and 1, not 1.5",
+        ),
+        (
+            "profile.toml",
+            '\n[intents.horn2]\nsentences = ["honk"]\nconfirm_below = true\n',
+            "intents.horn2.confirm_below: must be a confidence between 0 and 1, not True",
+        ),
+    ],
+)
+def test_a_confirm_below_that_is_no_confidence_is_named(tmp_path, where, text, message):
+    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
+    with open(tmp_path / "p" / where, "a") as profile:
+        profile.write(text)
+    problems = problems_of(tmp_path / "p")
+    assert any(message in problem for problem in problems), problems

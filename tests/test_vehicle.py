@@ -239,6 +239,29 @@ def test_spoken_confirmation_only_a_clear_yes_acts(car, channel, capsys, tmp_pat
     assert [e.answer for e in events if e.name == "answer"] == ["yes", "no", "none"]
 
 
+@needs("flite")
+@pytest.mark.parametrize(("answer", "then"), [("no", []), ("yes", ["can"])])
+def test_a_command_heard_unsure_is_asked_about_and_only_a_yes_acts(car, channel, capsys, tmp_path, answer, then):
+    """ "lock the garage" (the demo car has none) is heard as "lock the doors" with confidence 0.55,
+    every word check passed: rather than lock the car, it asks, and only a yes locks it."""
+    audio = [silence(1.0), speech("okay nabu, lock the garage", "flite:awb", 150), silence(1.5)]
+    audio += [speech(answer, "flite:slt", 150), silence(2.0)]
+    recording = tmp_path / "unsure.wav"
+    write_wav(recording, with_noise_floor(np.concatenate(audio), seed=3))
+    status = main(["run", "--audio", str(recording), "--can", channel, "--events", "json", "--no-speech"])
+    assert status == 0
+    events = [from_json_line(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e.name for e in events if e.name in ("intent", "confirm", "answer", "can")] == [
+        "intent",
+        "confirm",
+        "answer",
+        *then,
+    ]
+    [asked] = [e for e in events if e.name == "confirm"]
+    assert asked.question == "lock the doors?" and asked.reason == "heard with confidence 0.55 < 0.80"
+    assert [e.answer for e in events if e.name == "answer"] == [answer]
+
+
 def test_speed_by_obd_from_the_simulated_engine_ecu(car, channel, capsys, tmp_path):
     """A profile that asks for the speed by OBD-II (ISO-TP on 0x7DF/0x7E8) instead of hearing a broadcast."""
     profile = tmp_path / "obd_car"

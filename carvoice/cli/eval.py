@@ -125,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
     if args.table:
         for outcome in outcomes:
             item = outcome.item
-            verdict = "ok" if is_right(outcome) else "WRONG"
-            got = "; ".join(f"{i} {s}" for i, s in outcome.intents) or f"rejected: {'; '.join(outcome.rejections)}"
+            verdict = "ASKED" if outcome.asked and not outcome.intents else "ok" if is_right(outcome) else "WRONG"
+            got = "; ".join(f"{i} {s}" for i, s in outcome.intents + outcome.asked)
+            got = got or f"rejected: {'; '.join(outcome.rejections)}"
             print(
                 f"{verdict:5} {item.audio.name} {item.group}  want {item.intent} {item.slots}  got {got}  "
                 f'heard "{outcome.heard}" ({outcome.confidence:.2f})'

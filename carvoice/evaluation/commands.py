@@ -34,6 +34,9 @@ class Outcome:
     item: Item
     intents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     answers: int = 0  # how many of the intents only answer (send nothing)
+    # Commands asked about because they were heard unsure ("open the boot?"): nobody answers here,
+    # so nothing was carried out; a yes would have.
+    asked: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     rejections: list[str] = field(default_factory=list)
     heard: str = ""
     confidence: float = 0.0
@@ -119,13 +122,14 @@ def _run(item: Item, index: int) -> Outcome:
         samples = _worker["front_end"].process(samples)
     agent.listen(SampleSource(samples, "evaluation item"), awake=not item.wake_prefixed)
     cpu = time.process_time() - started
-    intents = [(e.intent, dict(e.slots)) for e in heard if isinstance(e, events.Intent)]
+    intents, asked = carried_out(heard)
     decisions = [e for e in heard if isinstance(e, events.Intent | events.Rejected)]
     last = decisions[-1] if decisions else None
     return Outcome(
         item,
         intents=intents,
         answers=sum(not profile.intents[name].actions for name, _ in intents),
+        asked=asked,
         rejections=[e.reason for e in heard if isinstance(e, events.Rejected)],
         heard=getattr(last, "text", "") if last else "",
         confidence=getattr(last, "confidence", 0.0) if last else 0.0,
@@ -135,3 +139,18 @@ def _run(item: Item, index: int) -> Outcome:
         cpu_seconds=cpu,
         recognition=agent.recognitions[-1] if agent.recognitions else None,
     )
+
+
+def carried_out(
+    heard: list[events.Event],
+) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+    """The accepted intents, and apart from them those asked about because they were heard unsure
+    (a `Confirm` with a reason right after the intent): without an answer those were not done."""
+    intents: list[tuple[str, dict[str, Any]]] = []
+    asked: list[tuple[str, dict[str, Any]]] = []
+    for event in heard:
+        if isinstance(event, events.Intent):
+            intents.append((event.intent, dict(event.slots)))
+        elif isinstance(event, events.Confirm) and event.reason and intents and intents[-1][0] == event.intent:
+            asked.append(intents.pop())
+    return intents, asked

@@ -32,6 +32,14 @@ def is_correct(outcome: Outcome) -> bool:
     )
 
 
+def is_asked_right(outcome: Outcome) -> bool:
+    """Asked about exactly the labelled command, slots and all: a yes would have carried it out."""
+    item = outcome.item
+    return (
+        len(outcome.asked) == 1 and outcome.asked[0][0] == item.intent and same_slots(item.slots, outcome.asked[0][1])
+    )
+
+
 def acts(outcome: Outcome) -> bool:
     """At least one accepted intent that sends something: a moved car, not just words."""
     return len(outcome.intents) > outcome.answers
@@ -43,12 +51,17 @@ def is_right(outcome: Outcome) -> bool:
 
 
 def by_group(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
-    """Counts per kind of recording: right, wrong actions, wrong spoken answers, rejected."""
+    """Counts per kind of recording: right, asked about (heard unsure), wrong actions, wrong spoken
+    answers, rejected."""
     groups: dict[str, dict[str, int]] = {}
     for o in outcomes:
-        counts = groups.setdefault(o.item.group, dict.fromkeys(("n", "right", "actions", "answers", "rejected"), 0))
+        counts = groups.setdefault(
+            o.item.group, dict.fromkeys(("n", "right", "asked", "actions", "answers", "rejected"), 0)
+        )
         counts["n"] += 1
-        if is_right(o):
+        if o.asked and not o.intents:
+            counts["asked"] += 1
+        elif is_right(o):
             counts["right"] += 1
         elif acts(o):
             counts["actions"] += 1
@@ -71,6 +84,7 @@ def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
     )
     acted_wrongly = sum(bool(o.intents) and not is_correct(o) for o in commands)
     rejected = [o for o in commands if not o.intents and o.rejections]
+    asked = [o for o in commands if o.asked and not o.intents]
     audio = sum(o.audio_seconds for o in outcomes)
 
     def share(count: int, total: int) -> float | None:
@@ -83,8 +97,12 @@ def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         "command_accuracy": share(correct, len(commands)),
         "slot_accuracy": share(slots_right, slots_total) if slots_total else share(correct, len(commands)),
         "wrong_action_rate": share(acted_wrongly, len(commands)),
-        "rejection_rate": share(sum(not o.intents for o in commands), len(commands)),
+        "rejection_rate": share(sum(not o.intents and not o.asked for o in commands), len(commands)),
+        # Asked about first, as heard unsure: a yes would carry out the labelled command (right) or not.
+        "asked_rate": share(len(asked), len(commands)),
+        "asked_right_rate": share(sum(is_asked_right(o) for o in asked), len(commands)),
         "false_action_rate": share(sum(acts(o) for o in others), len(others)),
+        "false_asked_rate": share(sum(bool(o.asked) and not o.intents for o in others), len(others)),
         "false_answer_rate": share(sum(bool(o.intents) and not acts(o) for o in others), len(others)),
         # Quiet when nobody spoke: "Sorry?" for commands plainly tried, nothing said to the rest.
         "asked_again_of_rejected": share(sum(bool(o.replies) for o in rejected), len(rejected)),

@@ -79,6 +79,7 @@ class Intents(Vocabulary):
             refusal=self._text(data, key, "refusal"),
             confirm_when=self._condition(f"{key}.confirm_when", data.get("confirm_when"), known),
             question=self._text(data, key, "question"),
+            confirm_below=self._confidence(f"{key}.confirm_below", data.get("confirm_below")),
             slot_values={name: tuple(values) for name, values in slot_values.items()},
             slot_sets=tuple(sorted(sets, key=sorted)),
         )
@@ -103,6 +104,14 @@ class Intents(Vocabulary):
             if value not in slot_values[slot]:
                 slot_values[slot].append(value)
         return result
+
+    def _confidence(self, key: str, value: Any) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            self.report(key, f"must be a confidence between 0 and 1, not {value!r}")
+            return None
+        return float(value)
 
     def _condition(self, key: str, text: Any, known: set[str]) -> Condition | None:
         if text is None:

@@ -114,6 +114,10 @@ class RecognitionSettings:
     # perhaps before "six"): a pause of 0.3-0.45 s inside a number, with quiet word edges around
     # it, reached 0.6 s and the car acted on "twenty" (README, "Pauses inside a number").
     unfinished_silence: float = 1.2
+    # A command that would act, heard with less confidence than this, is asked about first
+    # ("open the boot?"): a yes carries it out. Most near misses that still act do so between the
+    # floor above and this (README, "Asking before acting on a doubtful hearing"); 0 never asks.
+    confirm_below: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ class Replies:
     refused: str = "I can't do that right now."
     unknown_state: str = "I can't tell the {name} right now, so I won't do that."
     confirm: str = "Are you sure? Say yes or no."
+    confirm_heard: str = "{command}?"  # asked when a command was heard with little confidence
     cancelled: str = "OK, I won't."
     no_answer: str = "I didn't hear a yes, so I won't."
 
@@ -230,6 +235,7 @@ class Intent:
     refusal: str = ""
     confirm_when: Condition | None = None  # ask first; unknown values ask too
     question: str = ""
+    confirm_below: float | None = None  # the profile's [recognition] confirm_below unless set here
     slot_values: dict[str, tuple[SlotValueType, ...]] = field(default_factory=dict)
     slot_sets: tuple[frozenset[str], ...] = ()
 

@@ -55,6 +55,7 @@ KEYS = {
         "refusal",
         "confirm_when",
         "question",
+        "confirm_below",
     },
     "reply": _keys_of(Reply),
     "can_action": _keys_of(CanAction, without=frozenset({"key"}), written={"message": "can"}),

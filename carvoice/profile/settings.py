@@ -226,7 +226,7 @@ class Settings(Security):
     def _recognition(self, table: dict[str, Any]) -> RecognitionSettings:
         defaults = RecognitionSettings()
         confidences = {}
-        for key in ("min_confidence", "min_confidence_to_answer"):
+        for key in ("min_confidence", "min_confidence_to_answer", "confirm_below"):
             confidence = float(self._typed(table, "recognition", key, (int, float), getattr(defaults, key)))
             if not 0 <= confidence <= 1:
                 self.report(f"recognition.{key}", f"must be between 0 and 1, not {confidence}")
