@@ -53,10 +53,12 @@ ASK_AGAIN_CONFIDENCE = 0.4
 
 @dataclass(frozen=True)
 class _Pending:
-    """A risky command waiting for the driver's yes."""
+    """A command waiting for the driver's yes: a risky one (the profile's confirm_when), or one heard
+    unsure, whose yes only says what was meant: the rules, confirm_when too, come after it."""
 
     intent: str
     slots: dict[str, SlotValueType]
+    heard_unsure: bool = False
 
 
 class Agent(Closing):
@@ -154,7 +156,7 @@ class Agent(Closing):
         if decision.kind == "confirm":
             self.emit(events.Confirm(self.now, intent=intent_name, question=decision.spoken, reason=decision.reason))
             self.say(decision.spoken)
-            self._pending = _Pending(intent_name, slots)
+            self._pending = _Pending(intent_name, slots, heard_unsure=bool(decision.reason))
             if self.ask is not None:
                 answer = self.ask(decision.spoken)
                 self.handle_answer(tuple(answer) if answer else (), 1.0)
@@ -182,6 +184,8 @@ class Agent(Closing):
             self.say(self.profile.replies.no_answer)
         elif answer == NO:
             self.say(self.profile.replies.cancelled)
+        elif pending.heard_unsure:
+            self.decide(pending.intent, pending.slots)
         else:
             decision = self.gate.check_rules(self.profile.intents[pending.intent], pending.slots, self.state)
             if decision.kind == "refuse":  # the car changed while we asked

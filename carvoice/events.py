@@ -127,7 +127,7 @@ class Confirm(Event):
     reason: str = ""  # why asked when the profile's confirm_when did not: the command was heard unsure
 
     def describe(self) -> str:
-        return f'{self.intent}: "{self.question}"'
+        return f'{self.intent}: "{self.question}"' + (f" ({self.reason})" if self.reason else "")
 
 
 @dataclass(frozen=True)

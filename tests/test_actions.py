@@ -207,7 +207,7 @@ def test_a_command_that_acts_heard_unsure_is_asked_about_in_its_own_words(demo_p
     lock, speed = demo_profile.intents["lock"], demo_profile.intents["speed"]
     unsure = gate.check_rules(lock, {"action": "lock"}, None, ("lock the doors", below - 0.01))
     assert unsure.kind == "confirm" and unsure.spoken == "lock the doors?"
-    assert unsure.reason == f"heard with confidence {below - 0.01:.2f} < {below:.2f}"
+    assert unsure.reason == f"heard with confidence {below - 0.01:.3f} < {below:g}"
     assert gate.check_rules(lock, {"action": "lock"}, None, ("lock the doors", below)).kind == "allow"
     assert gate.check_rules(lock, {"action": "lock"}, None).kind == "allow"  # typed, or answered yes
     assert gate.check_rules(speed, {}, None, ("what is my speed", 0.3)).kind == "allow"
@@ -235,3 +235,28 @@ def test_a_command_that_acts_heard_unsure_is_asked_about_in_its_own_words(demo_p
     assert own.check_rules(mine.intents["sunroof"], {"action": "open"}, None, ("open the roof", 0.5)).spoken == (
         "Did you say open the roof?"
     )
+
+
+def test_a_yes_to_a_command_heard_unsure_still_meets_the_profiles_own_question(demo_profile):
+    """At 120 km/h "open all the windows" heard unsure is asked about ("open all the windows?"); the
+    yes says only what was meant, so the profile's own question about the speed follows, and only
+    a second yes opens them. Heard sure, only the profile's question is asked."""
+    from carvoice.act.dry import DryRunSink
+    from carvoice.act.plan import FixedState
+    from carvoice.agent import Agent
+
+    questions: list[str] = []
+
+    def yes(question: str) -> list[str]:
+        questions.append(question)
+        return ["yes"]
+
+    heard: list[Event] = []
+    agent = Agent(demo_profile, heard.append, [DryRunSink()], state=FixedState({"speed": 120}), ask=yes)
+    agent.handle_words("open all the windows".split(), confidence=0.7)
+    assert questions == ["open all the windows?", "You are going 120. Open all the windows?"]
+    flow = [e.name for e in heard if e.name in ("intent", "confirm", "answer", "can")]
+    assert flow == ["intent", "confirm", "answer", "confirm", "answer", "can"]
+    questions.clear()
+    agent.handle_words("open all the windows".split(), confidence=0.95)
+    assert questions == ["You are going 120. Open all the windows?"]

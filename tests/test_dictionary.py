@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from carvoice.profile import dictionary
 
 
@@ -23,7 +25,7 @@ def test_the_shipped_dictionary_is_in_the_order_the_lookup_relies_on():
 def test_every_word_of_the_shipped_dictionary_and_its_neighbours_are_found_as_the_file_has_them():
     path = dictionary.cmudict_path()
     slow = every_line(path)
-    absent = {"zorbotron", "aaaa", "zzzzz", "readx", "a's'"} | {word + "x" for word in list(slow)[::97]} - slow.keys()
+    absent = ({"zorbotron", "aaaa", "zzzzz", "readx", "a's'"} | {word + "x" for word in list(slow)[::97]}) - slow.keys()
     known: dict[str, tuple[str, ...]] = {}
     dictionary._read(path, frozenset(slow) | absent, known)
     assert {word: known[word] for word in slow} == slow
@@ -43,3 +45,29 @@ def test_a_small_dictionary_and_one_word_are_found_at_its_edges(tmp_path):
         "mid": (),
         "zee": (),
     }
+
+
+@pytest.mark.parametrize("step", [16, 24, 37, 64])
+def test_a_fine_index_finds_every_word_wherever_its_entries_fall(tmp_path, monkeypatch, step):
+    """Index entries every few bytes land on every kind of line: first, last, `word(2)`, a long last one."""
+    monkeypatch.setattr(dictionary, "INDEX_STEP", step)
+    lines = ["ab AE B", "ab(2) EY B IY", "ab's AE B Z", "aba AA B AH", "b B IY", "bb B IY B IY"]
+    lines += [f"w{n:02d} W AH N" for n in range(20)] + ["zed(1) Z EH D", "zed(2) Z EH D " + "AH " * 30]
+    for padding in range(step):
+        path = tmp_path / f"d{padding}.dict"
+        text = "\n".join([f"a{'a' * padding} AH", *lines]) + "\n"
+        path.write_text(text, encoding="utf-8")
+        known: dict[str, tuple[str, ...]] = {}
+        words = every_line(path)
+        dictionary._read(path, frozenset(words) | {"aaz", "zz", "w2"}, known)
+        assert {word: known[word] for word in words} == words
+        assert known["aaz"] == known["zz"] == known["w2"] == ()
+
+
+def test_a_dictionary_out_of_order_is_read_line_by_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(dictionary, "INDEX_STEP", 8)
+    path = tmp_path / "unordered.dict"
+    path.write_text("zed Z EH D\nmid M IH D\nabc AE B\nmid(2) M AY D\n", encoding="utf-8")
+    known: dict[str, tuple[str, ...]] = {}
+    dictionary._read(path, frozenset({"abc", "mid", "zed", "nope"}), known)
+    assert known == {"abc": ("AE B",), "mid": ("M IH D", "M AY D"), "zed": ("Z EH D",), "nope": ()}

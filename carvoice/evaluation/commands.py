@@ -52,7 +52,9 @@ class _RecordingAgent(Agent):
     """The daemon's agent, keeping what the recogniser concluded before the gate judged it."""
 
     def __init__(self, profile: Profile, emit: events.Emit, engine: SpeechEngine) -> None:
-        super().__init__(profile, emit, [DryRunSink()], engine=engine)
+        # Nobody answers a question: a command asked about is left undone, never carried out on a
+        # "yes" the answer search found in the rest of the recording.
+        super().__init__(profile, emit, [DryRunSink()], engine=engine, ask=lambda question: None)
         self.recognitions: list[Recognition] = []
 
     def handle_recognition(self, recognition: Recognition) -> None:

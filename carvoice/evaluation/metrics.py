@@ -14,6 +14,9 @@ COMMAND_KEYS = (
     "false_action_rate",
     "false_answer_rate",
     "rejection_rate",
+    "asked_rate",
+    "asked_right_rate",
+    "false_asked_rate",
 )
 WAKE_KEYS = ("miss_rate", "false_alarms_per_hour", "negative_hours")
 
@@ -83,7 +86,7 @@ def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         if len(o.intents) == 1 and o.intents[0][0] == o.item.intent
     )
     acted_wrongly = sum(bool(o.intents) and not is_correct(o) for o in commands)
-    rejected = [o for o in commands if not o.intents and o.rejections]
+    rejected = [o for o in commands if not o.intents and not o.asked and o.rejections]
     asked = [o for o in commands if o.asked and not o.intents]
     audio = sum(o.audio_seconds for o in outcomes)
 
@@ -98,7 +101,8 @@ def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         "slot_accuracy": share(slots_right, slots_total) if slots_total else share(correct, len(commands)),
         "wrong_action_rate": share(acted_wrongly, len(commands)),
         "rejection_rate": share(sum(not o.intents and not o.asked for o in commands), len(commands)),
-        # Asked about first, as heard unsure: a yes would carry out the labelled command (right) or not.
+        # Asked about first, as heard unsure. Both shares are of all commands: with a yes to every
+        # question, command_accuracy + asked_right_rate would be carried out as labelled.
         "asked_rate": share(len(asked), len(commands)),
         "asked_right_rate": share(sum(is_asked_right(o) for o in asked), len(commands)),
         "false_action_rate": share(sum(acts(o) for o in others), len(others)),

@@ -79,7 +79,7 @@ class Intents(Vocabulary):
             refusal=self._text(data, key, "refusal"),
             confirm_when=self._condition(f"{key}.confirm_when", data.get("confirm_when"), known),
             question=self._text(data, key, "question"),
-            confirm_below=self._confidence(f"{key}.confirm_below", data.get("confirm_below")),
+            confirm_below=self._confirm_below(key, data, actions),
             slot_values={name: tuple(values) for name, values in slot_values.items()},
             slot_sets=tuple(sorted(sets, key=sorted)),
         )
@@ -105,13 +105,11 @@ class Intents(Vocabulary):
                 slot_values[slot].append(value)
         return result
 
-    def _confidence(self, key: str, value: Any) -> float | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            self.report(key, f"must be a confidence between 0 and 1, not {value!r}")
-            return None
-        return float(value)
+    def _confirm_below(self, key: str, data: dict[str, Any], actions: tuple[Action, ...]) -> float | None:
+        below = self._confidence(data, key, "confirm_below", None)
+        if below is not None and not actions:
+            self.report(f"{key}.confirm_below", "only a command that acts is asked about, and this one has no actions")
+        return below
 
     def _condition(self, key: str, text: Any, known: set[str]) -> Condition | None:
         if text is None:

@@ -115,8 +115,9 @@ class RecognitionSettings:
     # it, reached 0.6 s and the car acted on "twenty" (README, "Pauses inside a number").
     unfinished_silence: float = 1.2
     # A command that would act, heard with less confidence than this, is asked about first
-    # ("open the boot?"): a yes carries it out. Most near misses that still act do so between the
-    # floor above and this (README, "Asking before acting on a doubtful hearing"); 0 never asks.
+    # ("open the boot?"): a yes carries it out. 12 of 28 near misses acted on in the tuning voices
+    # lay between the floor above and 0.8, with 24 of 273 commands heard right (README, "Asking
+    # before acting on a doubtful hearing"); 0 never asks.
     confirm_below: float = 0.8
 
 

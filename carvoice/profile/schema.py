@@ -96,6 +96,16 @@ class Schema(Sources):
             return default
         return value
 
+    def _confidence(self, table: dict[str, Any], key: str, name: str, default: float | None) -> float | None:
+        """A confidence (0..1); a wrong one is a problem and leaves `default`."""
+        value = self._typed(table, key, name, (int, float), default)
+        if value is default:
+            return default
+        if not 0 <= value <= 1:
+            self.report(f"{key}.{name}", f"must be between 0 and 1, not {float(value)}")
+            return default
+        return float(value)
+
     def _positive(self, table: dict[str, Any], key: str, name: str, default: float) -> float:
         value = float(self._typed(table, key, name, (int, float), default))
         if value <= 0:

@@ -225,13 +225,10 @@ class Settings(Security):
 
     def _recognition(self, table: dict[str, Any]) -> RecognitionSettings:
         defaults = RecognitionSettings()
-        confidences = {}
-        for key in ("min_confidence", "min_confidence_to_answer", "confirm_below"):
-            confidence = float(self._typed(table, "recognition", key, (int, float), getattr(defaults, key)))
-            if not 0 <= confidence <= 1:
-                self.report(f"recognition.{key}", f"must be between 0 and 1, not {confidence}")
-                confidence = getattr(defaults, key)
-            confidences[key] = confidence
+        confidences = {
+            key: float(self._confidence(table, "recognition", key, getattr(defaults, key)) or 0.0)
+            for key in ("min_confidence", "min_confidence_to_answer", "confirm_below")
+        }
         trailing = self._positive(table, "recognition", "trailing_silence", defaults.trailing_silence)
         # Unset, it is never shorter than the trailing silence; set shorter, it is a mistake to name.
         unset = max(trailing, defaults.unfinished_silence)

@@ -37,7 +37,7 @@ class RuleDecision:
     """What the profile's safety rules say about doing this now."""
 
     kind: Literal["allow", "refuse", "confirm"]
-    reason: str = ""  # why refused, for the event stream
+    reason: str = ""  # why refused, or why asked when heard unsure: for the event stream
     spoken: str = ""  # what to say: the refusal or the question
 
 
@@ -82,13 +82,13 @@ class SafetyGate:
         heard: tuple[str, float] | None = None,
     ) -> RuleDecision:
         """A command that acts, heard (`heard`: its words, the confidence) below confirm_below, is asked
-        about first: what was said comes before whether it may be done, and a yes comes back here
-        without `heard`. Then allow_when must hold, with every value it needs known; confirm_when (or
-        an unknown value in it) asks."""
-        unsure = self._unsure(intent, heard)
-        if unsure:
-            text = placeholders.fill(self.profile.replies.confirm_heard, {"command": heard[0] if heard else ""}.get)
-            return RuleDecision("confirm", unsure, text)
+        about first: what was said comes before whether it may be done (and an evaluation, which
+        knows no vehicle state, sees the question), and after a yes the agent comes back here without
+        `heard`. Then allow_when must hold, with every value it needs known; confirm_when (or an
+        unknown value in it) asks."""
+        if heard is not None and (unsure := self._unsure(intent, heard[1])):
+            question = self._say(self.profile.replies.confirm_heard, {"command": heard[0]}.get)
+            return RuleDecision("confirm", unsure, question or self.profile.replies.confirm)
         # Each value is read once, so the rule and the question it asks speak of the same car.
         lookup = functools.cache(lookup_in(self.profile, slots, state))
         if intent.allow_when is not None:
@@ -114,14 +114,13 @@ class SafetyGate:
                 return RuleDecision("confirm", "", self._say(intent.question, lookup) or self.profile.replies.confirm)
         return RuleDecision("allow")
 
-    def _unsure(self, intent: Intent, heard: tuple[str, float] | None) -> str:
+    def _unsure(self, intent: Intent, confidence: float) -> str:
         """Why to ask before carrying out a command heard with little confidence ("" to go ahead).
         Only a command that acts is asked about: a wrong answer moves nothing."""
-        if heard is None or not intent.actions:
-            return ""
         below = self.profile.recognition.confirm_below if intent.confirm_below is None else intent.confirm_below
-        confidence = heard[1]
-        return f"heard with confidence {confidence:.2f} < {below:.2f}" if confidence < below else ""
+        if not intent.actions or confidence >= below:
+            return ""
+        return f"heard with confidence {confidence:.3f} < {below:g}"
 
     def unknown_state_reply(self, name: str) -> str:
         return placeholders.fill(self.profile.replies.unknown_state, {"name": name}.get)
