@@ -8,7 +8,7 @@ everything after recognition, shared by spoken and typed commands so that
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 from carvoice import events
 from carvoice.act import ActionFailed, ActionSink
 from carvoice.act.plan import PlanError, StateReader, lookup_in, plan_actions
-from carvoice.audio import SAMPLE_RATE, AudioSource
+from carvoice.audio import SAMPLE_RATE, AudioSource, AudioSourceError
 from carvoice.audio.endpoint import Endpointer, NoiseFloor, SpeechBandLevel, Status
 from carvoice.errors import UnknownValue
 from carvoice.intent.answers import NO, answer_of
@@ -171,7 +171,10 @@ class Agent(Closing):
         if pending is None:
             return
         answer = answer_of(tuple(words)) if words else None
-        clear = answer is not None and confidence >= self.profile.recognition.min_confidence and doubt is None
+        sure = self.profile.recognition.min_confidence
+        if pending.heard_unsure:  # the yes is all there is to say the command was meant: it must be heard surely
+            sure = max(sure, self.gate.confirm_below(self.profile.intents[pending.intent]))
+        clear = answer is not None and confidence >= sure and doubt is None
         self.emit(
             events.Answer(
                 self.now,
@@ -301,7 +304,7 @@ class Agent(Closing):
                 self.now, profile=self.profile.name, wake_phrase=self.profile.wake.phrase, source=source.description
             )
         )
-        for frame in source.frames():
+        for frame in self._frames(source):
             self.busy = capture is not None or self._pending is not None
             if tick is not None:
                 tick()
@@ -364,6 +367,17 @@ class Agent(Closing):
             status = Status.END if endpointer.speech_start is not None else Status.NO_SPEECH
             self._finish(capture, status, endpointer.holding)
         self.engine.stop()
+
+    def _frames(self, source: AudioSource) -> Iterator[np.ndarray]:
+        """The source's frames. A question does not outlive the audio it was to be answered in: left
+        waiting, the next source (the microphone back later) would take the first "yes" heard in it
+        as the answer to a question the driver may never have heard."""
+        try:
+            yield from source.frames()
+        except AudioSourceError:
+            if self._pending is not None:
+                self.handle_answer((), 0.0)
+            raise
 
     def _begin(self, recogniser: CommandRecogniser, floor: NoiseFloor, listen: float | None = None) -> Endpointer:
         settings = self.profile.recognition

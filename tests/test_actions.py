@@ -260,3 +260,26 @@ def test_a_yes_to_a_command_heard_unsure_still_meets_the_profiles_own_question(d
     questions.clear()
     agent.handle_words("open all the windows".split(), confidence=0.95)
     assert questions == ["You are going 120. Open all the windows?"]
+
+
+def test_the_yes_to_a_command_heard_unsure_must_itself_be_heard_surely(demo_profile):
+    """The yes is all there is to say that a command heard unsure was meant: below confirm_below it
+    is no yes ("yesterday" was heard as "yes" at 0.67 by an attacker). A yes to the profile's own
+    question (the command heard surely) needs only min_confidence, as before."""
+    from carvoice.act.dry import DryRunSink
+    from carvoice.act.plan import FixedState
+    from carvoice.agent import Agent
+
+    heard: list[Event] = []
+    agent = Agent(demo_profile, heard.append, [DryRunSink()], state=FixedState({"speed": 120}))
+    below = demo_profile.recognition.confirm_below
+
+    def sent_after(words: str, confidence: float, answer: float) -> bool:
+        heard.clear()
+        agent.handle_words(words.split(), confidence=confidence)
+        agent.handle_answer(("yes",), answer)
+        return any(e.name == "can" for e in heard)
+
+    assert not sent_after("lock the doors", below - 0.2, below - 0.1)
+    assert sent_after("lock the doors", below - 0.2, below)
+    assert sent_after("open all the windows", 0.95, demo_profile.recognition.min_confidence)

@@ -217,6 +217,28 @@ def test_the_microphone_fails_and_comes_back(demo_profile, engine, monkeypatch):
     )
 
 
+def test_a_question_does_not_outlive_the_microphone(demo_profile, engine, monkeypatch):
+    """Asked "lock the doors?" (heard unsure), the microphone fails before the answer: the question
+    is dropped aloud, and a "yes" once the microphone is back locks nothing (found by an attacker:
+    the question waited for the next source and took its first yes)."""
+    from carvoice.act.dry import DryRunSink
+
+    monkeypatch.setattr(run, "RETRY_SECONDS", 0.1)
+    emitted: list[events.Event] = []
+    agent = Agent(demo_profile, emitted.append, [DryRunSink()], engine=engine)
+    agent.handle_words("lock the doors".split(), confidence=0.6)
+    assert [e.name for e in emitted] == ["intent", "confirm", "say"]
+
+    def reopen():
+        return ArraySource(command_audio("yes", "flite:slt"))
+
+    with agent:
+        assert run.listen_until_stopped(agent, FailingSource(silence(0.5)), reopen, tick=lambda: None) == 0
+    assert [e.answer for e in emitted if isinstance(e, events.Answer)] == ["none"]
+    assert not [e for e in emitted if isinstance(e, events.Can)]
+    assert [e.text for e in emitted if isinstance(e, events.Say)][1] == demo_profile.replies.no_answer
+
+
 def test_speech_fails_but_the_action_is_done_once(demo_profile, tmp_path):
     spec = new_bus_spec()
     from carvoice.act.can import CanSink

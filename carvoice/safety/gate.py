@@ -114,10 +114,14 @@ class SafetyGate:
                 return RuleDecision("confirm", "", self._say(intent.question, lookup) or self.profile.replies.confirm)
         return RuleDecision("allow")
 
+    def confirm_below(self, intent: Intent) -> float:
+        """Below this confidence a command of `intent` that acts is asked about first."""
+        return self.profile.recognition.confirm_below if intent.confirm_below is None else intent.confirm_below
+
     def _unsure(self, intent: Intent, confidence: float) -> str:
         """Why to ask before carrying out a command heard with little confidence ("" to go ahead).
         Only a command that acts is asked about: a wrong answer moves nothing."""
-        below = self.profile.recognition.confirm_below if intent.confirm_below is None else intent.confirm_below
+        below = self.confirm_below(intent)
         if not intent.actions or confidence >= below:
             return ""
         return f"heard with confidence {confidence:.3f} < {below:g}"
