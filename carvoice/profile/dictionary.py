@@ -95,6 +95,7 @@ def _word_at(data: bytes, line: int) -> bytes:
 
 
 def _read_every_line(data: bytes, wanted: frozenset[str], known: dict[str, tuple[str, ...]]) -> None:
+    """The slow way, for a dictionary not in order: every line is split."""
     found: dict[str, list[str]] = {}
     for line in data.decode("utf-8").splitlines():
         head, _, phones = line.partition(" ")
