@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import fields
-from typing import Any
+from typing import Any, overload
 
 from carvoice.profile.model import (
     AudioSettings,
@@ -95,6 +95,12 @@ class Schema(Sources):
             self.report(f"{key}.{name}", f"must be {wanted}, not {value!r}")
             return default
         return value
+
+    @overload
+    def _confidence(self, table: dict[str, Any], key: str, name: str, default: float) -> float: ...
+
+    @overload
+    def _confidence(self, table: dict[str, Any], key: str, name: str, default: None) -> float | None: ...
 
     def _confidence(self, table: dict[str, Any], key: str, name: str, default: float | None) -> float | None:
         """A confidence (0..1); a wrong one is a problem and leaves `default`."""

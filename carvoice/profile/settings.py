@@ -226,7 +226,7 @@ class Settings(Security):
     def _recognition(self, table: dict[str, Any]) -> RecognitionSettings:
         defaults = RecognitionSettings()
         confidences = {
-            key: float(self._confidence(table, "recognition", key, getattr(defaults, key)) or 0.0)
+            key: self._confidence(table, "recognition", key, float(getattr(defaults, key)))
             for key in ("min_confidence", "min_confidence_to_answer", "confirm_below")
         }
         trailing = self._positive(table, "recognition", "trailing_silence", defaults.trailing_silence)
