@@ -71,3 +71,23 @@ def test_a_dictionary_out_of_order_is_read_line_by_line(tmp_path, monkeypatch):
     known: dict[str, tuple[str, ...]] = {}
     dictionary._read(path, frozenset({"abc", "mid", "zed", "nope"}), known)
     assert known == {"abc": ("AE B",), "mid": ("M IH D", "M AY D"), "zed": ("Z EH D",), "nope": ()}
+
+
+@pytest.mark.parametrize(
+    ("step", "text", "wanted"),
+    [
+        # a blank line where the index takes its first entry: it reads as out of order, every line is read
+        (9, b"ab AE B\nbat B AE T\n\ncat K AE T\ndog D AO G\n", {"ab": ("AE B",), "bat": ("B AE T",)}),
+        # a word's other pronunciation before its plain line
+        (4096, b"ab AE B\ncat(2) K AA T\ncat K AE T\ndog D AO G\n", {"cat": ("K AA T", "K AE T")}),
+        # a byte that is no UTF-8 in a file read line by line
+        (8, b"caf\xe9 K AE F\nzed Z EH D\nab AE B\n", {"ab": ("AE B",), "zed": ("Z EH D",)}),
+    ],
+)
+def test_files_an_attacker_wrote_are_read_as_every_line_reads_them(tmp_path, monkeypatch, step, text, wanted):
+    monkeypatch.setattr(dictionary, "INDEX_STEP", step)
+    path = tmp_path / "hostile.dict"
+    path.write_bytes(text)
+    known: dict[str, tuple[str, ...]] = {}
+    dictionary._read(path, frozenset(wanted), known)
+    assert known == wanted

@@ -186,6 +186,15 @@ def test_a_long_trailing_silence_alone_lengthens_the_unfinished_one(tmp_path):
     [
         ("\n[recognition]\nconfirm_below = 1.5\n", "recognition.confirm_below: must be between 0 and 1, not 1.5"),
         (
+            "\n[recognition]\nconfirm_below = 1\n",
+            "recognition.confirm_below: must be below 1: at 1 no command could ever be carried out",
+        ),
+        (
+            '\n[intents.horn3]\nsentences = ["honk twice"]\nconfirm_below = 1.0\n'
+            '[[intents.horn3.actions]]\nframe = "123#0102"\n',
+            "intents.horn3.confirm_below: must be below 1: at 1 no command could ever be carried out",
+        ),
+        (
             '\n[intents.horn2]\nsentences = ["honk"]\nconfirm_below = -0.5\n',
             "intents.horn2.confirm_below: must be between 0 and 1, not -0.5",
         ),

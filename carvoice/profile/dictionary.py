@@ -68,17 +68,17 @@ def _read(dictionary: Path, wanted: frozenset[str], known: dict[str, tuple[str, 
         low = starts[max(bisect.bisect_left(heads, name) - 1, 0)]
         high = bisect.bisect_right(heads, name)
         high = starts[high] + 1 if high < len(starts) else len(data)
-        start = data.find(b"\n" + name + b" ", low, high)
-        start = start if start >= 0 else data.find(b"\n" + name + b"(", low, high)
-        known[word] = tuple(_pronunciations(data, start, name)) if start >= 0 else ()
+        found = [at for mark in b" (" if (at := data.find(b"\n" + name + bytes([mark]), low, high)) >= 0]
+        known[word] = tuple(_pronunciations(data, min(found), name)) if found else ()
 
 
 INDEX_STEP = 4096  # bytes of the dictionary between two entries of its index
 
 
 def _index(data: bytes) -> tuple[list[int], list[bytes]]:
-    """Where a line begins about every INDEX_STEP bytes, and the word it holds."""
-    starts, heads = [0], [b""]
+    """Where a line begins about every INDEX_STEP bytes, and the word it holds, from the first line on
+    (a blank line then reads as out of order)."""
+    starts, heads = [0], [_word_at(data, 0)]
     for offset in range(INDEX_STEP, len(data), INDEX_STEP):
         line = data.find(b"\n", offset)
         if not 0 <= line < len(data) - 1:  # no line begins after it
@@ -97,7 +97,7 @@ def _word_at(data: bytes, line: int) -> bytes:
 def _read_every_line(data: bytes, wanted: frozenset[str], known: dict[str, tuple[str, ...]]) -> None:
     """The slow way, for a dictionary not in order: every line is split."""
     found: dict[str, list[str]] = {}
-    for line in data.decode("utf-8").splitlines():
+    for line in data.decode("utf-8", "replace").splitlines():
         head, _, phones = line.partition(" ")
         word = head.split("(", 1)[0]
         if word in wanted:

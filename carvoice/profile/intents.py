@@ -106,7 +106,7 @@ class Intents(Vocabulary):
         return result
 
     def _confirm_below(self, key: str, data: dict[str, Any], actions: tuple[Action, ...]) -> float | None:
-        below = self._confidence(data, key, "confirm_below", None)
+        below = self._confirm_bar(data, key, None)
         if below is not None and not actions:
             self.report(f"{key}.confirm_below", "only a command that acts is asked about, and this one has no actions")
         return below

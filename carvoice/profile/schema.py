@@ -112,6 +112,21 @@ class Schema(Sources):
             return default
         return float(value)
 
+    @overload
+    def _confirm_bar(self, table: dict[str, Any], key: str, default: float) -> float: ...
+
+    @overload
+    def _confirm_bar(self, table: dict[str, Any], key: str, default: None) -> float | None: ...
+
+    def _confirm_bar(self, table: dict[str, Any], key: str, default: float | None) -> float | None:
+        """`confirm_below`: a confidence under 1, since at 1 every command would be asked about and
+        no yes would ever be heard surely enough to carry one out."""
+        below = self._confidence(table, key, "confirm_below", default)
+        if below is not None and below >= 1:
+            self.report(f"{key}.confirm_below", f"must be below 1: at {below:g} no command could ever be carried out")
+            return default
+        return below
+
     def _positive(self, table: dict[str, Any], key: str, name: str, default: float) -> float:
         value = float(self._typed(table, key, name, (int, float), default))
         if value <= 0:

@@ -227,8 +227,9 @@ class Settings(Security):
         defaults = RecognitionSettings()
         confidences = {
             key: self._confidence(table, "recognition", key, float(getattr(defaults, key)))
-            for key in ("min_confidence", "min_confidence_to_answer", "confirm_below")
+            for key in ("min_confidence", "min_confidence_to_answer")
         }
+        confidences["confirm_below"] = self._confirm_bar(table, "recognition", defaults.confirm_below)
         trailing = self._positive(table, "recognition", "trailing_silence", defaults.trailing_silence)
         # Unset, it is never shorter than the trailing silence; set shorter, it is a mistake to name.
         unset = max(trailing, defaults.unfinished_silence)
