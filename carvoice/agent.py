@@ -17,7 +17,7 @@ import numpy as np
 from carvoice import events
 from carvoice.act import ActionFailed, ActionSink
 from carvoice.act.plan import PlanError, StateReader, lookup_in, plan_actions
-from carvoice.audio import SAMPLE_RATE, AudioSource, AudioSourceError
+from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioSource, AudioSourceError
 from carvoice.audio.endpoint import Endpointer, NoiseFloor, SpeechBandLevel, Status
 from carvoice.errors import UnknownValue
 from carvoice.intent.answers import NO, answer_of
@@ -357,7 +357,10 @@ class Agent(Closing):
                 assert endpointer is not None  # set together with capture
                 capture.feed(frame)
                 status = endpointer.feed(level)
-            if status is Status.END and capture is commands and self._unfinished(capture, endpointer):
+            if status is Status.PAUSE:
+                plain = capture is commands and self._plainly_said(capture, endpointer)
+                status = Status.END if plain else Status.SPEECH
+            elif status is Status.END and capture is commands and self._unfinished(capture, endpointer):
                 status = Status.SPEECH
             if status in (Status.END, Status.TOO_LONG, Status.NO_SPEECH):
                 self._finish(capture, status, endpointer.holding)
@@ -385,9 +388,30 @@ class Agent(Closing):
         return Endpointer(
             floor,
             trailing_silence=settings.trailing_silence,
+            complete_silence=settings.complete_silence,
             listen_seconds=listen or settings.listen_seconds,
             max_seconds=settings.max_command_seconds,
         )
+
+    def _plainly_said(self, recogniser: CommandRecogniser, endpointer: Endpointer) -> bool:
+        """At a pause of the short complete silence: end the command there if it was heard cleanly, is
+        whole, no longer sentence would change it, and it would be carried out (or answered) without a
+        question. It is judged as if the pause had lasted the trailing silence, as every constant was
+        fitted: that judgement is the one `_finish` uses, and anything less plain waits for the
+        trailing silence, which judges again only if words came after this pause. In noise the
+        command always waits for the trailing silence (`CommandRecogniser.heard_cleanly`)."""
+        if not recogniser.heard_cleanly():
+            return False
+        settings = self.profile.recognition
+        recogniser.lengthen_pause(endpointer.quiet_run * FRAME_SAMPLES, settings.trailing_silence)
+        if recogniser.may_grow_into_another():
+            return False
+        heard = recogniser.judge()
+        verdict = self.gate.review(heard.words, heard.confidence, heard.doubt)
+        if not verdict.accepted:
+            return False
+        bar = max(settings.confirm_below, self.gate.confirm_below(self.profile.intents[verdict.intent]))
+        return heard.confidence >= bar
 
     def _unfinished(self, recogniser: CommandRecogniser, endpointer: Endpointer) -> bool:
         """At a pause long enough to end a command: wait longer in it if more words would change it,
@@ -397,6 +421,7 @@ class Agent(Closing):
         talk not meant for the car does not keep the agent listening."""
         if endpointer.holding:
             return False
+        recogniser.back_to_lengthened_pause(endpointer.quiet_run * FRAME_SAMPLES)
         if not recogniser.may_grow_into_another() and (endpointer.holds or self._would_act(recogniser.judge())):
             return False
         recogniser.hold_pause()
