@@ -40,6 +40,10 @@ ECHO_TAIL_SECONDS = 0.3
 ANSWER_SECONDS = 5.0
 # Audio kept so that a command spoken straight after the wake phrase is not clipped.
 RECENT_SECONDS = 1.0
+# A pause this long in a command is when its words are judged, ahead of the trailing silence that
+# ends it (`Agent._judge_ahead`); the issue asked for 0.15-0.2 s, and shorter ones would judge
+# between most words.
+JUDGE_AHEAD_SECONDS = 0.2
 # After a wake, a command that was not understood gets "Sorry?" only when it was plainly meant
 # for the car: heard as a complete command whose sounds fit it at least this well (and with no
 # word held over silence). Below it the agent stays silent, as it should after a false wake or
@@ -358,8 +362,9 @@ class Agent(Closing):
                 capture.feed(frame)
                 status = endpointer.feed(level)
             if status is Status.PAUSE:
-                plain = capture is commands and self._plainly_said(capture, endpointer)
-                status = Status.END if plain else Status.SPEECH
+                if capture is commands:
+                    self._judge_ahead(capture, endpointer)
+                status = Status.SPEECH
             elif status is Status.END and capture is commands and self._unfinished(capture, endpointer):
                 status = Status.SPEECH
             if status in (Status.END, Status.TOO_LONG, Status.NO_SPEECH):
@@ -388,30 +393,22 @@ class Agent(Closing):
         return Endpointer(
             floor,
             trailing_silence=settings.trailing_silence,
-            complete_silence=settings.complete_silence,
+            short_pause=JUDGE_AHEAD_SECONDS,
             listen_seconds=listen or settings.listen_seconds,
             max_seconds=settings.max_command_seconds,
         )
 
-    def _plainly_said(self, recogniser: CommandRecogniser, endpointer: Endpointer) -> bool:
-        """At a pause of the short complete silence: end the command there if it was heard cleanly, is
-        whole, no longer sentence would change it, and it would be carried out (or answered) without a
-        question. It is judged as if the pause had lasted the trailing silence, as every constant was
-        fitted: that judgement is the one `_finish` uses, and anything less plain waits for the
-        trailing silence, which judges again only if words came after this pause. In noise the
-        command always waits for the trailing silence (`CommandRecogniser.heard_cleanly`)."""
+    def _judge_ahead(self, recogniser: CommandRecogniser, endpointer: Endpointer) -> None:
+        """At a short pause, judge the words so far as the trailing silence would, if they were heard
+        cleanly and no longer sentence would change them: unless the driver goes on, that judgement
+        stands when the trailing silence ends the command, so the work after the endpoint is only
+        to read it (issue 13). The command is not ended here: a driver who corrects himself after a
+        short pause ("open the driver window, no, the passenger window") would get the first half."""
         if not recogniser.heard_cleanly():
-            return False
-        settings = self.profile.recognition
-        recogniser.lengthen_pause(endpointer.quiet_run * FRAME_SAMPLES, settings.trailing_silence)
-        if recogniser.may_grow_into_another():
-            return False
-        heard = recogniser.judge()
-        verdict = self.gate.review(heard.words, heard.confidence, heard.doubt)
-        if not verdict.accepted:
-            return False
-        bar = max(settings.confirm_below, self.gate.confirm_below(self.profile.intents[verdict.intent]))
-        return heard.confidence >= bar
+            return
+        recogniser.lengthen_pause(endpointer.quiet_run * FRAME_SAMPLES, self.profile.recognition.trailing_silence)
+        if not recogniser.may_grow_into_another():
+            recogniser.judge()
 
     def _unfinished(self, recogniser: CommandRecogniser, endpointer: Endpointer) -> bool:
         """At a pause long enough to end a command: wait longer in it if more words would change it,

@@ -172,25 +172,6 @@ def test_an_unfinished_silence_shorter_than_the_trailing_one_is_named(tmp_path):
     assert "recognition.unfinished_silence: must be at least trailing_silence (0.8 s)" in problem
 
 
-def test_a_complete_silence_longer_than_the_trailing_one_is_named(tmp_path):
-    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
-    with open(tmp_path / "p" / "profile.toml", "a") as profile:
-        profile.write("\n[recognition]\ntrailing_silence = 0.5\ncomplete_silence = 0.7\n")
-    [problem] = problems_of(tmp_path / "p")
-    last_line = len((tmp_path / "p" / "profile.toml").read_text().splitlines())  # the complete_silence line
-    assert problem.startswith(f"{tmp_path / 'p' / 'profile.toml'}:{last_line}:")
-    assert "recognition.complete_silence: must be at most trailing_silence (0.5 s)" in problem
-
-
-def test_a_short_trailing_silence_alone_shortens_the_complete_one(tmp_path):
-    """A profile written before `complete_silence` existed still loads, and never waits longer for it."""
-    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
-    with open(tmp_path / "p" / "profile.toml", "a") as profile:
-        profile.write("\n[recognition]\ntrailing_silence = 0.15\n")
-    settings = load_profile(tmp_path / "p").recognition
-    assert (settings.complete_silence, settings.trailing_silence) == (0.15, 0.15)
-
-
 def test_a_long_trailing_silence_alone_lengthens_the_unfinished_one(tmp_path):
     """A profile written before `unfinished_silence` existed still loads, and never waits less for it."""
     shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")

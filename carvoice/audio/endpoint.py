@@ -63,7 +63,7 @@ class NoiseFloor:
 class Status(enum.Enum):
     WAITING = "waiting"  # no speech yet
     SPEECH = "speech"
-    PAUSE = "pause"  # speech, then a short silence: the end if the words so far are plainly a whole command
+    PAUSE = "pause"  # speech, then a short silence: time to judge the words so far ahead of the END
     END = "end"  # speech, then enough trailing silence
     NO_SPEECH = "no_speech"  # nothing said within the listening time
     TOO_LONG = "too_long"  # speech never stopped within the maximum length
@@ -76,7 +76,7 @@ class Endpointer:
         self,
         floor: NoiseFloor,
         trailing_silence: float = 0.6,
-        complete_silence: float | None = None,
+        short_pause: float | None = None,
         listen_seconds: float = 5.0,
         max_seconds: float = 7.0,
         speech_margin_db: float = 12.0,
@@ -86,9 +86,9 @@ class Endpointer:
         self.floor = floor
         seconds_per_frame = FRAME_SAMPLES / SAMPLE_RATE
         self._seconds_per_frame = seconds_per_frame
-        self._trailing = self._usual_trailing = round(trailing_silence / seconds_per_frame)
-        # None, or not shorter than the trailing silence: no pause is told (END comes first)
-        self._complete = round(complete_silence / seconds_per_frame) if complete_silence is not None else None
+        self._trailing = self._usual_trailing = max(1, round(trailing_silence / seconds_per_frame))
+        # None, or not shorter than the trailing silence: no PAUSE is told (END comes first)
+        self._short = max(1, round(short_pause / seconds_per_frame)) if short_pause is not None else None
         self.holding = False  # waiting longer in this pause (hold)
         self._listen = round(listen_seconds / seconds_per_frame)
         self._max = round(max_seconds / seconds_per_frame)
@@ -112,7 +112,7 @@ class Endpointer:
 
     def feed(self, level: float) -> Status:
         """One frame's level (the caller keeps the noise floor up to date). A pause that reaches the
-        complete silence is told once, as PAUSE, before it may reach the trailing silence (END)."""
+        short pause is told once, as PAUSE, before it may reach the trailing silence (END)."""
         self.frames += 1
         floor = self.floor.level_db
         if self.speech_start is None:
@@ -137,6 +137,6 @@ class Endpointer:
         if self.frames - self.speech_start >= self._max:
             self.speech_end = self.frames
             return Status.TOO_LONG
-        if not self.holding and self.quiet_run == self._complete:
+        if not self.holding and self.quiet_run == self._short:
             return Status.PAUSE
         return Status.SPEECH

@@ -110,10 +110,6 @@ class RecognitionSettings:
     listen_seconds: float = 5.0
     max_command_seconds: float = 7.0
     trailing_silence: float = 0.6
-    # The silence that ends a command heard plainly whole: one that no longer sentence would change,
-    # that would be carried out without a question (issue 13: the answer as the driver stops).
-    # Anything else waits for the trailing silence as before.
-    complete_silence: float = 0.2
     # The silence that ends a command more words would change ("set the temperature to twenty",
     # perhaps before "six"): a pause of 0.3-0.45 s inside a number, with quiet word edges around
     # it, reached 0.6 s and the car acted on "twenty" (README, "Pauses inside a number").

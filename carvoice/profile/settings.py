@@ -240,13 +240,6 @@ class Settings(Security):
                 f"must be at least trailing_silence ({trailing:g} s): it is the longer wait, not {unfinished:g}",
             )
             unfinished = trailing
-        complete = self._positive(table, "recognition", "complete_silence", min(trailing, defaults.complete_silence))
-        if complete > trailing:
-            self.report(
-                "recognition.complete_silence",
-                f"must be at most trailing_silence ({trailing:g} s): it is the shorter wait, not {complete:g}",
-            )
-            complete = trailing
         return RecognitionSettings(
             **confidences,
             listen_seconds=self._positive(table, "recognition", "listen_seconds", defaults.listen_seconds),
@@ -254,7 +247,6 @@ class Settings(Security):
                 table, "recognition", "max_command_seconds", defaults.max_command_seconds
             ),
             trailing_silence=trailing,
-            complete_silence=complete,
             unfinished_silence=unfinished,
         )
 

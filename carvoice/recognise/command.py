@@ -84,7 +84,7 @@ OTHER_WORD_SPILL = 5  # frames: how far another word may reach past the heard wo
 _NOTHING = np.zeros(0, dtype=np.int16)
 # A pause is lengthened (`CommandRecogniser.lengthen_pause`) with its last 90 ms said again: its first
 # frames can hold the quiet end of the last word, which repeated drew the word out in cabin noise
-# ("high" lasted 0.8 s; README, "A plain whole command ends after 0.2 s").
+# ("high" lasted 0.8 s; README, "Judged ahead of the end").
 LENGTHEN_FROM_SECONDS = 0.09
 
 
@@ -352,6 +352,7 @@ class CommandRecogniser:
         self.profile = profile
         self.limits = limits or calibration()
         self._frames: list[np.ndarray] = []
+        self._view: int | None = None  # the frames the decodes cover, when not all (a pause gone back to)
         self._lengthened = _NOTHING  # the last pause said again, until the next frame (lengthen_pause)
         # (the extent decoded, the grammar's answer) and (the extent judged, the judgement): see _extent
         self._decoded: tuple[tuple[int, int], Hypothesis | None] | None = None
@@ -361,12 +362,14 @@ class CommandRecogniser:
 
     def begin(self) -> None:
         self._frames = []
+        self._view = None
         self._lengthened = _NOTHING
         self._decoded = self._judged = None
         self._lengthened_at = self._paused = None
 
     def feed(self, frame: np.ndarray) -> None:
         self._frames.append(frame)
+        self._view = None
         self._lengthened = _NOTHING
 
     def heard_cleanly(self) -> bool:
@@ -380,26 +383,24 @@ class CommandRecogniser:
 
     def lengthen_pause(self, pause_samples: int, seconds: float) -> None:
         """Decode and judge the frames so far as if the pause that ends them (their last `pause_samples`)
-        had lasted `seconds`, by saying its end again. Every constant was fitted on commands judged after
-        the 0.6 s trailing silence; judged after 0.2 s, the same recordings came out surer (the batch
-        cepstral mean holds less silence): on the held-out half, 10 more commands were carried out
-        without a question, and 3 more near misses and cut-offs as well."""
+        had lasted `seconds`, by saying its end again: every constant was fitted on commands judged
+        after the 0.6 s trailing silence, and judged after 0.2 s as heard, the same recordings came out
+        surer (the batch cepstral mean holds less silence; README, "Judged ahead of the end")."""
         pause = self._audio_heard()[-pause_samples:] if pause_samples > 0 else _NOTHING
         missing = round(seconds * SAMPLE_RATE) - len(pause)
         said_again = pause[-round(LENGTHEN_FROM_SECONDS * SAMPLE_RATE) :]
         self._lengthened = np.resize(said_again, missing) if len(said_again) and missing > 0 else _NOTHING
-        self._lengthened_at = (len(self._frames), self._lengthened)
+        self._lengthened_at = (self._heard_frames(), self._lengthened)
 
     def back_to_lengthened_pause(self, quiet_samples: int) -> None:
         """When every frame since the last lengthened pause lies in the last `quiet_samples` (the same
-        pause, gone on): judge the command as it stood then. That judgement already heard the pause
-        this long, so it is not made twice."""
+        pause, gone on): decode and judge the command as it stood then, until the next frame. That
+        judgement already heard the pause this long, so it is not made twice."""
         if self._lengthened_at is None:
             return
         frames, lengthened = self._lengthened_at
         if sum(len(frame) for frame in self._frames[frames:]) <= quiet_samples:
-            del self._frames[frames:]
-            self._lengthened = lengthened
+            self._view, self._lengthened = frames, lengthened
 
     def may_grow_into_another(self) -> bool:
         """True when what was heard so far is a whole command that more words would change ("set the
@@ -419,7 +420,7 @@ class CommandRecogniser:
 
     def hold_pause(self) -> None:
         """The pause that has just ended the frames so far is held for more words (see `finish`)."""
-        self._paused = (len(self._frames), self._lengthened)
+        self._paused = (self._heard_frames(), self._lengthened)
 
     def finish(self, still_paused: bool = False) -> Recognition:
         """The judgement of the command; `still_paused`: nothing was said since `hold_pause`, so the
@@ -428,8 +429,7 @@ class CommandRecogniser:
         (the speaker stopped before "bar"), rejected at the pause, was carried out as "turn on dome
         light" at the end of the hold."""
         if still_paused and self._paused is not None:
-            frames, self._lengthened = self._paused
-            del self._frames[frames:]
+            self._view, self._lengthened = self._paused
         heard = self.judge()
         self.begin()
         return heard
@@ -512,8 +512,12 @@ class CommandRecogniser:
             return None  # the whole sentence and then the start of more (a breath heard as "and ...")
         return " ".join(words), (log_score - grammar.log_score) / word_frames
 
+    def _heard_frames(self) -> int:
+        return len(self._frames) if self._view is None else self._view
+
     def _audio_heard(self) -> np.ndarray:
-        return np.concatenate(self._frames) if self._frames else _NOTHING
+        heard = self._frames[: self._heard_frames()]
+        return np.concatenate(heard) if heard else _NOTHING
 
     def _audio(self) -> np.ndarray:
         """What is decoded: the frames heard, then the lengthened pause if any, over the floor."""
@@ -521,7 +525,7 @@ class CommandRecogniser:
 
     def _extent(self) -> tuple[int, int]:
         """What a decode covers: the frames heard, and the samples of the lengthened pause after them."""
-        return len(self._frames), len(self._lengthened)
+        return self._heard_frames(), len(self._lengthened)
 
     def _grammar_answer(self, audio: np.ndarray) -> Hypothesis | None:
         if self._decoded is None or self._decoded[0] != self._extent():
