@@ -415,7 +415,8 @@ class Agent(Closing):
         or, in the command's first such pause, if what was heard so far would not be carried out: a
         driver who pauses before the last words ("open the ... passenger window") has said no
         command yet, and waiting only delays the "Sorry?" of one who has stopped. Once only, so that
-        talk not meant for the car does not keep the agent listening."""
+        talk not meant for the car does not keep the agent listening. A pause judged ahead and not
+        broken since is taken as it was judged then (`_judge_ahead`)."""
         if endpointer.holding:
             return False
         recogniser.back_to_lengthened_pause(endpointer.quiet_run * FRAME_SAMPLES)

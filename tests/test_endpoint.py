@@ -279,7 +279,7 @@ def test_a_held_pause_that_nobody_breaks_ends_as_judged_at_the_pause(demo_profil
     it passed as "turn on dome light" and the interior lights came on. Silence adds no words: the
     command is judged as it stood at the pause. And once: judged at 0.2 s as if the pause had lasted
     the trailing silence, it is not judged again at the trailing silence nor at the end of the hold
-    (each judgement decodes the grammar; before the judgement ahead, twice)."""
+    (each judgement decodes the grammar)."""
     from carvoice import events
     from carvoice.act.dry import DryRunSink
     from carvoice.agent import Agent

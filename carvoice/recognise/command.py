@@ -382,8 +382,8 @@ class CommandRecogniser:
         return estimated_snr_db(with_floor(self._audio_heard(), DECODE_FLOOR_DB)) >= self.limits.noise_knee_db
 
     def lengthen_pause(self, pause_samples: int, seconds: float) -> None:
-        """Decode and judge the frames so far as if the pause that ends them (their last `pause_samples`)
-        had lasted `seconds`, by saying its end again: every constant was fitted on commands judged
+        """Until the next frame, decodes and judgements take the pause that ends the frames (their last
+        `pause_samples`) as if it had lasted `seconds`, its end said again: every constant was fitted on commands judged
         after the 0.6 s trailing silence, and judged after 0.2 s as heard, the same recordings came out
         surer (the batch cepstral mean holds less silence; README, "Judged ahead of the end")."""
         pause = self._audio_heard()[-pause_samples:] if pause_samples > 0 else _NOTHING
@@ -406,14 +406,15 @@ class CommandRecogniser:
         """True when what was heard so far is a whole command that more words would change ("set the
         temperature to twenty", perhaps before "six"): the pause may be inside the command.
 
-        Decodes the grammar search on the frames so far; `finish` reuses it if no frame came since.
+        Decodes the grammar search on the frames so far (as they stand: a lengthened pause, a pause
+        gone back to); `judge` and `finish` reuse it if no frame came since.
         """
         grammar = self._grammar_answer(self._audio())
         return grammar is not None and self._grammar().may_grow_into_another(_spoken(grammar.text))
 
     def judge(self) -> Recognition:
-        """The recognition of the frames so far, judged by every check; `finish` reuses it if no frame
-        came since."""
+        """The recognition of the frames so far as they stand (see `may_grow_into_another`), judged by
+        every check; `finish`, and the trailing silence after a pause judged ahead, reuse it."""
         if self._judged is None or self._judged[0] != self._extent():
             self._judged = (self._extent(), self._judgement())
         return self._judged[1]
