@@ -28,7 +28,7 @@ from carvoice.profile.model import Profile
 from carvoice.profile.summary import help_examples
 from carvoice.recognise.command import AnswerRecogniser, CommandRecogniser, Recognition
 from carvoice.recognise.engine import SpeechEngine, engine_for
-from carvoice.safety.gate import SafetyGate
+from carvoice.safety.gate import Heard, SafetyGate
 from carvoice.speak.speaker import Speaker
 from carvoice.speak.tts import SpeechFailed
 from carvoice.wake.button import PushToTalk
@@ -126,9 +126,15 @@ class Agent(Closing):
     # -- after recognition: shared by speech and text --------------------------------------
 
     def handle_words(
-        self, words: Sequence[str], confidence: float = 1.0, doubt: str | None = None, ask_again: bool = True
+        self,
+        words: Sequence[str],
+        confidence: float = 1.0,
+        doubt: str | None = None,
+        ask_again: bool = True,
+        unsure: str = "",
     ) -> None:
-        """`ask_again`: say "Sorry?" if the command is rejected (a typed command always was meant)."""
+        """`ask_again`: say "Sorry?" if the command is rejected (a typed command always was meant);
+        `unsure`: the recogniser's reason to ask before carrying it out."""
         text = " ".join(words)
         verdict = self.gate.review(tuple(words), confidence, doubt)
         if not verdict.accepted:
@@ -141,15 +147,21 @@ class Agent(Closing):
                 self.now, intent=verdict.intent, slots=verdict.slots, text=text, confidence=round(confidence, 3)
             )
         )
-        self.decide(verdict.intent, verdict.slots, (text, confidence))
+        self.decide(verdict.intent, verdict.slots, Heard(text, confidence, unsure))
 
     def handle_recognition(self, recognition: Recognition) -> None:
         plainly_meant = recognition.confidence >= ASK_AGAIN_CONFIDENCE and recognition.drawn_out is None
-        self.handle_words(recognition.words, recognition.confidence, recognition.doubt, ask_again=plainly_meant)
+        self.handle_words(
+            recognition.words,
+            recognition.confidence,
+            recognition.doubt,
+            ask_again=plainly_meant,
+            unsure=recognition.unsure,
+        )
 
-    def decide(self, intent_name: str, slots: dict[str, SlotValueType], heard: tuple[str, float] | None = None) -> None:
-        """The profile's safety rules first: refuse, ask, or go ahead. `heard`: the words and their
-        confidence, for a command that came by voice."""
+    def decide(self, intent_name: str, slots: dict[str, SlotValueType], heard: Heard | None = None) -> None:
+        """The profile's safety rules first: refuse, ask, or go ahead. `heard`: how a command that came
+        by voice was heard."""
         if self.state is not None:
             self.state.catch_up()
         decision = self.gate.check_rules(self.profile.intents[intent_name], slots, self.state, heard)

@@ -200,17 +200,17 @@ def test_moving_the_car_needs_more_certainty_than_answering(demo_profile):
 def test_a_command_that_acts_heard_unsure_is_asked_about_in_its_own_words(demo_profile, tmp_path):
     """Below [recognition] confirm_below a command that moves something is asked about ("open the
     boot?"); one that only answers is not, and an intent may set its own bar (0: never ask)."""
-    from carvoice.safety.gate import SafetyGate
+    from carvoice.safety.gate import Heard, SafetyGate
 
     gate = SafetyGate(demo_profile)
     below = demo_profile.recognition.confirm_below
     lock, speed = demo_profile.intents["lock"], demo_profile.intents["speed"]
-    unsure = gate.check_rules(lock, {"action": "lock"}, None, ("lock the doors", below - 0.01))
+    unsure = gate.check_rules(lock, {"action": "lock"}, None, Heard("lock the doors", below - 0.01))
     assert unsure.kind == "confirm" and unsure.spoken == "lock the doors?"
     assert unsure.reason == f"heard with confidence {below - 0.01:.3f} < {below:g}"
-    assert gate.check_rules(lock, {"action": "lock"}, None, ("lock the doors", below)).kind == "allow"
+    assert gate.check_rules(lock, {"action": "lock"}, None, Heard("lock the doors", below)).kind == "allow"
     assert gate.check_rules(lock, {"action": "lock"}, None).kind == "allow"  # typed, or answered yes
-    assert gate.check_rules(speed, {}, None, ("what is my speed", 0.3)).kind == "allow"
+    assert gate.check_rules(speed, {}, None, Heard("what is my speed", 0.3)).kind == "allow"
 
     profile = tmp_path / "p"
     shutil.copytree(default_profile_dir(), profile)
@@ -228,11 +228,11 @@ def test_a_command_that_acts_heard_unsure_is_asked_about_in_its_own_words(demo_p
     mine = load_profile(profile)
     assert mine.intents["lock"].confirm_below == 0.0
     own = SafetyGate(mine)
-    assert own.check_rules(mine.intents["lock"], {"action": "lock"}, None, ("lock the doors", 0.5)).kind == "allow"
+    assert own.check_rules(mine.intents["lock"], {"action": "lock"}, None, Heard("lock the doors", 0.5)).kind == "allow"
     trunk = mine.intents["trunk"]
-    assert own.check_rules(trunk, {"action": "open"}, None, ("open the boot", 0.5)).kind == "confirm"
+    assert own.check_rules(trunk, {"action": "open"}, None, Heard("open the boot", 0.5)).kind == "confirm"
     assert own.check_rules(trunk, {"action": "open"}, None).kind == "refuse"  # after a yes: the speed is not known
-    assert own.check_rules(mine.intents["sunroof"], {"action": "open"}, None, ("open the roof", 0.5)).spoken == (
+    assert own.check_rules(mine.intents["sunroof"], {"action": "open"}, None, Heard("open the roof", 0.5)).spoken == (
         "Did you say open the roof?"
     )
 

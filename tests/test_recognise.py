@@ -318,6 +318,51 @@ def test_the_bar_rises_only_below_the_knee_and_by_at_most_its_cap():
     assert limits.centre_at(-100) == limits.confidence_centre + limits.centre_rise_max
 
 
+def test_in_noise_a_rival_close_behind_is_a_reason_to_ask():
+    """Below the noise knee a command must lead its best rival by more, the further below (README,
+    "Close rivals in noise"); above it, and without a rival, nothing changes."""
+    limits = Calibration()
+    words = ("turn", "on", "the", "light", "bar")
+
+    def heard(margin: float, snr_db: float) -> Recognition:
+        return Recognition(words, 0.0, rival="turn off the light bar", rival_margin=margin, snr_db=snr_db)
+
+    assert limits.rival_bar_at(limits.noise_knee_db) == limits.rival_bar_at(math.inf) == 0.0
+    assert 0.0 < limits.rival_bar_at(20.0) < limits.rival_bar_at(8.0)
+    assert "turn off the light bar" in heard(1.0, 8.0).unsure
+    assert heard(1.0, math.inf).unsure == heard(1.0, limits.noise_knee_db).unsure == ""
+    assert heard(limits.rival_bar_at(8.0) + 0.1, 8.0).unsure == ""
+    assert Recognition(words, 0.0, snr_db=8.0).unsure == ""
+    assert heard(1.0, 8.0).judged(Calibration(rival_rise_per_db=0.0)).unsure == ""
+
+
+def test_turn_off_heard_as_turn_on_in_cabin_noise_is_asked_about_not_carried_out(demo_profile, engine, monkeypatch):
+    """In cabin noise at 6 dB, "turn off the light bar" (espeak en-us+f3, 175 words a minute) is heard
+    as "turn on the light bar", 0.95 sure, no check doubting it, "turn off" only 1.8 behind: with
+    the bar flat, the light bar came on. Now the agent asks "turn on the light bar?"; nobody
+    answers, nothing moves."""
+    audio = mix(
+        utterance("turn off the light bar", "en-us+f3", 175), cabin_noise(10.0, seed=0), 6.0, offset=2 * SAMPLE_RATE
+    )[0]
+
+    def run() -> list[events.Event]:
+        heard: list[events.Event] = []
+        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
+            agent.listen(SampleSource(audio, "turn off, in cabin noise"), awake=True)
+        return heard
+
+    shipped = run()
+    [intent] = [e for e in shipped if isinstance(e, events.Intent)]
+    assert (intent.intent, intent.slots) == ("light_bar", {"state": "on"}) and intent.confidence > 0.9
+    [question] = [e for e in shipped if isinstance(e, events.Confirm)]
+    assert question.question == "turn on the light bar?" and "fits nearly as well in noise" in question.reason
+    assert not [e for e in shipped if isinstance(e, events.Can | events.Serial)], shipped
+    monkeypatch.setattr("carvoice.recognise.command._calibration", Calibration(rival_rise_per_db=0.0))
+    flat = run()
+    assert not [e for e in flat if isinstance(e, events.Confirm)]
+    assert [e for e in flat if isinstance(e, events.Can | events.Serial)], flat
+
+
 def test_one_word_is_swapped_for_words_only_not_for_pieces_of_the_wake_phrase():
     pronounced = {"cancel": frozenset({"K AE N S AH L"}), "council": frozenset({"K AW N S AH L"})}
     pronounced["nabu~2"] = frozenset({"B UW"})  # how the lead-in's pieces sit in the dictionary

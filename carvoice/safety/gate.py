@@ -33,6 +33,16 @@ from carvoice.profile.model import CanAction, Intent, Profile, RawFrameAction, d
 
 
 @dataclass(frozen=True)
+class Heard:
+    """A command as it came by voice: its words, the recogniser's confidence in them, and any reason
+    the recogniser gave to ask before carrying it out (`Recognition.unsure`)."""
+
+    text: str
+    confidence: float
+    unsure: str = ""
+
+
+@dataclass(frozen=True)
 class RuleDecision:
     """What the profile's safety rules say about doing this now."""
 
@@ -79,15 +89,15 @@ class SafetyGate:
         intent: Intent,
         slots: dict[str, SlotValueType],
         state: StateReader | None,
-        heard: tuple[str, float] | None = None,
+        heard: Heard | None = None,
     ) -> RuleDecision:
-        """A command that acts, heard (`heard`: its words, the confidence) below confirm_below, is asked
+        """A command that acts, heard below confirm_below or with a reason to ask (`heard`), is asked
         about first: what was said comes before whether it may be done (and an evaluation, which
         knows no vehicle state, sees the question), and after a yes the agent comes back here without
         `heard`. Then allow_when must hold, with every value it needs known; confirm_when (or an
         unknown value in it) asks."""
-        if heard is not None and (unsure := self._unsure(intent, heard[1])):
-            question = self._say(self.profile.replies.confirm_heard, {"command": heard[0]}.get)
+        if heard is not None and (unsure := self._unsure(intent, heard)):
+            question = self._say(self.profile.replies.confirm_heard, {"command": heard.text}.get)
             return RuleDecision("confirm", unsure, question or self.profile.replies.confirm)
         # Each value is read once, so the rule and the question it asks speak of the same car.
         lookup = functools.cache(lookup_in(self.profile, slots, state))
@@ -118,13 +128,16 @@ class SafetyGate:
         """Below this confidence a command of `intent` that acts is asked about first."""
         return self.profile.recognition.confirm_below if intent.confirm_below is None else intent.confirm_below
 
-    def _unsure(self, intent: Intent, confidence: float) -> str:
-        """Why to ask before carrying out a command heard with little confidence ("" to go ahead).
-        Only a command that acts is asked about: a wrong answer moves nothing."""
+    def _unsure(self, intent: Intent, heard: Heard) -> str:
+        """Why to ask before carrying out a command heard with little confidence or with the
+        recogniser's own reason ("" to go ahead). Only a command that acts is asked about (a wrong
+        answer moves nothing), and none of an intent whose confirm_below is 0 (never ask)."""
         below = self.confirm_below(intent)
-        if not intent.actions or confidence >= below:
+        if not intent.actions or below <= 0:
             return ""
-        return f"heard with confidence {confidence:.3f} < {below:g}"
+        if heard.confidence < below:
+            return f"heard with confidence {heard.confidence:.3f} < {below:g}"
+        return heard.unsure
 
     def unknown_state_reply(self, name: str) -> str:
         return placeholders.fill(self.profile.replies.unknown_state, {"name": name}.get)
