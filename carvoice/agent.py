@@ -131,10 +131,10 @@ class Agent(Closing):
         confidence: float = 1.0,
         doubt: str | None = None,
         ask_again: bool = True,
-        unsure: str = "",
+        reason_to_ask: str = "",
     ) -> None:
         """`ask_again`: say "Sorry?" if the command is rejected (a typed command always was meant);
-        `unsure`: the recogniser's reason to ask before carrying it out."""
+        `reason_to_ask`: the recogniser's reason to ask before carrying it out."""
         text = " ".join(words)
         verdict = self.gate.review(tuple(words), confidence, doubt)
         if not verdict.accepted:
@@ -147,7 +147,7 @@ class Agent(Closing):
                 self.now, intent=verdict.intent, slots=verdict.slots, text=text, confidence=round(confidence, 3)
             )
         )
-        self.decide(verdict.intent, verdict.slots, Heard(text, confidence, unsure))
+        self.decide(verdict.intent, verdict.slots, Heard(text, confidence, reason_to_ask))
 
     def handle_recognition(self, recognition: Recognition) -> None:
         plainly_meant = recognition.confidence >= ASK_AGAIN_CONFIDENCE and recognition.drawn_out is None
@@ -156,7 +156,7 @@ class Agent(Closing):
             recognition.confidence,
             recognition.doubt,
             ask_again=plainly_meant,
-            unsure=recognition.unsure,
+            reason_to_ask=recognition.reason_to_ask,
         )
 
     def decide(self, intent_name: str, slots: dict[str, SlotValueType], heard: Heard | None = None) -> None:
@@ -178,6 +178,11 @@ class Agent(Closing):
                 self.handle_answer(tuple(answer) if answer else (), 1.0)
             return
         self.execute(intent_name, slots)
+
+    def handle_answer_recognition(self, recognition: Recognition) -> None:
+        """A spoken answer: a yes with "no" close behind it in noise is no clear yes."""
+        doubt = recognition.doubt or recognition.reason_to_ask or None
+        self.handle_answer(recognition.words, recognition.confidence, doubt)
 
     def handle_answer(self, words: Sequence[str], confidence: float, doubt: str | None = None) -> None:
         """Only a clear yes carries out the waiting command; anything else leaves the car alone."""
@@ -439,6 +444,8 @@ class Agent(Closing):
         return True
 
     def _would_act(self, recognition: Recognition) -> bool:
+        """Whether the words would be taken as a command: carried out, or asked about first (a question
+        answers the driver too, so the pause is not held for more words)."""
         return self.gate.review(recognition.words, recognition.confidence, recognition.doubt).accepted
 
     def _finish(self, recogniser: CommandRecogniser, status: Status, still_paused: bool) -> None:
@@ -448,7 +455,7 @@ class Agent(Closing):
             if status is Status.NO_SPEECH:
                 self.handle_answer((), 0.0)
             else:
-                self.handle_answer(recognition.words, recognition.confidence, recognition.doubt)
+                self.handle_answer_recognition(recognition)
             return
         if status is Status.NO_SPEECH and not recognition.words:
             self.emit(events.Rejected(self.now, reason="no command followed the wake phrase"))

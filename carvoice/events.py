@@ -124,7 +124,7 @@ class Confirm(Event):
     name: ClassVar[str] = "confirm"
     intent: str
     question: str
-    reason: str = ""  # why asked when the profile's confirm_when did not: the command was heard unsure
+    reason: str = ""  # why asked when the profile's confirm_when did not: heard unsure, or a rival close in noise
 
     def describe(self) -> str:
         return f'{self.intent}: "{self.question}"' + (f" ({self.reason})" if self.reason else "")

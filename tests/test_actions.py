@@ -1,5 +1,6 @@
 """`carvoice text` sends exactly the frames the demo car's table asks for, and nothing else."""
 
+import math
 import shutil
 
 import can
@@ -8,7 +9,7 @@ import pytest
 
 from carvoice.check import load_profile
 from carvoice.cli import main, text
-from carvoice.events import Event, Say, Serial, from_json_line
+from carvoice.events import Confirm, Event, Say, Serial, from_json_line
 from carvoice.profile.loader import default_profile_dir
 from carvoice.safety.gate import every_frame
 from tests.conftest import new_bus_spec, open_test_bus
@@ -211,6 +212,10 @@ def test_a_command_that_acts_heard_unsure_is_asked_about_in_its_own_words(demo_p
     assert gate.check_rules(lock, {"action": "lock"}, None, Heard("lock the doors", below)).kind == "allow"
     assert gate.check_rules(lock, {"action": "lock"}, None).kind == "allow"  # typed, or answered yes
     assert gate.check_rules(speed, {}, None, Heard("what is my speed", 0.3)).kind == "allow"
+    close = '"unlock the doors" fits nearly as well in noise (1.00 < 5.10 at 8 dB)'
+    asked = gate.check_rules(lock, {"action": "lock"}, None, Heard("lock the doors", 0.95, close))
+    assert (asked.kind, asked.spoken, asked.reason) == ("confirm", "lock the doors?", close)
+    assert gate.check_rules(speed, {}, None, Heard("what is my speed", 0.95, close)).kind == "allow"
 
     profile = tmp_path / "p"
     shutil.copytree(default_profile_dir(), profile)
@@ -229,6 +234,8 @@ def test_a_command_that_acts_heard_unsure_is_asked_about_in_its_own_words(demo_p
     assert mine.intents["lock"].confirm_below == 0.0
     own = SafetyGate(mine)
     assert own.check_rules(mine.intents["lock"], {"action": "lock"}, None, Heard("lock the doors", 0.5)).kind == "allow"
+    close = Heard("lock the doors", 0.95, '"unlock the doors" fits nearly as well in noise')
+    assert own.check_rules(mine.intents["lock"], {"action": "lock"}, None, close).kind == "allow"  # 0: never ask
     trunk = mine.intents["trunk"]
     assert own.check_rules(trunk, {"action": "open"}, None, Heard("open the boot", 0.5)).kind == "confirm"
     assert own.check_rules(trunk, {"action": "open"}, None).kind == "refuse"  # after a yes: the speed is not known
@@ -260,6 +267,41 @@ def test_a_yes_to_a_command_heard_unsure_still_meets_the_profiles_own_question(d
     questions.clear()
     agent.handle_words("open all the windows".split(), confidence=0.95)
     assert questions == ["You are going 120. Open all the windows?"]
+
+
+def test_a_command_asked_about_for_a_rival_close_in_noise_needs_a_sure_yes(demo_profile):
+    """ "lock the doors" heard 0.95 sure but with "unlock" close behind in noise is asked about; as for
+    a command heard unsure, only a yes heard at confirm_below or above locks them, and a yes with
+    "no" close behind in noise is no yes."""
+    from carvoice.act.dry import DryRunSink
+    from carvoice.agent import Agent
+    from carvoice.recognise.command import Recognition, calibration
+
+    limits = calibration()
+    fit = limits.confidence_centre + limits.confidence_scale * math.log(0.95 / 0.05)  # confidence 0.95
+    heard: list[Event] = []
+    agent = Agent(demo_profile, heard.append, [DryRunSink()])
+    below = demo_profile.recognition.confirm_below
+
+    def locked_after(yes: Recognition) -> bool:
+        heard.clear()
+        agent.handle_recognition(
+            Recognition(("lock", "the", "doors"), fit, rival="unlock the doors", rival_margin=1.0, snr_db=8.0)
+        )
+        assert [e.question for e in heard if isinstance(e, Confirm)] == ["lock the doors?"]
+        agent.handle_answer_recognition(yes)
+        return any(e.name == "can" for e in heard)
+
+    def yes_at(confidence: float, **rival: object) -> Recognition:
+        return Recognition(
+            ("yes",),
+            limits.confidence_centre + limits.confidence_scale * math.log(confidence / (1 - confidence)),
+            **rival,
+        )
+
+    assert not locked_after(yes_at(below - 0.05))
+    assert locked_after(yes_at(below + 0.05))
+    assert not locked_after(yes_at(0.95, rival="no", rival_margin=1.0, snr_db=8.0))
 
 
 def test_the_yes_to_a_command_heard_unsure_must_itself_be_heard_surely(demo_profile):

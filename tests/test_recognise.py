@@ -329,11 +329,11 @@ def test_in_noise_a_rival_close_behind_is_a_reason_to_ask():
 
     assert limits.rival_bar_at(limits.noise_knee_db) == limits.rival_bar_at(math.inf) == 0.0
     assert 0.0 < limits.rival_bar_at(20.0) < limits.rival_bar_at(8.0)
-    assert "turn off the light bar" in heard(1.0, 8.0).unsure
-    assert heard(1.0, math.inf).unsure == heard(1.0, limits.noise_knee_db).unsure == ""
-    assert heard(limits.rival_bar_at(8.0) + 0.1, 8.0).unsure == ""
-    assert Recognition(words, 0.0, snr_db=8.0).unsure == ""
-    assert heard(1.0, 8.0).judged(Calibration(rival_rise_per_db=0.0)).unsure == ""
+    assert "turn off the light bar" in heard(1.0, 8.0).reason_to_ask
+    assert heard(1.0, math.inf).reason_to_ask == heard(1.0, limits.noise_knee_db).reason_to_ask == ""
+    assert heard(limits.rival_bar_at(8.0) + 0.1, 8.0).reason_to_ask == ""
+    assert Recognition(words, 0.0, snr_db=8.0).reason_to_ask == ""
+    assert heard(1.0, 8.0).judged(Calibration(rival_rise_per_db=0.0)).reason_to_ask == ""
 
 
 def test_turn_off_heard_as_turn_on_in_cabin_noise_is_asked_about_not_carried_out(demo_profile, engine, monkeypatch):

@@ -128,7 +128,7 @@ class Replies:
     refused: str = "I can't do that right now."
     unknown_state: str = "I can't tell the {name} right now, so I won't do that."
     confirm: str = "Are you sure? Say yes or no."
-    confirm_heard: str = "{command}?"  # asked when a command was heard with little confidence
+    confirm_heard: str = "{command}?"  # asked when a command was heard unsure (confirm_below, a rival close in noise)
     cancelled: str = "OK, I won't."
     no_answer: str = "I didn't hear a yes, so I won't."
 

@@ -319,7 +319,7 @@ class Recognition:
         return None
 
     @property
-    def unsure(self) -> str:
+    def reason_to_ask(self) -> str:
         """Why to ask before carrying this out though no check doubts it ("" if nothing): heard in
         noise with a rival command close behind (`Calibration.rival_bar_at`)."""
         bar = self.limits.rival_bar_at(self.snr_db)

@@ -35,11 +35,11 @@ from carvoice.profile.model import CanAction, Intent, Profile, RawFrameAction, d
 @dataclass(frozen=True)
 class Heard:
     """A command as it came by voice: its words, the recogniser's confidence in them, and any reason
-    the recogniser gave to ask before carrying it out (`Recognition.unsure`)."""
+    the recogniser gave to ask before carrying it out (`Recognition.reason_to_ask`)."""
 
     text: str
     confidence: float
-    unsure: str = ""
+    reason_to_ask: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class RuleDecision:
     """What the profile's safety rules say about doing this now."""
 
     kind: Literal["allow", "refuse", "confirm"]
-    reason: str = ""  # why refused, or why asked when heard unsure: for the event stream
+    reason: str = ""  # why refused, or why asked when heard unsure or with a rival close in noise
     spoken: str = ""  # what to say: the refusal or the question
 
 
@@ -137,7 +137,7 @@ class SafetyGate:
             return ""
         if heard.confidence < below:
             return f"heard with confidence {heard.confidence:.3f} < {below:g}"
-        return heard.unsure
+        return heard.reason_to_ask
 
     def unknown_state_reply(self, name: str) -> str:
         return placeholders.fill(self.profile.replies.unknown_state, {"name": name}.get)
