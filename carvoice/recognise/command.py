@@ -124,7 +124,7 @@ class Calibration:
     # not fitted by scripts/calibrate: chosen on the tuning voices in cabin noise (README, "Close
     # rivals in noise"). Below `noise_knee_db` a command whose best rival trails it by less than
     # this for every dB under the knee (per frame of the slot words) is asked about, not carried
-    # out: in noise "turn off" came out as "turn on" with the rival only 1.8-4.3 behind.
+    # out: in noise "turn off" came out as "turn on" with the command said only 1.8-2.6 behind.
     rival_rise_per_db: float = 0.3
 
     @classmethod
