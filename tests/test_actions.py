@@ -278,7 +278,10 @@ def test_a_command_asked_about_for_a_rival_close_in_noise_needs_a_sure_yes(demo_
     from carvoice.recognise.command import Recognition, calibration
 
     limits = calibration()
-    fit = limits.confidence_centre + limits.confidence_scale * math.log(0.95 / 0.05)  # confidence 0.95
+
+    def fit_for(confidence: float) -> float:  # the logistic of confidence_of, inverted
+        return limits.confidence_centre + limits.confidence_scale * math.log(confidence / (1 - confidence))
+
     heard: list[Event] = []
     agent = Agent(demo_profile, heard.append, [DryRunSink()])
     below = demo_profile.recognition.confirm_below
@@ -286,18 +289,14 @@ def test_a_command_asked_about_for_a_rival_close_in_noise_needs_a_sure_yes(demo_
     def locked_after(yes: Recognition) -> bool:
         heard.clear()
         agent.handle_recognition(
-            Recognition(("lock", "the", "doors"), fit, rival="unlock the doors", rival_margin=1.0, snr_db=8.0)
+            Recognition(("lock", "the", "doors"), fit_for(0.95), rival="unlock the doors", rival_margin=1.0, snr_db=8.0)
         )
         assert [e.question for e in heard if isinstance(e, Confirm)] == ["lock the doors?"]
         agent.handle_answer_recognition(yes)
         return any(e.name == "can" for e in heard)
 
     def yes_at(confidence: float, **rival: object) -> Recognition:
-        return Recognition(
-            ("yes",),
-            limits.confidence_centre + limits.confidence_scale * math.log(confidence / (1 - confidence)),
-            **rival,
-        )
+        return Recognition(("yes",), fit_for(confidence), **rival)
 
     assert not locked_after(yes_at(below - 0.05))
     assert locked_after(yes_at(below + 0.05))
