@@ -327,8 +327,9 @@ def test_in_noise_a_rival_close_behind_is_a_reason_to_ask():
     def heard(margin: float, snr_db: float) -> Recognition:
         return Recognition(words, 0.0, rival="turn off the light bar", rival_margin=margin, snr_db=snr_db)
 
-    assert limits.rival_bar_at(limits.noise_knee_db) == limits.rival_bar_at(math.inf) == 0.0
-    assert 0.0 < limits.rival_bar_at(20.0) < limits.rival_bar_at(8.0)
+    assert limits.rival_bar_at(limits.noise_knee_db) == limits.rival_bar_at(math.inf) == limits.rival_margin
+    assert limits.rival_margin < limits.rival_bar_at(20.0) < limits.rival_bar_at(8.0)
+    assert Calibration(rival_margin=1.0).rival_bar_at(8.0) == pytest.approx(1.0 + limits.rival_bar_at(8.0))
     assert "turn off the light bar" in heard(1.0, 8.0).reason_to_ask
     assert heard(1.0, math.inf).reason_to_ask == heard(1.0, limits.noise_knee_db).reason_to_ask == ""
     assert heard(limits.rival_bar_at(8.0) + 0.1, 8.0).reason_to_ask == ""

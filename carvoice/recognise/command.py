@@ -154,8 +154,9 @@ class Calibration:
 
     def rival_bar_at(self, snr_db: float) -> float:
         """How far ahead of its best rival a command heard at this speech-band SNR must be to be
-        carried out without a question (0 at and above the noise knee)."""
-        return self.rival_rise_per_db * max(0.0, self.noise_knee_db - snr_db)
+        carried out without a question: `rival_margin` (under it, rejected) at and above the noise
+        knee, more below it."""
+        return self.rival_margin + self.rival_rise_per_db * max(0.0, self.noise_knee_db - snr_db)
 
     def dumps(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1)
