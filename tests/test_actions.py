@@ -196,6 +196,7 @@ def test_moving_the_car_needs_more_certainty_than_answering(demo_profile):
     assert not unsure.accepted and unsure.reason.startswith("not sure enough")
     doubted = gate.review(("what", "is", "my", "speed"), 1.0, '"speed" lasted 2.0 s')
     assert not doubted.accepted and doubted.reason == '"speed" lasted 2.0 s'
+    assert not gate.review(("open", "the", "trunk"), math.nan).accepted  # no confidence at all
 
 
 def test_a_command_that_acts_heard_unsure_is_asked_about_in_its_own_words(demo_profile, tmp_path):
@@ -211,6 +212,7 @@ def test_a_command_that_acts_heard_unsure_is_asked_about_in_its_own_words(demo_p
     assert unsure.reason == f"heard with confidence {below - 0.01:.3f} < {below:g}"
     assert gate.check_rules(lock, {"action": "lock"}, None, Heard("lock the doors", below)).kind == "allow"
     assert gate.check_rules(lock, {"action": "lock"}, None).kind == "allow"  # typed, or answered yes
+    assert gate.check_rules(lock, {"action": "lock"}, None, Heard("lock the doors", math.nan)).kind == "confirm"
     assert gate.check_rules(speed, {}, None, Heard("what is my speed", 0.3)).kind == "allow"
     close = '"unlock the doors" fits nearly as well in noise (1.00 < 5.10 at 8 dB)'
     asked = gate.check_rules(lock, {"action": "lock"}, None, Heard("lock the doors", 0.95, close))

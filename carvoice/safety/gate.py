@@ -78,7 +78,7 @@ class SafetyGate:
         settings = self.profile.recognition
         acts = bool(self.profile.intents[intent].actions)
         minimum = settings.min_confidence if acts else settings.min_confidence_to_answer
-        if confidence < minimum:
+        if not confidence >= minimum:  # NaN too
             return Verdict(False, f"not sure enough (confidence {confidence:.2f} < {minimum:.2f})", intent, slots)
         if doubt is not None:
             return Verdict(False, doubt, intent, slots)
@@ -135,7 +135,7 @@ class SafetyGate:
         below = self.confirm_below(intent)
         if not intent.actions or below <= 0:
             return ""
-        if heard.confidence < below:
+        if not heard.confidence >= below:  # a NaN confidence is no confidence: asked about
             return f"heard with confidence {heard.confidence:.3f} < {below:g}"
         return heard.reason_to_ask
 
