@@ -47,7 +47,7 @@ LATE_CUT = 0.6
 PAUSE_SECONDS = (0.3, 0.5)
 SPEECH_EDGE = 1e-3  # where a synthesised phrase's sound starts and ends (-60 dBFS)
 FRAME = SAMPLE_RATE // 100  # the decoder's 10 ms frame
-KINDS = ("commands", "cut-offs", "pauses", "near-misses", "talk")
+KINDS = ("commands", "cut-offs", "pauses", "near-misses", "extra-words", "talk")
 VOICE_HALVES = {
     "half1": ("en-us", "en-us+f3", "en-us+m7", "flite:slt", "flite:rms"),
     "half2": ("en-us+m3", "en-gb", "flite:kal16", "flite:awb"),
@@ -166,6 +166,23 @@ NEAR_MISSES = (
 )
 
 
+# Words around a command that withdraw it, put it off or ask for more than it says: the command's
+# own words are all there, so none of these is a command to carry out now ("don't open the boot").
+# One per example command that acts, voice by voice, chosen by the set's seed.
+EXTRA_WORDS = (
+    ("don't", ""),
+    ("do not", ""),
+    ("never", ""),
+    ("you don't need to", ""),
+    ("", "and the radio"),
+    ("", "no wait"),
+    ("", "in ten minutes"),
+    ("", "when we get home"),
+    ("", "or not"),
+    ("", "tomorrow"),
+)
+
+
 def voices(kind: str) -> list[tuple[str, int]]:
     """(voice, speed) pairs: 'espeak', 'flite', 'all', or one of the halves 'half1' and 'half2'.
 
@@ -190,6 +207,7 @@ def plan_set(
     """The lines of the set (text, voice, speed, kind, label, and how to cut), before any audio exists."""
     rng = random.Random(seed)
     pause_rng = random.Random(seed)  # its own, so that the sets made before pauses existed stay the same
+    extra_rng = random.Random(seed)  # its own too, for the same reason
     near_misses = [t for t in NEAR_MISSES if not profile.grammar.parse(t.split())]
     lines = []
     for voice, speed in voices(voice_kind):
@@ -209,6 +227,12 @@ def plan_set(
                 lines += _pauses(profile, text, said, pause_rng)
         if "near-misses" in kinds:
             lines += [{"text": t, **said, "kind": "near-miss", "intent": None} for t in near_misses]
+        if "extra-words" in kinds:
+            acting = [s for name in profile.intents if profile.intents[name].actions for s in _examples(profile, name)]
+            for text in acting:
+                before, after = extra_rng.choice(EXTRA_WORDS)
+                wrapped = " ".join(w for w in (before, text, after) if w)
+                lines.append({"text": wrapped, **said, "kind": "extra-words", "intent": None})
         if "talk" in kinds:
             lines += [{"text": t, **said, "kind": "talk", "intent": None} for t in NOT_COMMANDS]
     return lines

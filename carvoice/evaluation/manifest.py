@@ -35,7 +35,7 @@ class Item:
     is_wake_item: bool = False
     text: str = ""
     wake_prefixed: bool = False  # the recording starts with the wake phrase: run it through the wake detector
-    kind: str = ""  # what scripts/make-eval-set made it as: command, cut-before, cut-inside, paused, near-miss, talk
+    kind: str = ""  # what scripts/make-eval-set made it as: command, cut-before, cut-inside, paused, near-miss, extra-words, talk
 
     @property
     def group(self) -> str:
