@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from carvoice.cli import main
-from carvoice.evaluation.generate import INSIDE_CUT, LATE_CUT, NEAR_MISSES, VOICE_HALVES, make_set, plan_set, voices
+from carvoice.evaluation.generate import (
+    EXTRA_WORDS,
+    INSIDE_CUT,
+    LATE_CUT,
+    NEAR_MISSES,
+    VOICE_HALVES,
+    make_set,
+    plan_set,
+    voices,
+)
+from carvoice.profile.summary import examples_of
 from tests.conftest import needs
 
 
@@ -53,6 +63,24 @@ def test_near_misses_are_sentences_the_profile_does_not_understand(demo_profile)
     assert texts <= set(NEAR_MISSES)
 
 
+def test_extra_words_wrap_every_command_that_acts_and_make_it_none(demo_profile):
+    lines = plan_set(demo_profile, "flite", kinds=("extra-words",))
+    acting = [
+        e
+        for name, i in demo_profile.intents.items()
+        if i.actions
+        for e in examples_of(demo_profile, name, len(i.examples) or 1)
+    ]
+    assert len(lines) == len(acting) * len(voices("flite"))
+    used = set()
+    for line, command in zip(lines, acting * len(voices("flite")), strict=True):
+        before, after = line["text"].split(command)
+        used.add((before.strip(), after.strip()))
+        assert line["kind"] == "extra-words" and line["intent"] is None
+        assert not demo_profile.grammar.parse(line["text"].lower().split())
+    assert used == set(EXTRA_WORDS)
+
+
 def test_the_voice_halves_share_no_voice():
     first, second = ({voice for voice, _ in voices(half)} for half in VOICE_HALVES)
     assert first and second and not first & second
@@ -74,6 +102,22 @@ def test_cut_off_commands_are_rarely_acted_on(demo_profile, tmp_path, capsys):
     cuts = [kinds["cut-before"], kinds["cut-inside"]]
     assert sum(k["n"] for k in cuts) >= 40
     assert sum(k["actions"] for k in cuts) == 0, kinds
+
+
+@pytest.mark.slow
+@needs("espeak-ng", "flite")
+def test_commands_with_words_that_withdraw_them_are_rarely_acted_on(demo_profile, tmp_path, capsys):
+    """A spread sample of the extra-words set ("don't open the boot", "... in ten minutes").
+
+    The goal is no action at all; the shipped recogniser acts on one of the 45 here (flite kal16,
+    "turn on the light bar or not": "bar" drawn over "or", and "not" 11 loud frames under the
+    path's silence, fewer than `unheard_frames`), and on 4 of the 490 of both halves (README, "Words
+    the grammar laid silence over"): a change that lets another through fails.
+    """
+    manifest = make_set(demo_profile, tmp_path, "all", kinds=("extra-words",), jobs=2, every=11)
+    assert main(["eval", str(manifest), "--jobs", "2"]) == 0
+    extra = json.loads(capsys.readouterr().out.splitlines()[-1])["by_kind"]["extra-words"]
+    assert extra["n"] >= 40 and extra["actions"] <= 1, extra
 
 
 @needs("flite")

@@ -14,7 +14,15 @@ from carvoice.audio.noise import cabin_noise, mix
 from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
 from carvoice.check import load_profile
-from carvoice.recognise.command import Calibration, CommandRecogniser, Recognition, rivals
+from carvoice.recognise.command import (
+    LEAD_IN_LATEST,
+    AnswerRecogniser,
+    Calibration,
+    CommandRecogniser,
+    Recognition,
+    loudest_silence,
+    rivals,
+)
 from carvoice.recognise.engine import (
     COMMAND,
     SENTENCES,
@@ -430,3 +438,67 @@ def test_words_the_aligner_cannot_place_are_doubted_and_the_decoder_goes_on(reco
     assert result.unplaced and result.doubt == "the words could not be placed on the audio"
     after = recogniser.recognise(utterance("set the fan to three", "flite:slt"))
     assert after.text == "set the fan to three" and after.doubt is None
+
+
+def test_loud_frames_under_the_paths_silences_are_found_and_words_left_alone():
+    segments = (
+        Segment("<sil>", 0, 9, 0.0),
+        Segment("go", 10, 19, 0.0),
+        Segment("(NULL)", -1, -1, 0.0),
+        Segment("<sil>", 20, 59, 0.0),
+    )
+    levels = np.zeros(60)
+    levels[10:20] = 30.0  # the word itself: not under a silence
+    levels[22:24] = 12.0
+    levels[30:47] = 12.0  # 17 frames said after "go"
+    assert loudest_silence(segments, levels, 10.0) == (30, 17)
+    assert loudest_silence(segments, levels, 15.0) is None
+    assert loudest_silence(segments[:2], levels, 10.0) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "voice", "heard"),
+    [
+        ("go ahead and cancel", "en-us", "go ahead"),  # an answer: without the check, a clear yes (1.00)
+        ("switch off the hazard lights or not", "flite:rms", "switch off the hazard lights"),  # 0.93 without
+    ],
+)
+def test_words_the_sentence_laid_silence_over_are_doubted(engine, demo_profile, text, voice, heard):
+    """The grammar explains what its sentences cannot with silence; words said there are words
+    the command does not hold."""
+    audio = utterance(text, voice)
+    recogniser = AnswerRecogniser if text.startswith("go ahead") else CommandRecogniser
+    result = recogniser(engine, demo_profile).recognise(audio)
+    assert result.text == heard and result.unheard is not None and result.unheard[1] >= 15
+    assert result.doubt.startswith("something was said at ") and result.doubt.endswith("none of these words")
+    assert result.judged(dataclasses.replace(result.limits, unheard_frames=0)).doubt is None
+    assert not dataclasses.replace(result, snr_db=result.limits.noise_knee_db - 1).heard_more_than_words
+
+
+def test_go_ahead_and_cancel_is_no_yes(engine, demo_profile):
+    """After "lock the doors?", only the yes said alone locks them."""
+    answers = AnswerRecogniser(engine, demo_profile)
+
+    def locked_after(answer: str) -> bool:
+        heard: list[events.Event] = []
+        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
+            agent.handle_words("lock the doors".split(), confidence=0.7)
+            assert [e.question for e in heard if isinstance(e, events.Confirm)] == ["lock the doors?"]
+            agent.handle_answer_recognition(answers.recognise(utterance(answer, "en-us")))
+        return any(isinstance(e, events.Can) for e in heard)
+
+    assert locked_after("go ahead")
+    assert not locked_after("go ahead and cancel")
+
+
+def test_words_taken_for_the_end_of_the_wake_phrase_after_a_pause_are_doubted(engine, demo_profile):
+    """The end of the wake phrase can only be where the command's audio begins (the spotter fired
+    before the phrase ended); after a pause, the grammar took "do not" for "okay nabu"."""
+    recogniser = CommandRecogniser(engine, demo_profile)
+    negated = recogniser.recognise(utterance("do not make it warmer", "flite:slt"))
+    assert negated.words == ("okay", "nabu", "make", "it", "warmer") and negated.lead_in_at > LEAD_IN_LATEST
+    assert "taken for the wake phrase after a pause" in negated.doubt
+    tail = with_noise_floor(np.concatenate([speech("nabu, make it warmer", "flite:slt"), silence(0.8)]))
+    straight_on = recogniser.recognise(tail)
+    assert straight_on.lead_in_at is not None and straight_on.lead_in_at <= LEAD_IN_LATEST
+    assert straight_on.text.endswith("make it warmer") and straight_on.doubt is None

@@ -35,7 +35,8 @@ class Item:
     is_wake_item: bool = False
     text: str = ""
     wake_prefixed: bool = False  # the recording starts with the wake phrase: run it through the wake detector
-    kind: str = ""  # what scripts/make-eval-set made it as: command, cut-before, cut-inside, paused, near-miss, extra-words, talk
+    # what scripts/make-eval-set made it as: command, cut-before, cut-inside, paused, near-miss, extra-words, talk
+    kind: str = ""
 
     @property
     def group(self) -> str:

@@ -82,9 +82,9 @@ _RIVALS_PER_VALUE = 3
 DECODE_FLOOR_DB = -60.0
 FRAME = 160  # samples per 10 ms decoder frame
 PAUSE_PERCENTILE = 10  # the level of the pauses: this share of an utterance's frames is quieter
+SILENCE_MARKS = ("<", "[", "+")  # silence and noise fillers of a path (not a grammar's null transitions)
 # Short function words are not checked against other words: weakly said, they often fit some
 # other word better even when said, and no command of the demo car turns on one of them.
-SILENCE_MARKS = ("<", "[", "+")  # silence and noise fillers of a path (not a grammar's null transitions)
 FUNCTION_WORDS = frozenset("a am an are do i is it me my of the to".split())
 OTHER_WORD_SPILL = 5  # frames: how far another word may reach past the heard words' ends
 _NOTHING = np.zeros(0, dtype=np.int16)
@@ -139,8 +139,9 @@ class Calibration:
     # not fitted by scripts/calibrate: set above every correctly heard command of half 1 (README,
     # "Words the grammar laid silence over"). A run of this many frames, each at least
     # `unheard_level_db` above the pauses, inside a silence of the decoded path doubts the command
-    # (0: no check). Only at or above `noise_knee_db`: kitchen noise laid bursts that loud under
-    # nearly every real order's silences at 6 dB.
+    # (0: no check; the level is applied as the command is decoded, `judged` keeps it). Only at or
+    # above `noise_knee_db`: kitchen noise laid bursts that loud under nearly every real order's
+    # silences at 6 dB.
     unheard_level_db: float = 10.0
     unheard_frames: int = 15
 
