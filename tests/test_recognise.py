@@ -15,6 +15,7 @@ from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
 from carvoice.check import load_profile
 from carvoice.recognise.command import (
+    LATE_LEAD_IN_FRAMES,
     LEAD_IN_LATEST,
     AnswerRecogniser,
     Calibration,
@@ -496,9 +497,38 @@ def test_words_taken_for_the_end_of_the_wake_phrase_after_a_pause_are_doubted(en
     before the phrase ended); after a pause, the grammar took "do not" for "okay nabu"."""
     recogniser = CommandRecogniser(engine, demo_profile)
     negated = recogniser.recognise(utterance("do not make it warmer", "flite:slt"))
-    assert negated.words == ("okay", "nabu", "make", "it", "warmer") and negated.lead_in_at > LEAD_IN_LATEST
-    assert "taken for the wake phrase after a pause" in negated.doubt
+    assert negated.words == ("okay", "nabu", "make", "it", "warmer") and negated.lead_in[0] > LEAD_IN_LATEST
+    assert negated.lead_in[1] >= LATE_LEAD_IN_FRAMES and "taken for the wake phrase after a pause" in negated.doubt
     tail = with_noise_floor(np.concatenate([speech("nabu, make it warmer", "flite:slt"), silence(0.8)]))
     straight_on = recogniser.recognise(tail)
-    assert straight_on.lead_in_at is not None and straight_on.lead_in_at <= LEAD_IN_LATEST
+    assert straight_on.lead_in is not None and straight_on.lead_in[0] <= LEAD_IN_LATEST
     assert straight_on.text.endswith("make it warmer") and straight_on.doubt is None
+    # the soft start of "make" taken for "...bu" after the pause: too short to be a word
+    soft = recogniser.recognise(utterance("make it warmer", "en-us+m3", 140))
+    assert soft.lead_in is not None and soft.lead_in[0] > LEAD_IN_LATEST and soft.lead_in[1] < LATE_LEAD_IN_FRAMES
+    assert soft.words == ("make", "it", "warmer") and soft.doubt is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "sent"),
+    [
+        ("lock the doors", ["lock"]),  # the command said again, surely
+        ("unlock the doors", []),  # another value: asked about in turn
+        ("turn on the hazards", []),  # another command: no wake phrase came before it
+        ("what a lovely day it is today", []),
+    ],
+)
+def test_a_question_answered_by_saying_the_command_again(engine, demo_profile, answer, sent):
+    """ "lock the garage" (the demo car has none) is heard as "lock the doors" unsure and asked about;
+    a driver who says the command again instead of "yes" is heard as saying it, surely or not at all.
+    Two hearings that disagree on a value act on neither: the second is asked about."""
+    audio = [silence(1.0), speech("okay nabu, lock the garage", "flite:awb", 150), silence(1.5)]
+    audio += [speech(answer, "flite:slt", 150), silence(2.0)]
+    heard: list[events.Event] = []
+    with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
+        agent.listen(SampleSource(with_noise_floor(np.concatenate(audio), seed=3), "asked, then answered"))
+    questions = [e.question for e in heard if isinstance(e, events.Confirm)]
+    assert questions == ["lock the doors?"] + (["unlock the doors?"] if answer.startswith("unlock") else [])
+    intents = [e for e in heard if isinstance(e, events.Intent)]
+    assert [e.slots["action"] for e in intents[1:]] == sent + (["unlock"] if answer.startswith("unlock") else [])
+    assert [str(e.signals["Lock_Cmd"]).lower() for e in heard if isinstance(e, events.Can)] == sent

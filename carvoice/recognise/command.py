@@ -42,6 +42,7 @@ decode:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -89,9 +90,12 @@ FUNCTION_WORDS = frozenset("a am an are do i is it me my of the to".split())
 OTHER_WORD_SPILL = 5  # frames: how far another word may reach past the heard words' ends
 _NOTHING = np.zeros(0, dtype=np.int16)
 # The wake phrase's end can only be heard where a command's audio begins (the spotter fired before
-# the phrase ended): words the grammar took for it after a pause were something else, often a
-# word the command does not hold ("don't open the boot" was carried out as "nabu open the boot").
-LEAD_IN_LATEST = 25  # frames
+# the phrase ended): a word's worth of sound the grammar took for it after a pause was something
+# else, often a word the command does not hold ("don't open the boot" was carried out as "nabu
+# open the boot"). Shorter ones are the soft start of the first word (README, "Words the grammar
+# laid silence over": on the tuning voices 13 frames at most).
+LEAD_IN_LATEST = 25  # frames after the audio's start
+LATE_LEAD_IN_FRAMES = 15
 # A pause is lengthened (`CommandRecogniser.lengthen_pause`) with its last 90 ms said again: its first
 # frames can hold the quiet end of the last word, which repeated drew the word out in cabin noise
 # ("high" lasted 0.8 s; README, "Judged ahead of the end").
@@ -320,7 +324,8 @@ class Recognition:
     snr_db: float = math.inf  # the command's speech-band SNR, estimated from its own audio
     # (first frame, frames) of the longest run of loud frames inside the decoded path's silences
     unheard: tuple[int, int] | None = None
-    lead_in_at: int | None = None  # the first frame of what the path took for the wake phrase's end
+    # (first frame, frames) of what the path took for the wake phrase's end, if it begins with that
+    lead_in: tuple[int, int] | None = None
 
     @property
     def text(self) -> str:
@@ -352,8 +357,8 @@ class Recognition:
             return f'"{word}" lasted {self.drawn_out.frames / 100:.1f} s, longer than it is ever said'
         if self.unplaced:
             return "the words could not be placed on the audio"
-        if self.lead_in_at is not None and self.lead_in_at > LEAD_IN_LATEST:
-            return f"words at {self.lead_in_at / 100:.1f} s were taken for the wake phrase after a pause"
+        if self.lead_in is not None and self.lead_in[0] > LEAD_IN_LATEST and self.lead_in[1] >= LATE_LEAD_IN_FRAMES:
+            return f"words at {self.lead_in[0] / 100:.1f} s were taken for the wake phrase after a pause"
         if self.heard_more_than_words:
             start = self.unheard[0] / 100 if self.unheard else 0.0
             return f"something was said at {start:.1f} s that is none of these words"
@@ -455,14 +460,14 @@ class CommandRecogniser:
         not (the few milliseconds of noise said again move the batch cepstral mean): on the tuning
         voices it carried out 2 more of 130 near misses at 12 dB and 1 more at 20 dB, and at 6 dB
         flipped two commands from "off" to "on", one of them carried out."""
-        return estimated_snr_db(with_floor(self._audio_heard(), DECODE_FLOOR_DB)) >= self.limits.noise_knee_db
+        return estimated_snr_db(with_floor(self.heard_audio(), DECODE_FLOOR_DB)) >= self.limits.noise_knee_db
 
     def lengthen_pause(self, pause_samples: int, seconds: float) -> None:
         """Until the next frame, decodes and judgements take the pause that ends the frames (their last
         `pause_samples`) as if it had lasted `seconds`, its end said again: every constant was fitted on commands judged
         after the 0.6 s trailing silence, and judged after 0.2 s as heard, the same recordings came out
         surer (the batch cepstral mean holds less silence; README, "Judged ahead of the end")."""
-        pause = self._audio_heard()[-pause_samples:] if pause_samples > 0 else _NOTHING
+        pause = self.heard_audio()[-pause_samples:] if pause_samples > 0 else _NOTHING
         missing = round(seconds * SAMPLE_RATE) - len(pause)
         said_again = pause[-round(LENGTHEN_FROM_SECONDS * SAMPLE_RATE) :]
         self._lengthened = np.resize(said_again, missing) if len(said_again) and missing > 0 else _NOTHING
@@ -532,11 +537,11 @@ class CommandRecogniser:
         levels = frame_levels_db(audio)
         pauses = float(np.percentile(levels, PAUSE_PERCENTILE))
         unheard = loudest_silence(grammar.segments, levels - pauses, self.limits.unheard_level_db)
-        lead_in_at = self._lead_in_at(grammar.segments)
+        lead_in = self._lead_in(grammar.segments)
         aligned = self.engine.align(words, audio)
         if aligned is None or len(aligned[1]) != len(words):
             return Recognition(
-                words, fit, self.limits, drawn_out, unplaced=True, snr_db=snr, unheard=unheard, lead_in_at=lead_in_at
+                words, fit, self.limits, drawn_out, unplaced=True, snr_db=snr, unheard=unheard, lead_in=lead_in
             )
         own, placed = aligned
         slots = {i for _, _, start, end in parses[0].spans for i in range(start, end)}
@@ -555,7 +560,7 @@ class CommandRecogniser:
             snr_db=snr,
             unfinished=unfinished,
             unheard=unheard,
-            lead_in_at=lead_in_at,
+            lead_in=lead_in,
         )
         if heard.doubt is not None or math.isinf(self.limits.other_word_log10):
             return heard  # rejected already: the most expensive check is spared
@@ -595,25 +600,28 @@ class CommandRecogniser:
             return None  # the whole sentence and then the start of more (a breath heard as "and ...")
         return " ".join(words), (log_score - grammar.log_score) / word_frames
 
-    def _lead_in_at(self, segments: tuple[Segment, ...]) -> int | None:
-        """The first frame of the wake phrase's end, if the path begins with it."""
+    def _lead_in(self, segments: tuple[Segment, ...]) -> tuple[int, int] | None:
+        """(first frame, frames) of the wake phrase's end, if the path begins with it."""
         wake = self.profile.wake
         phrase = set(wake.phrase.split()) if wake is not None else set()
-        first = next((s for s in segments if not s.word.startswith(FILLER_MARKS)), None)
-        if first is None or not (LEAD_IN_MARK in first.word or first.word.split("(")[0] in phrase):
+        said = [s for s in segments if not s.word.startswith(FILLER_MARKS)]
+        lead = list(itertools.takewhile(lambda s: LEAD_IN_MARK in s.word or s.word.split("(")[0] in phrase, said))
+        if not lead:
             return None
-        return first.start_frame
+        return lead[0].start_frame, lead[-1].end_frame - lead[0].start_frame + 1
 
     def _heard_frames(self) -> int:
         return len(self._frames) if self._view is None else self._view
 
-    def _audio_heard(self) -> np.ndarray:
+    def heard_audio(self) -> np.ndarray:
+        """The frames heard since `begin` (up to a pause gone back to): what an answer that was no
+        yes or no is heard again as, a command."""
         heard = self._frames[: self._heard_frames()]
         return np.concatenate(heard) if heard else _NOTHING
 
     def _audio(self) -> np.ndarray:
         """What is decoded: the frames heard, then the lengthened pause if any, over the floor."""
-        return with_floor(np.concatenate([self._audio_heard(), self._lengthened]), DECODE_FLOOR_DB)
+        return with_floor(np.concatenate([self.heard_audio(), self._lengthened]), DECODE_FLOOR_DB)
 
     def _extent(self) -> tuple[int, int]:
         """What a decode covers: the frames heard, and the samples of the lengthened pause after them."""
