@@ -179,57 +179,23 @@ class Agent(Closing):
             return
         self.execute(intent_name, slots)
 
-    def handle_answer_recognition(self, recognition: Recognition, audio: np.ndarray | None = None) -> None:
-        """A spoken answer: a yes with "no" close behind it in noise is no clear yes. One that is no
-        clear yes or no may be the command said again (`audio`: what was heard, to hear it as one)."""
+    def handle_answer_recognition(self, recognition: Recognition) -> None:
+        """A spoken answer: a yes with "no" close behind it in noise is no clear yes."""
         doubt = recognition.doubt or recognition.reason_to_ask or None
-        if (
-            audio is not None
-            and self._pending is not None
-            and not self._clear(recognition.words, recognition.confidence, doubt)
-        ):
-            pending = self._pending
-            again = self._same_command_again(audio, pending.intent)
-            if again is not None:
-                self._pending = None
-                readings = self.profile.readings(list(again.words))
-                # Two hearings that disagree on a value ("close" asked about, "open" heard in noise)
-                # are no reason to act on either: the one heard last is asked about.
-                differs = readings != [(pending.intent, pending.slots)]
-                reason = again.reason_to_ask or ("heard otherwise than the command asked about" if differs else "")
-                self.handle_words(again.words, again.confidence, again.doubt, reason_to_ask=reason)
-                return
         self.handle_answer(recognition.words, recognition.confidence, doubt)
-
-    def _same_command_again(self, audio: np.ndarray, intent: str) -> Recognition | None:
-        """The waiting command's intent heard in the answer's audio as a command the gate would take
-        (with the same slots or others: "turn off the light bar" to "turn on the light bar?"). Only
-        that intent: any other command heard after a question had no wake phrase before it."""
-        if self.engine is None:
-            return None
-        heard = CommandRecogniser(self.engine, self.profile).recognise(audio)
-        verdict = self.gate.review(heard.words, heard.confidence, heard.doubt)
-        return heard if verdict.accepted and verdict.intent == intent else None
-
-    def _clear(self, words: Sequence[str], confidence: float, doubt: str | None) -> bool:
-        """A yes or no heard surely enough for the waiting command: a yes to a command heard unsure is
-        all there is to say the command was meant, so it must be heard at confirm_below."""
-        if self._pending is None or not words or answer_of(tuple(words)) is None or doubt is not None:
-            return False
-        sure = self.profile.recognition.min_confidence
-        if self._pending.heard_unsure:
-            sure = max(sure, self.gate.confirm_below(self.profile.intents[self._pending.intent]))
-        return confidence >= sure
 
     def handle_answer(self, words: Sequence[str], confidence: float, doubt: str | None = None) -> None:
         """Only a clear yes carries out the waiting command; anything else leaves the car alone."""
         if self.state is not None:
             self.state.catch_up()
-        clear = self._clear(words, confidence, doubt)
         pending, self._pending = self._pending, None
         if pending is None:
             return
         answer = answer_of(tuple(words)) if words else None
+        sure = self.profile.recognition.min_confidence
+        if pending.heard_unsure:  # the yes is all there is to say the command was meant: it must be heard surely
+            sure = max(sure, self.gate.confirm_below(self.profile.intents[pending.intent]))
+        clear = answer is not None and confidence >= sure and doubt is None
         self.emit(
             events.Answer(
                 self.now,
@@ -484,13 +450,12 @@ class Agent(Closing):
 
     def _finish(self, recogniser: CommandRecogniser, status: Status, still_paused: bool) -> None:
         """`still_paused`: the command ends in a held pause that no speech broke."""
-        said = recogniser.heard_audio()
         recognition = recogniser.finish(still_paused)
         if isinstance(recogniser, AnswerRecogniser):
             if status is Status.NO_SPEECH:
                 self.handle_answer((), 0.0)
             else:
-                self.handle_answer_recognition(recognition, said)
+                self.handle_answer_recognition(recognition)
             return
         if status is Status.NO_SPEECH and not recognition.words:
             self.emit(events.Rejected(self.now, reason="no command followed the wake phrase"))

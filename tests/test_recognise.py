@@ -455,6 +455,9 @@ def test_loud_frames_under_the_paths_silences_are_found_and_words_left_alone():
     assert loudest_silence(segments, levels, 10.0) == (30, 17)
     assert loudest_silence(segments, levels, 15.0) is None
     assert loudest_silence(segments[:2], levels, 10.0) is None
+    # a path that ends in two silences: a run across their border is one run
+    split = (*segments[:3], Segment("<sil>", 20, 39, 0.0), Segment("<sil>", 40, 59, 0.0))
+    assert loudest_silence(split, levels, 10.0) == (30, 17)
 
 
 @pytest.mark.parametrize(
@@ -507,28 +510,3 @@ def test_words_taken_for_the_end_of_the_wake_phrase_after_a_pause_are_doubted(en
     soft = recogniser.recognise(utterance("make it warmer", "en-us+m3", 140))
     assert soft.lead_in is not None and soft.lead_in[0] > LEAD_IN_LATEST and soft.lead_in[1] < LATE_LEAD_IN_FRAMES
     assert soft.words == ("make", "it", "warmer") and soft.doubt is None
-
-
-@pytest.mark.parametrize(
-    ("answer", "sent"),
-    [
-        ("lock the doors", ["lock"]),  # the command said again, surely
-        ("unlock the doors", []),  # another value: asked about in turn
-        ("turn on the hazards", []),  # another command: no wake phrase came before it
-        ("what a lovely day it is today", []),
-    ],
-)
-def test_a_question_answered_by_saying_the_command_again(engine, demo_profile, answer, sent):
-    """ "lock the garage" (the demo car has none) is heard as "lock the doors" unsure and asked about;
-    a driver who says the command again instead of "yes" is heard as saying it, surely or not at all.
-    Two hearings that disagree on a value act on neither: the second is asked about."""
-    audio = [silence(1.0), speech("okay nabu, lock the garage", "flite:awb", 150), silence(1.5)]
-    audio += [speech(answer, "flite:slt", 150), silence(2.0)]
-    heard: list[events.Event] = []
-    with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
-        agent.listen(SampleSource(with_noise_floor(np.concatenate(audio), seed=3), "asked, then answered"))
-    questions = [e.question for e in heard if isinstance(e, events.Confirm)]
-    assert questions == ["lock the doors?"] + (["unlock the doors?"] if answer.startswith("unlock") else [])
-    intents = [e for e in heard if isinstance(e, events.Intent)]
-    assert [e.slots["action"] for e in intents[1:]] == sent + (["unlock"] if answer.startswith("unlock") else [])
-    assert [str(e.signals["Lock_Cmd"]).lower() for e in heard if isinstance(e, events.Can)] == sent

@@ -262,17 +262,26 @@ def _score_over(segments: tuple[Segment, ...], start: int, frames: int) -> float
 
 def loudest_silence(segments: tuple[Segment, ...], levels: np.ndarray, above_db: float) -> tuple[int, int] | None:
     """(first frame, frames) of the longest run of frames at least `above_db` over the pauses
-    (`levels` already taken relative to them) inside the path's silences and noise fillers."""
-    best: tuple[int, int] | None = None
+    (`levels` already taken relative to them) inside the path's silences and noise fillers, those
+    that follow one another taken as one (a path often ends in two silences)."""
+    stretches: list[list[int]] = []  # [first frame, last frame] of each stretch of silence
     for segment in segments:
-        if not segment.word.startswith(SILENCE_MARKS) or segment.frames <= 0:
-            continue
-        span = levels[segment.start_frame : segment.end_frame + 1]
+        if segment.word.startswith("(") or segment.frames <= 0:
+            continue  # a grammar's null transition takes no time
+        if not segment.word.startswith(SILENCE_MARKS):
+            stretches.append([])
+        elif stretches and stretches[-1] and stretches[-1][1] + 1 == segment.start_frame:
+            stretches[-1][1] = segment.end_frame
+        else:
+            stretches.append([segment.start_frame, segment.end_frame])
+    best: tuple[int, int] | None = None
+    for first, last in (s for s in stretches if s):
+        span = levels[first : last + 1]
         bounds = np.concatenate([[-1], np.flatnonzero(span < above_db), [len(span)]])
         widths = np.diff(bounds) - 1
         widest = int(np.argmax(widths))
         if widths[widest] > 0 and (best is None or widths[widest] > best[1]):
-            best = (segment.start_frame + int(bounds[widest]) + 1, int(widths[widest]))
+            best = (first + int(bounds[widest]) + 1, int(widths[widest]))
     return best
 
 
@@ -359,9 +368,8 @@ class Recognition:
             return "the words could not be placed on the audio"
         if self.lead_in is not None and self.lead_in[0] > LEAD_IN_LATEST and self.lead_in[1] >= LATE_LEAD_IN_FRAMES:
             return f"words at {self.lead_in[0] / 100:.1f} s were taken for the wake phrase after a pause"
-        if self.heard_more_than_words:
-            start = self.unheard[0] / 100 if self.unheard else 0.0
-            return f"something was said at {start:.1f} s that is none of these words"
+        if self.unheard is not None and self.heard_more_than_words:
+            return f"something was said at {self.unheard[0] / 100:.1f} s that is none of these words"
         weak_word = next((reason for e in self.evidence if (reason := e.doubt(self.limits))), None)
         if weak_word is not None:
             return weak_word
@@ -460,14 +468,14 @@ class CommandRecogniser:
         not (the few milliseconds of noise said again move the batch cepstral mean): on the tuning
         voices it carried out 2 more of 130 near misses at 12 dB and 1 more at 20 dB, and at 6 dB
         flipped two commands from "off" to "on", one of them carried out."""
-        return estimated_snr_db(with_floor(self.heard_audio(), DECODE_FLOOR_DB)) >= self.limits.noise_knee_db
+        return estimated_snr_db(with_floor(self._audio_heard(), DECODE_FLOOR_DB)) >= self.limits.noise_knee_db
 
     def lengthen_pause(self, pause_samples: int, seconds: float) -> None:
         """Until the next frame, decodes and judgements take the pause that ends the frames (their last
         `pause_samples`) as if it had lasted `seconds`, its end said again: every constant was fitted on commands judged
         after the 0.6 s trailing silence, and judged after 0.2 s as heard, the same recordings came out
         surer (the batch cepstral mean holds less silence; README, "Judged ahead of the end")."""
-        pause = self.heard_audio()[-pause_samples:] if pause_samples > 0 else _NOTHING
+        pause = self._audio_heard()[-pause_samples:] if pause_samples > 0 else _NOTHING
         missing = round(seconds * SAMPLE_RATE) - len(pause)
         said_again = pause[-round(LENGTHEN_FROM_SECONDS * SAMPLE_RATE) :]
         self._lengthened = np.resize(said_again, missing) if len(said_again) and missing > 0 else _NOTHING
@@ -613,15 +621,13 @@ class CommandRecogniser:
     def _heard_frames(self) -> int:
         return len(self._frames) if self._view is None else self._view
 
-    def heard_audio(self) -> np.ndarray:
-        """The frames heard since `begin` (up to a pause gone back to): what an answer that was no
-        yes or no is heard again as, a command."""
+    def _audio_heard(self) -> np.ndarray:
         heard = self._frames[: self._heard_frames()]
         return np.concatenate(heard) if heard else _NOTHING
 
     def _audio(self) -> np.ndarray:
         """What is decoded: the frames heard, then the lengthened pause if any, over the floor."""
-        return with_floor(np.concatenate([self.heard_audio(), self._lengthened]), DECODE_FLOOR_DB)
+        return with_floor(np.concatenate([self._audio_heard(), self._lengthened]), DECODE_FLOOR_DB)
 
     def _extent(self) -> tuple[int, int]:
         """What a decode covers: the frames heard, and the samples of the lengthened pause after them."""
@@ -665,6 +671,9 @@ class AnswerRecogniser(CommandRecogniser):
 
     def _grammar(self) -> Grammar:
         return ANSWER_GRAMMAR
+
+    def _lead_in(self, segments: tuple[Segment, ...]) -> tuple[int, int] | None:
+        return None  # the answer grammar has no wake phrase before it (a word of both is an answer)
 
     def _rivals(self, words: tuple[str, ...]) -> list[tuple[str, ...]]:
         answer = answer_of(words)
