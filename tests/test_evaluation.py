@@ -1,6 +1,7 @@
 """The evaluator's figures on hand-made manifests whose right answers are known."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,10 @@ def test_eval_runs_the_daemon_path_on_a_tiny_set(tmp_path, capsys):
     assert summary["wrong_action_rate"] == pytest.approx(1 / 3, abs=1e-3)
     assert out[2].startswith("WRONG 2.wav")
     assert 0 < summary["rtf"] < 1
+    # what the silence checks measured, to set their constants again from a table: said alone, no
+    # loud run lies under the command's silences
+    runs = [re.search(r"  loud under silence (\d+) fr", line) for line in out[:3]]
+    assert all(run and int(run[1]) < 15 for run in runs), out[:3]
 
 
 def test_camel_case_labels_read_as_the_profile_names(tmp_path):

@@ -14,15 +14,15 @@ from carvoice.audio.noise import cabin_noise, mix
 from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
 from carvoice.check import load_profile
+from carvoice.evaluation import generate
 from carvoice.recognise.command import (
-    LATE_LEAD_IN_FRAMES,
-    LEAD_IN_LATEST,
     AnswerRecogniser,
     Calibration,
     CommandRecogniser,
     Recognition,
     loudest_silence,
     rivals,
+    sounding_end,
 )
 from carvoice.recognise.engine import (
     COMMAND,
@@ -30,6 +30,7 @@ from carvoice.recognise.engine import (
     SUBSTITUTES,
     AlignedWord,
     Hypothesis,
+    Phone,
     Segment,
     engine_for,
     one_word_swapped,
@@ -476,7 +477,7 @@ def test_words_the_sentence_laid_silence_over_are_doubted(engine, demo_profile, 
     assert result.text == heard and result.unheard is not None and result.unheard[1] >= 15
     assert result.doubt.startswith("something was said at ") and result.doubt.endswith("none of these words")
     assert result.judged(dataclasses.replace(result.limits, unheard_frames=0)).doubt is None
-    assert not dataclasses.replace(result, snr_db=result.limits.noise_knee_db - 1).heard_more_than_words
+    assert dataclasses.replace(result, snr_db=result.limits.noise_knee_db - 1).unheard_speech is None
 
 
 def test_go_ahead_and_cancel_is_no_yes(engine, demo_profile):
@@ -499,14 +500,58 @@ def test_words_taken_for_the_end_of_the_wake_phrase_after_a_pause_are_doubted(en
     """The end of the wake phrase can only be where the command's audio begins (the spotter fired
     before the phrase ended); after a pause, the grammar took "do not" for "okay nabu"."""
     recogniser = CommandRecogniser(engine, demo_profile)
+    limits = recogniser.limits
     negated = recogniser.recognise(utterance("do not make it warmer", "flite:slt"))
-    assert negated.words == ("okay", "nabu", "make", "it", "warmer") and negated.lead_in[0] > LEAD_IN_LATEST
-    assert negated.lead_in[1] >= LATE_LEAD_IN_FRAMES and "taken for the wake phrase after a pause" in negated.doubt
+    assert negated.words == ("okay", "nabu", "make", "it", "warmer") and negated.lead_in[0] > limits.lead_in_latest
+    assert negated.lead_in[1] >= limits.late_lead_in_frames
+    assert "taken for the wake phrase after a pause" in negated.doubt
+    assert negated.judged(dataclasses.replace(limits, late_lead_in_frames=0)).late_lead_in is None
     tail = with_noise_floor(np.concatenate([speech("nabu, make it warmer", "flite:slt"), silence(0.8)]))
     straight_on = recogniser.recognise(tail)
-    assert straight_on.lead_in is not None and straight_on.lead_in[0] <= LEAD_IN_LATEST
+    assert straight_on.lead_in is not None and straight_on.lead_in[0] <= limits.lead_in_latest
     assert straight_on.text.endswith("make it warmer") and straight_on.doubt is None
     # the soft start of "make" taken for "...bu" after the pause: too short to be a word
     soft = recogniser.recognise(utterance("make it warmer", "en-us+m3", 140))
-    assert soft.lead_in is not None and soft.lead_in[0] > LEAD_IN_LATEST and soft.lead_in[1] < LATE_LEAD_IN_FRAMES
+    assert soft.lead_in is not None and soft.lead_in[0] > limits.lead_in_latest
+    assert soft.lead_in[1] < limits.late_lead_in_frames
     assert soft.words == ("make", "it", "warmer") and soft.doubt is None
+
+
+def test_a_final_stop_held_is_measured_by_the_sound_before_it():
+    """A stop's closure is silence however clearly it is said; a stop squeezed into a cut is not held."""
+    said = (Phone("M", 0, 10, -1.0), Phone("IH", 10, 5, -1.0), Phone("L", 15, 13, -1.0))
+    milk = AlignedWord("milk", 0, 40, (*said, Phone("K", 28, 12, -1.0)))
+    assert sounding_end(milk, 6).name == "L"
+    assert sounding_end(dataclasses.replace(milk, phones=(*said, Phone("K", 28, 4, -1.0))), 6).name == "K"
+    assert sounding_end(milk, 0).name == "K"
+    assert sounding_end(AlignedWord("on", 0, 20, (Phone("AA", 0, 10, -1.0), Phone("N", 10, 10, -1.0))), 6).name == "N"
+    assert sounding_end(AlignedWord("k", 0, 12, (Phone("K", 0, 12, -1.0),)), 6).name == "K"
+    locked = (Phone("L", 0, 8, -1.0), Phone("AA", 8, 12, -1.0), Phone("K", 20, 6, -1.0), Phone("T", 26, 9, -1.0))
+    assert sounding_end(AlignedWord("locked", 0, 35, locked), 6).name == "AA"
+
+
+def test_a_real_order_ending_in_an_unreleased_stop_is_carried_out(shared_data):
+    """The speaker held the closure of "milk"'s /k/ and never released it: the word ends as quietly
+    as the pauses, but its /l/ was heard."""
+    profile = load_profile(COFFEE)
+    engine = engine_for(profile)
+    clip = read_wav(shared_data / "coffee" / "clean" / "1a3b706a-9056-43c1-809e-bda1fe6eca96.wav")
+    order = CommandRecogniser(engine, profile).recognise(clip)
+    stop = order.placed[-1].phones[-1]
+    assert order.text.endswith("sweetener and soy milk") and order.doubt is None
+    assert stop.name == "K" and stop.frames >= order.limits.held_stop_frames
+    by_last_phone = CommandRecogniser(engine, profile, dataclasses.replace(order.limits, held_stop_frames=0))
+    assert by_last_phone.recognise(clip).doubt == '"milk" ends as quietly as the pauses'
+
+
+def test_a_stop_squeezed_into_a_cut_off_word_is_still_measured(engine, demo_profile, tmp_path, monkeypatch):
+    """ "open the trunk" cut at 55 % of "trunk" as `scripts/make-eval-set` cuts (the tuning voices'
+    set, flite rms): the aligner squeezed the /k/ over the silence after the cut, too short for a
+    stop held."""
+    monkeypatch.setitem(generate._aligner, "engine", engine)
+    line = {"text": "open the trunk", "voice": "flite:rms", "speed": 160, "cut": "inside 0.55"}
+    assert generate._render((line, tmp_path / "cut.wav", "", 2038))
+    cut = CommandRecogniser(engine, demo_profile).recognise(read_wav(tmp_path / "cut.wav"))
+    stop = cut.placed[-1].phones[-1]
+    assert cut.text == "open the trunk" and stop.name == "K" and stop.frames < cut.limits.held_stop_frames
+    assert cut.doubt == '"trunk" ends as quietly as the pauses'

@@ -17,7 +17,7 @@ from carvoice.evaluation.metrics import COMMAND_KEYS, command_metrics, is_right
 from carvoice.evaluation.wake import HALVES, evaluate_wake, half_of, negative_files
 from carvoice.evaluation.wake_scores import plot_det, wake_metrics
 from carvoice.profile.model import WAKE_ENGINES
-from carvoice.recognise.command import Calibration
+from carvoice.recognise.command import Calibration, Recognition
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -130,10 +130,20 @@ def run(args: argparse.Namespace) -> int:
             got = got or f"rejected: {'; '.join(outcome.rejections)}"
             print(
                 f"{verdict:5} {item.audio.name} {item.group}  want {item.intent} {item.slots}  got {got}  "
-                f'heard "{outcome.heard}" ({outcome.confidence:.2f})'
+                f'heard "{outcome.heard}" ({outcome.confidence:.2f}){_silences(outcome.recognition)}'
             )
     print(json.dumps(command_metrics(outcomes)))
     return 0
+
+
+def _silences(heard: Recognition | None) -> str:
+    """What the silence checks measured on the last command decoded (README, "Words the grammar laid
+    silence over"), so that their constants can be set again from a table: the longest loud run
+    under the path's silences and what it took for the wake phrase's end, in frames."""
+    if heard is None:
+        return ""
+    run = f"  loud under silence {heard.unheard[1] if heard.unheard else 0} fr"
+    return run + (f"  lead-in {heard.lead_in[1]} fr at {heard.lead_in[0] / 100:.2f} s" if heard.lead_in else "")
 
 
 def decoder_settings(text: str) -> dict[str, str | float | bool]:
