@@ -426,6 +426,12 @@ def test_another_word_counts_only_over_the_speech(engine, demo_profile, swap, do
     assert recogniser._other_word(words, placed, np.zeros(48000, dtype=np.int16)) == doubted
 
 
+@pytest.mark.parametrize("value", [-1, 6.5, True, "6"])
+def test_counts_of_frames_must_be_whole_numbers(value):
+    with pytest.raises(ValueError, match="held_stop_frames is a count of frames"):
+        Calibration(held_stop_frames=value)
+
+
 def test_a_prior_above_certainty_is_refused(tmp_path):
     (tmp_path / "c.json").write_text('{"other_word_log10": 3}')
     with pytest.raises(ValueError, match=r"c\.json: other_word_log10 is a log10 probability"):
@@ -524,6 +530,8 @@ def test_a_final_stop_held_is_measured_by_the_sound_before_it():
     assert sounding_end(milk, 6).name == "L"
     assert sounding_end(dataclasses.replace(milk, phones=(*said, Phone("K", 28, 4, -1.0))), 6).name == "K"
     assert sounding_end(milk, 0).name == "K"
+    held_just = (*said, Phone("K", 28, 6, -1.0))
+    assert [sounding_end(AlignedWord("milk", 0, 34, held_just), held).name for held in (6, 7)] == ["L", "K"]
     assert sounding_end(AlignedWord("on", 0, 20, (Phone("AA", 0, 10, -1.0), Phone("N", 10, 10, -1.0))), 6).name == "N"
     assert sounding_end(AlignedWord("k", 0, 12, (Phone("K", 0, 12, -1.0),)), 6).name == "K"
     locked = (Phone("L", 0, 8, -1.0), Phone("AA", 8, 12, -1.0), Phone("K", 20, 6, -1.0), Phone("T", 26, 9, -1.0))
@@ -540,8 +548,12 @@ def test_a_real_order_ending_in_an_unreleased_stop_is_carried_out(shared_data):
     stop = order.placed[-1].phones[-1]
     assert order.text.endswith("sweetener and soy milk") and order.doubt is None
     assert stop.name == "K" and stop.frames >= order.limits.held_stop_frames
-    by_last_phone = CommandRecogniser(engine, profile, dataclasses.replace(order.limits, held_stop_frames=0))
-    assert by_last_phone.recognise(clip).doubt == '"milk" ends as quietly as the pauses'
+    by_last_phone = dataclasses.replace(order.limits, held_stop_frames=0)
+    assert CommandRecogniser(engine, profile, by_last_phone).recognise(clip).doubt == (
+        '"milk" ends as quietly as the pauses'
+    )
+    with pytest.raises(ValueError, match="measured with other held_stop_frames"):
+        order.judged(by_last_phone)  # the phone measured was chosen as the command was decoded
 
 
 def test_a_stop_squeezed_into_a_cut_off_word_is_still_measured(engine, demo_profile, tmp_path, monkeypatch):

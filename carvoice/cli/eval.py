@@ -130,16 +130,16 @@ def run(args: argparse.Namespace) -> int:
             got = got or f"rejected: {'; '.join(outcome.rejections)}"
             print(
                 f"{verdict:5} {item.audio.name} {item.group}  want {item.intent} {item.slots}  got {got}  "
-                f'heard "{outcome.heard}" ({outcome.confidence:.2f}){_silences(outcome.recognition)}'
+                f'heard "{outcome.heard}" ({outcome.confidence:.2f}){_silence_and_lead_in(outcome.recognition)}'
             )
     print(json.dumps(command_metrics(outcomes)))
     return 0
 
 
-def _silences(heard: Recognition | None) -> str:
-    """What the silence checks measured on the last command decoded (README, "Words the grammar laid
-    silence over"), so that their constants can be set again from a table: the longest loud run
-    under the path's silences and what it took for the wake phrase's end, in frames."""
+def _silence_and_lead_in(heard: Recognition | None) -> str:
+    """What the two checks of README, "Words the grammar laid silence over", measured on the last
+    command decoded, so that their constants can be set again from a table: the longest loud run
+    under the path's silences and what the path took for the wake phrase's end, in frames."""
     if heard is None:
         return ""
     run = f"  loud under silence {heard.unheard[1] if heard.unheard else 0} fr"

@@ -40,6 +40,8 @@ OPEN = dataclasses.replace(
     last_phone_level_db=-math.inf,
     last_word_pace=0.0,
     unfinished_lead=math.inf,
+    unheard_frames=0,
+    late_lead_in_frames=0,
 )
 # Floors a heard command must reach.
 FLOORS = ("word_fit", "phone_score", "last_phone_frames", "last_phone_score", "last_phone_level_db", "last_word_pace")

@@ -138,7 +138,7 @@ class Calibration:
     # not fitted by scripts/calibrate: set above every correctly heard command of half 1 (README,
     # "Words the grammar laid silence over"). A run of this many frames, each at least
     # `unheard_level_db` above the pauses, inside a silence of the decoded path doubts the command
-    # (0: no check; the level is applied as the command is decoded, `judged` keeps it). Only at or
+    # (0: no check; the level is applied as the command is decoded: `judged` cannot change it). Only at or
     # above `noise_knee_db`: kitchen noise laid bursts that loud under nearly every real order's
     # silences at 6 dB.
     unheard_level_db: float = 10.0
@@ -153,10 +153,10 @@ class Calibration:
     late_lead_in_frames: int = 15
     # not fitted by scripts/calibrate: set on the tuning half (README, "Words that end in a stop").
     # A stop's closure is silence however clearly it is said, and real speakers often leave a final
-    # stop unreleased: "milk" ended as quietly as the pauses in 12 of 206 real coffee orders, its
+    # stop unreleased: "milk" ended as quietly as the pauses in 13 of 206 real coffee orders, its
     # /k/ held 8-19 frames. A final stop held this long is measured for loudness by the phone before
     # it; the aligner squeezes the stop of a word cut short to 3-4 frames (0: the last phone always).
-    # Applied as the command is measured (`judged` keeps it).
+    # Applied as the command is measured: `judged` cannot change it.
     held_stop_frames: int = 6
 
     @classmethod
@@ -179,8 +179,9 @@ class Calibration:
                 "noise raises the bar: centre_rise_per_db, centre_rise_max and rival_rise_per_db are at least 0"
             )
         for name in ("unheard_frames", "lead_in_latest", "late_lead_in_frames", "held_stop_frames"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} is a count of frames, at least 0: not {getattr(self, name)}")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} is a count of frames, a whole number at least 0: not {value!r}")
 
     def centre_at(self, snr_db: float) -> float:
         """The confidence centre for a command heard at this speech-band SNR."""
@@ -198,6 +199,8 @@ class Calibration:
 
 
 _calibration = Calibration()
+# The constants applied while a command is measured, not when it is judged.
+MEASURED_WITH = ("unheard_level_db", "held_stop_frames")
 
 
 def use_calibration(calibration: Calibration) -> None:
@@ -429,7 +432,11 @@ class Recognition:
         return f'"{self.rival}" fits nearly as well in noise ({margin})'
 
     def judged(self, limits: Calibration) -> Recognition:
-        """The same measurements judged with other constants (calibration)."""
+        """The same measurements judged with other constants (calibration); those that shape the
+        measurements themselves (MEASURED_WITH) can only change with a new decode."""
+        changed = [name for name in MEASURED_WITH if getattr(limits, name) != getattr(self.limits, name)]
+        if changed:
+            raise ValueError(f"measured with other {', '.join(changed)}: decode again to change them")
         return dataclasses.replace(self, limits=limits)
 
 
