@@ -154,9 +154,10 @@ class Calibration:
     # not fitted by scripts/calibrate: set on the tuning half (README, "Words that end in a stop").
     # A stop's closure is silence however clearly it is said, and real speakers often leave a final
     # stop unreleased: "milk" ended as quietly as the pauses in 13 of 206 real coffee orders, its
-    # /k/ held 8-19 frames. A final stop held this long is measured for loudness by the phone before
-    # it; the aligner squeezes the stop of a word cut short to 3-4 frames (0: the last phone always).
-    # Applied as the command is measured: `judged` cannot change it.
+    # /k/ held 8-19 frames. A word whose final stop is held this long is measured for loudness by
+    # its last phone that is no stop (`sounding_end`); the aligner squeezes the stop of a word cut
+    # short to 3-4 frames (0: the last phone always). Applied as the command is measured: `judged`
+    # cannot change it.
     held_stop_frames: int = 6
 
     @classmethod
