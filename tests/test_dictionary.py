@@ -91,3 +91,32 @@ def test_files_an_attacker_wrote_are_read_as_every_line_reads_them(tmp_path, mon
     known: dict[str, tuple[str, ...]] = {}
     dictionary._read(path, frozenset(wanted), known)
     assert known == wanted
+
+
+@pytest.mark.parametrize(
+    ("word", "american", "british"),
+    [
+        ("heater", "HH IY T ER", "HH IY T AH"),  # a final ER is a schwa
+        ("hazard", "HH AE Z ER D", "HH AE Z AH D"),  # so is one before a consonant, after the first vowel
+        ("turn", "T ER N", "T ER N"),  # the first vowel stays: the vowel of "nurse", not a schwa
+        ("doors", "D AO R Z", "D AO Z"),  # no r before a consonant
+        ("warmer", "W AO R M ER", "W AO M AH"),
+        ("bar", "B AA R", "B AA R"),  # a word-final r stays: "ba" cut short is not "bar"
+        ("very", "V EH R IY", "V EH R IY"),  # an r before a vowel is said
+        ("fast", "F AE S T", "F AA S T"),  # the vowel of "father"
+        ("pass", "P AE S", "P AA S"),
+        ("passenger", "P AE S AH N JH ER", "P AE S AH N JH AH"),  # a vowel follows the s: "trap", not "bath"
+        ("off", "AO F", "AA F"),  # the vowel of "lot"
+        ("long", "L AO NG", "L AA NG"),
+        ("walk", "W AO K", "W AO K"),
+    ],
+)
+def test_a_british_speaker_s_words_are_written_in_american_phones(word, american, british):
+    assert dictionary.british(american) == british
+
+
+def test_the_british_form_follows_the_american_ones_and_only_where_it_is_new():
+    assert dictionary.with_british(["AO F", "AA F"]) == ["AO F", "AA F"]
+    assert dictionary.with_british(["HH IY T ER"]) == ["HH IY T ER", "HH IY T AH"]
+    temperature = ["T EH M P R AH CH ER", "T EH M P ER AH CH ER"]
+    assert dictionary.with_british(temperature) == [*temperature, "T EH M P R AH CH AH", "T EH M P ER AH CH AH"]

@@ -20,6 +20,7 @@ from carvoice.intent.answers import ANSWER_GRAMMAR
 PHONES = frozenset(
     "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z ZH".split()
 )
+VOWELS = frozenset("AA AE AH AO AW AY EH ER EY IH IY OW OY UH UW".split())
 
 
 @functools.cache
@@ -122,6 +123,44 @@ def outside_words() -> tuple[str, ...]:
     can be checked against them (`scripts/make-outside-words` made the list)."""
     text = resources.files("carvoice").joinpath("data/outside-words.txt").read_text(encoding="utf-8")
     return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def british(pronunciation: str) -> str:
+    """The word as a southern British speaker says it, written in the en-us model's phones.
+
+    CMUdict and the acoustic model are American, and British drivers were rejected for words they
+    said plainly ("heater", "make it warmer": README, "British speakers"). Their r is silent before
+    a consonant ("warm", "doors"); an ER after the word's first vowel, before a consonant or at the
+    end, is a schwa ("heater", "hazard"); "fast" and "after" take the vowel of "father", "off" and
+    "long" that of "lot". A word-final r after another vowel stays ("bar"): without it, "bar" cut
+    inside its vowel was whole, and the car acted on the cut-off command.
+    """
+    phones = pronunciation.split()
+    first_vowel = next((i for i, phone in enumerate(phones) if phone in VOWELS), -1)
+    said: list[str] = []
+    for i, phone in enumerate(phones):
+        after = phones[i + 1] if i + 1 < len(phones) else None
+        closes = after is None or after not in VOWELS  # no vowel follows in the word
+        closes_next = i + 2 >= len(phones) or phones[i + 2] not in VOWELS
+        if phone == "R" and said and said[-1] in VOWELS and after is not None and closes:
+            continue
+        if phone == "ER" and i != first_vowel and closes:
+            phone = "AH"
+        elif phone == "AE" and after in ("F", "S", "TH") and closes_next:
+            phone = "AA"
+        elif phone == "AO" and after in ("F", "TH", "S", "NG", "G"):
+            phone = "AA"
+        said.append(phone)
+    return " ".join(said)
+
+
+def with_british(pronunciations: list[str]) -> list[str]:
+    """The pronunciations, then each one's British form where that is new (`british`)."""
+    found = list(pronunciations)
+    for form in map(british, pronunciations):
+        if form not in found:
+            found.append(form)
+    return found
 
 
 def bad_phones(pronunciation: str) -> list[str]:
