@@ -144,11 +144,11 @@ def british(pronunciation: str) -> str:
         closes_next = i + 2 >= len(phones) or phones[i + 2] not in VOWELS
         if phone == "R" and said and said[-1] in VOWELS and after is not None and closes:
             continue
+        bath = phone == "AE" and after in ("F", "S", "TH") and closes_next  # "fast", "after", "path"
+        lot = phone == "AO" and after in ("F", "TH", "S", "NG", "G")  # "off", "cloth", "long", "dog"
         if phone == "ER" and i != first_vowel and closes:
             phone = "AH"
-        elif phone == "AE" and after in ("F", "S", "TH") and closes_next:
-            phone = "AA"
-        elif phone == "AO" and after in ("F", "TH", "S", "NG", "G"):
+        elif bath or lot:
             phone = "AA"
         said.append(phone)
     return " ".join(said)
