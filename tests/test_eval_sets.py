@@ -85,6 +85,8 @@ def test_the_voice_halves_share_no_voice():
     first, second = ({voice for voice, _ in voices(half)} for half in VOICE_HALVES)
     assert first and second and not first & second
     assert first | second == {voice for voice, _ in voices("all")}
+    british = {voice for voice, _ in voices("british")}  # the British forms were chosen on these
+    assert british and not british & (first | second)
 
 
 @pytest.mark.slow

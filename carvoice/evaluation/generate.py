@@ -52,6 +52,10 @@ VOICE_HALVES = {
     "half1": ("en-us", "en-us+f3", "en-us+m7", "flite:slt", "flite:rms"),
     "half2": ("en-us+m3", "en-gb", "flite:kal16", "flite:awb"),
 }
+# British voices of espeak-ng in neither half, on which the British forms of words were chosen
+# (README, "British speakers"), so that half 2's en-gb still reports what they do.
+BRITISH_VOICES = ("en-gb-x-rp", "en-gb-x-gbcwmd")
+VOICE_SETS = ("espeak", "flite", "all", *VOICE_HALVES, "british")
 
 # Speech a driver or a radio might produce that is not a command of the demo car; several
 # are near misses that share words with real commands.
@@ -184,14 +188,15 @@ EXTRA_WORDS = (
 
 
 def voices(kind: str) -> list[tuple[str, int]]:
-    """(voice, speed) pairs: 'espeak', 'flite', 'all', or one of the halves 'half1' and 'half2'.
+    """(voice, speed) pairs: 'espeak', 'flite', 'all', one of the halves 'half1' and 'half2', or 'british'.
 
     The halves share no voice, so that constants tuned on one half are reported on voices
     they never heard (each half has espeak-ng and flite voices, male and female).
     """
     espeak = [(v, s) for v in ESPEAK_VOICES for s in ESPEAK_SPEEDS]
     flite = [(f"flite:{v}", 160) for v in FLITE_VOICES]
-    sets = {"espeak": espeak, "flite": flite, "all": espeak + flite}
+    british = [(v, s) for v in BRITISH_VOICES for s in ESPEAK_SPEEDS]
+    sets = {"espeak": espeak, "flite": flite, "all": espeak + flite, "british": british}
     if kind in VOICE_HALVES:
         return [(v, s) for v, s in espeak + flite if v in VOICE_HALVES[kind]]
     return sets[kind]
