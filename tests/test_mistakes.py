@@ -32,6 +32,7 @@ EXPECTED = {
     "dbc_syntax": "van.dbc:16: can.dbc: does not load as a DBC: Invalid syntax at line 16, column 36:"
     ' " SG_ Water : 8|8@1+ (0.5,0) [0|100 >>!<<"%" HEAD_UNIT',
     "missing_dbc_file": "profile.toml:6: can.dbc: no such file: van_v2.dbc",
+    "unknown_accent": "profile.toml:9: recognition.accent: 'scottish': one of american, british",
     "network_bus": "profile.toml:6: can.interface: 'udp_multicast' carries CAN over the network;"
     " carvoice only opens a bus on this machine",
     "quoted_word_for_a_number": "profile.toml:18: intents.fill.actions[0].signals.Level_Cmd:"

@@ -119,6 +119,14 @@ class RecognitionSettings:
     # lay between the floor above and 0.8, with 24 of 273 commands heard right (README, "Asking
     # before acting on a doubtful hearing"); 0 never asks.
     confirm_below: float = 0.8
+    # The drivers' accent: "american" hears words as CMUdict and the acoustic model have them;
+    # "british" adds each word's southern British form beside them (`dictionary.british`). Not
+    # the default: the British forms also let more cut-off American "-er" words through (README,
+    # "British speakers").
+    accent: str = "american"
+
+
+ACCENTS = ("american", "british")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 from carvoice.errors import CarvoiceError
 from carvoice.profile import dictionary
 from carvoice.profile.model import (
+    ACCENTS,
     BUTTON_FEEDS,
     BUTTON_LINES,
     CHECKSUM_TYPES,
@@ -248,7 +249,15 @@ class Settings(Security):
             ),
             trailing_silence=trailing,
             unfinished_silence=unfinished,
+            accent=self._accent(table, defaults.accent),
         )
+
+    def _accent(self, table: dict[str, Any], default: str) -> str:
+        accent = self._typed(table, "recognition", "accent", str, default)
+        if accent not in ACCENTS:
+            self.report("recognition.accent", f"{accent!r}: one of {', '.join(ACCENTS)}", accent)
+            return default
+        return accent
 
     def _replies(self, table: dict[str, Any]) -> Replies:
         defaults = Replies()

@@ -364,7 +364,8 @@ def engine_for(
     words = set(profile.dictionary_words) | ANSWER_GRAMMAR.words | set((wake_phrase or "").split())
     pronunciations = dictionary.lookup((words | set(dictionary.outside_words())) - set(profile.pronunciations))
     pronunciations.update({w: p for w, p in profile.pronunciations.items() if w in words})
-    pronunciations = {word: dictionary.with_british(options) for word, options in pronunciations.items()}
+    if profile.recognition.accent == "british":
+        pronunciations = {word: dictionary.with_british(options) for word, options in pronunciations.items()}
     return SpeechEngine(
         pronunciations,
         wake_phrase or profile.wake.phrase,
