@@ -172,6 +172,20 @@ def test_an_unfinished_silence_shorter_than_the_trailing_one_is_named(tmp_path):
     assert "recognition.unfinished_silence: must be at least trailing_silence (0.8 s)" in problem
 
 
+def test_a_british_accent_puts_the_british_forms_beside_the_american_ones(tmp_path):
+    from carvoice.recognise.engine import engine_for
+
+    shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")
+    american = load_profile(tmp_path / "p")
+    with open(tmp_path / "p" / "profile.toml", "a") as profile:
+        profile.write('\n[recognition]\naccent = "british"\n')
+    british = load_profile(tmp_path / "p")
+    assert (american.recognition.accent, british.recognition.accent) == ("american", "british")
+    # "after" is no word of this profile: the common words the heard ones are checked against get them too
+    assert engine_for(american)._pronounced["after"] == {"AE F T ER"}
+    assert engine_for(british)._pronounced["after"] == {"AE F T ER", "AA F T AH"}
+
+
 def test_a_long_trailing_silence_alone_lengthens_the_unfinished_one(tmp_path):
     """A profile written before `unfinished_silence` existed still loads, and never waits less for it."""
     shutil.copytree(FILES / "profiles" / "minimal", tmp_path / "p")

@@ -576,7 +576,8 @@ def test_a_british_speaker_is_heard_in_the_words_british_form(engine, demo_profi
     car's accent) the word's phones fit too badly to trust, and the command is rejected."""
     audio = utterance(command, "en-gb-x-rp", 175)
     american = CommandRecogniser(engine, demo_profile).recognise(audio)
-    assert american.text == command and american.doubt == f'"{command.split()[-1]}" was not heard clearly'
+    rejected = f'"{command.split()[-1]}" was not heard clearly'
+    assert american.text == command and american.doubt == rejected, "the premise: the American forms alone reject it"
     recognition = dataclasses.replace(demo_profile.recognition, accent="british")
     british = dataclasses.replace(demo_profile, recognition=recognition)
     heard = CommandRecogniser(engine_for(british), british).recognise(audio)

@@ -52,10 +52,9 @@ VOICE_HALVES = {
     "half1": ("en-us", "en-us+f3", "en-us+m7", "flite:slt", "flite:rms"),
     "half2": ("en-us+m3", "en-gb", "flite:kal16", "flite:awb"),
 }
-# British voices of espeak-ng in neither half, on which the British forms of words were chosen
-# (README, "British speakers"), so that half 2's en-gb still reports what they do.
+# British voices of espeak-ng kept out of both halves: the British forms of words were chosen on
+# them (README, "British speakers"), so half 2's en-gb still reports on a voice they never heard.
 BRITISH_VOICES = ("en-gb-x-rp", "en-gb-x-gbcwmd")
-VOICE_SETS = ("espeak", "flite", "all", *VOICE_HALVES, "british")
 
 # Speech a driver or a radio might produce that is not a command of the demo car; several
 # are near misses that share words with real commands.
@@ -187,19 +186,24 @@ EXTRA_WORDS = (
 )
 
 
+_ESPEAK = [(v, s) for v in ESPEAK_VOICES for s in ESPEAK_SPEEDS]
+_FLITE = [(f"flite:{v}", 160) for v in FLITE_VOICES]
+VOICE_SETS: dict[str, list[tuple[str, int]]] = {
+    "espeak": _ESPEAK,
+    "flite": _FLITE,
+    "all": _ESPEAK + _FLITE,
+    **{half: [(v, s) for v, s in _ESPEAK + _FLITE if v in chosen] for half, chosen in VOICE_HALVES.items()},
+    "british": [(v, s) for v in BRITISH_VOICES for s in ESPEAK_SPEEDS],
+}
+
+
 def voices(kind: str) -> list[tuple[str, int]]:
     """(voice, speed) pairs: 'espeak', 'flite', 'all', one of the halves 'half1' and 'half2', or 'british'.
 
     The halves share no voice, so that constants tuned on one half are reported on voices
     they never heard (each half has espeak-ng and flite voices, male and female).
     """
-    espeak = [(v, s) for v in ESPEAK_VOICES for s in ESPEAK_SPEEDS]
-    flite = [(f"flite:{v}", 160) for v in FLITE_VOICES]
-    british = [(v, s) for v in BRITISH_VOICES for s in ESPEAK_SPEEDS]
-    sets = {"espeak": espeak, "flite": flite, "all": espeak + flite, "british": british}
-    if kind in VOICE_HALVES:
-        return [(v, s) for v, s in espeak + flite if v in VOICE_HALVES[kind]]
-    return sets[kind]
+    return list(VOICE_SETS[kind])
 
 
 def plan_set(

@@ -140,16 +140,15 @@ def british(pronunciation: str) -> str:
     said: list[str] = []
     for i, phone in enumerate(phones):
         after = phones[i + 1] if i + 1 < len(phones) else None
-        closes = after is None or after not in VOWELS  # no vowel follows in the word
-        closes_next = i + 2 >= len(phones) or phones[i + 2] not in VOWELS
-        if phone == "R" and said and said[-1] in VOWELS and after is not None and closes:
+        before_consonant = after is not None and after not in VOWELS
+        if phone == "R" and said and said[-1] in VOWELS and before_consonant:
             continue
-        bath = phone == "AE" and after in ("F", "S", "TH") and closes_next  # "fast", "after", "path"
-        lot = phone == "AO" and after in ("F", "TH", "S", "NG", "G")  # "off", "cloth", "long", "dog"
-        if phone == "ER" and i != first_vowel and closes:
+        if phone == "ER" and i != first_vowel and (after is None or before_consonant):
             phone = "AH"
-        elif bath or lot:
-            phone = "AA"
+        elif phone == "AE" and after in ("F", "S", "TH") and (i + 2 == len(phones) or phones[i + 2] not in VOWELS):
+            phone = "AA"  # "fast", "after", "path", "pass"
+        elif phone == "AO" and after in ("F", "TH", "S", "NG", "G"):
+            phone = "AA"  # "off", "cloth", "long", "dog"
         said.append(phone)
     return " ".join(said)
 

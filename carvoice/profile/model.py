@@ -41,6 +41,10 @@ WakeEngine = Literal["pocketsphinx", "micro"]
 POCKETSPHINX: WakeEngine = "pocketsphinx"  # keyphrase spotting: any phrase in the dictionary
 MICRO: WakeEngine = "micro"  # microWakeWord: a neural model per phrase
 WAKE_ENGINES: tuple[WakeEngine, ...] = (POCKETSPHINX, MICRO)
+Accent = Literal["american", "british"]
+AMERICAN: Accent = "american"  # the words as CMUdict and the acoustic model have them
+BRITISH: Accent = "british"  # and each word's southern British form beside them (`dictionary.british`)
+ACCENTS: tuple[Accent, ...] = (AMERICAN, BRITISH)
 # In the names of the wake phrase's word endings (carvoice.profile.loader._wake_tails), which the
 # command recogniser hears as the lead-in to a command.
 LEAD_IN_MARK = "~"
@@ -119,14 +123,9 @@ class RecognitionSettings:
     # lay between the floor above and 0.8, with 24 of 273 commands heard right (README, "Asking
     # before acting on a doubtful hearing"); 0 never asks.
     confirm_below: float = 0.8
-    # The drivers' accent: "american" hears words as CMUdict and the acoustic model have them;
-    # "british" adds each word's southern British form beside them (`dictionary.british`). Not
-    # the default: the British forms also let more cut-off American "-er" words through (README,
-    # "British speakers").
-    accent: str = "american"
-
-
-ACCENTS = ("american", "british")
+    # The drivers' accent. British is not the default: its forms also let more cut-off American
+    # "-er" words through (README, "British speakers").
+    accent: Accent = AMERICAN
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from carvoice.errors import CarvoiceError
 from carvoice.profile import dictionary
@@ -15,6 +15,7 @@ from carvoice.profile.model import (
     KEYPHRASE_THRESHOLD,
     POCKETSPHINX,
     WAKE_ENGINES,
+    Accent,
     AudioSettings,
     CanSettings,
     Intent,
@@ -252,12 +253,12 @@ class Settings(Security):
             accent=self._accent(table, defaults.accent),
         )
 
-    def _accent(self, table: dict[str, Any], default: str) -> str:
+    def _accent(self, table: dict[str, Any], default: Accent) -> Accent:
         accent = self._typed(table, "recognition", "accent", str, default)
         if accent not in ACCENTS:
             self.report("recognition.accent", f"{accent!r}: one of {', '.join(ACCENTS)}", accent)
             return default
-        return accent
+        return cast(Accent, accent)
 
     def _replies(self, table: dict[str, Any]) -> Replies:
         defaults = Replies()

@@ -357,14 +357,14 @@ def engine_for(
 ) -> SpeechEngine:
     """The engine for a profile: its words, its wake phrase (or another) and its command grammar."""
     from carvoice.intent.answers import ANSWER_GRAMMAR
-    from carvoice.profile.model import KEYPHRASE_THRESHOLD, POCKETSPHINX
+    from carvoice.profile.model import BRITISH, KEYPHRASE_THRESHOLD, POCKETSPHINX
 
     if wake_threshold is None:
         wake_threshold = profile.wake.threshold if profile.wake.engine == POCKETSPHINX else KEYPHRASE_THRESHOLD
     words = set(profile.dictionary_words) | ANSWER_GRAMMAR.words | set((wake_phrase or "").split())
     pronunciations = dictionary.lookup((words | set(dictionary.outside_words())) - set(profile.pronunciations))
     pronunciations.update({w: p for w, p in profile.pronunciations.items() if w in words})
-    if profile.recognition.accent == "british":
+    if profile.recognition.accent == BRITISH:
         pronunciations = {word: dictionary.with_british(options) for word, options in pronunciations.items()}
     return SpeechEngine(
         pronunciations,
