@@ -54,6 +54,14 @@ def test_a_sentence_that_more_words_would_change_may_grow_into_another(grammar):
     assert not grammar.may_grow_into_another("turn the lights off".split())
 
 
+def test_the_words_that_may_follow_are_those_of_every_path_so_far(grammar):
+    assert grammar.next_words("turn".split()) == {"on", "off", "the"}
+    assert grammar.next_words("open the".split()) == {"driver", "driver's", "rear"}
+    assert grammar.next_words("set temperature to twenty six".split()) == {"degrees"}
+    assert grammar.next_words("turn the lights off".split()) == frozenset()
+    assert grammar.next_words("open garage".split()) == frozenset()
+
+
 def test_a_sentence_that_an_optional_slot_may_follow_may_grow_into_another():
     """The slot comes after a plain word: "open the window" may become "open the window to fifty percent"."""
     percent = SlotType("percent", tuple(SlotValue(n, parse_template(number_to_words(n))) for n in (25, 50, 75)))

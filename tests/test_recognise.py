@@ -21,6 +21,7 @@ from carvoice.recognise.command import (
     CommandRecogniser,
     Recognition,
     loudest_silence,
+    other_last_words,
     rivals,
     sounding_end,
 )
@@ -159,11 +160,15 @@ def test_a_command_cut_off_before_its_last_word_is_not_trusted(recogniser):
         ("close the hood", "flite:kal16", "close the roof", "close the"),  # a part the car does not have
     ],
 )
-def test_a_sentence_the_grammar_had_to_finish_is_doubted(engine, demo_profile, text, voice, heard, unfinished):
+def test_a_sentence_the_grammar_had_to_finish_is_doubted(
+    engine, demo_profile, monkeypatch, text, voice, heard, unfinished
+):
     """Among whole sentences the grammar hears these as commands that pass every other check, but a
     sentence it has not finished fits the audio better: the finished one has words nobody said."""
     audio = utterance(text, voice)
-    trusting = CommandRecogniser(engine, demo_profile, Calibration(unfinished_lead=math.inf)).recognise(audio)
+    with monkeypatch.context() as patched:  # a word begun in "roof"'s place doubts the second too
+        patched.setattr(CommandRecogniser, "_begun", lambda *_: None)
+        trusting = CommandRecogniser(engine, demo_profile, Calibration(unfinished_lead=math.inf)).recognise(audio)
     assert trusting.text == heard and trusting.doubt is None and trusting.confidence > 0.5
     result = CommandRecogniser(engine, demo_profile).recognise(audio)
     assert result.text == heard and result.unfinished[0] == unfinished and result.unfinished[1] > 0
@@ -584,3 +589,60 @@ def test_a_british_speaker_is_heard_in_the_words_british_form(engine, demo_profi
     last = heard.placed[-1]
     assert heard.text == command and heard.doubt is None
     assert last.word.endswith(")") and last.phones[-1].name == "AH"  # the British form, after the American
+
+
+def test_the_beginnings_of_a_word_leave_out_those_of_the_heard_word(engine):
+    """A word cut short that the grammar completes into itself is the other checks' business."""
+    warmer = [engine.decoder.lookup_word(name) for name in engine.beginnings("warmer", unlike="cooler")]
+    assert warmer == ["W", "W AO", "W AO R", "W AO R M"]
+    heating = [engine.decoder.lookup_word(name) for name in engine.beginnings("heating", unlike="heater")]
+    assert heating == ["HH IY T IH"]
+    four = [engine.decoder.lookup_word(name) for name in engine.beginnings("four", unlike="five")]
+    assert four == ["F AO"]  # "F" begins "five" too
+    added = len(engine._begun)
+    assert engine.beginnings("warmer", unlike="four") == engine.beginnings("warmer", unlike="five")
+    assert len(engine._begun) == added  # each word's beginnings are added to the decoder once
+
+
+@pytest.mark.parametrize(
+    "words, others",
+    [
+        ("make it a bit cooler", ["warmer"]),  # not "colder": it means the same
+        ("unlock the car", []),  # "doors" and "vehicle" mean the same, nothing else follows
+        ("open the boot", ["all", "back", "driver", "driver's", "every", "moonroof"]),  # not "trunk", "tailgate"
+        (
+            "set the temperature to twenty degrees",
+            ["eight", "five", "four", "nine", "one", "seven", "six", "three", "two"],
+        ),
+        (
+            "cancel",
+            ["are", "close", "cool", "fan", "forget", "heat", "help", "how"],
+        ),  # first words, the wake phrase's aside
+    ],
+)
+def test_the_last_word_is_tried_against_words_that_would_change_the_meaning(demo_profile, words, others):
+    found = other_last_words(demo_profile.grammar, tuple(words.split()), {"okay", "nabu"})
+    assert found[: len(others)] == others and not any("~" in w or w in ("okay", "nabu") for w in found)
+
+
+def test_a_word_begun_and_cut_off_is_not_taken_for_another_that_ends_a_command(
+    engine, demo_profile, tmp_path, monkeypatch
+):
+    """ "make it a bit warmer" cut at half of "warmer" (as `scripts/make-eval-set` cuts) came out of the
+    grammar as "make it a bit cooler", every other check passed: the car would have done the opposite
+    of what the speaker began to ask. "make it a bit" and the start of "warmer" fit it better."""
+    monkeypatch.setitem(generate._aligner, "engine", engine)
+    line = {"text": "make it a bit warmer", "voice": "en-us", "speed": 140, "cut": "inside 0.5"}
+    assert generate._render((line, tmp_path / "cut.wav", "", 1))
+    cut = CommandRecogniser(engine, demo_profile).recognise(read_wav(tmp_path / "cut.wav"))
+    assert cut.text == "make it a bit cooler" and cut.doubt == 'the words stop inside "warmer"'
+    with monkeypatch.context() as patched:
+        patched.setattr(CommandRecogniser, "_begun", lambda *_: None)
+        premise = CommandRecogniser(engine, demo_profile).recognise(read_wav(tmp_path / "cut.wav"))
+    assert premise.doubt is None and premise.confidence > 0.5, "the premise: no other check doubts it"
+    in_noise = Calibration(noise_knee_db=math.inf)  # every recording below the knee: not looked for
+    assert CommandRecogniser(engine, demo_profile, in_noise).recognise(read_wav(tmp_path / "cut.wav")).begun is None
+    with pytest.raises(ValueError, match="measured with other noise_knee_db"):
+        cut.judged(in_noise)
+    whole = CommandRecogniser(engine, demo_profile).recognise(utterance("make it a bit warmer", "en-us", 140))
+    assert whole.text == "make it a bit warmer" and whole.doubt is None

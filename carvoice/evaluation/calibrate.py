@@ -104,6 +104,8 @@ def failing(recognition: Recognition, limits: Calibration) -> list[str]:
         failed.append("unfinished_lead")
     if recognition.other_word is not None:
         failed.append("other_word_log10")
+    if recognition.begun is not None:
+        failed.append("begun")
     if recognition.rival_margin is not None and recognition.rival_margin <= limits.rival_margin:
         failed.append("rival_margin")
     return failed

@@ -141,6 +141,12 @@ class Grammar:
         """True when the words can still grow into a sentence of the grammar."""
         return bool(self._walk(words))
 
+    def next_words(self, words: Iterable[str]) -> frozenset[str]:
+        """The words that can follow these in a sentence of the grammar."""
+        return frozenset(
+            arc.word for state, _ in self._walk(words) for arc in self._out.get(state, ()) if arc.word is not None
+        )
+
     def may_grow_into_another(self, words: Iterable[str]) -> bool:
         """True when a longer sentence starts with these words and means something else: "set the
         temperature to twenty" may be the start of "... twenty six", while "... twenty six" only

@@ -28,6 +28,11 @@ decode:
   through any state, finished or not. A speaker who stopped before "bar" in "turn
   off the light bar" is heard as "turn off dome light" among finished sentences,
   but "turn off the light" (unfinished) fits the audio better still.
+- a word begun and cut off: the sentence with its last word replaced by the first
+  phones of another word the grammar allows there, in one small search with the
+  sentence heard. "make it a bit wa..." (the speaker stopped inside "warmer") comes
+  out of the grammar as "make it a bit cooler", but "make it a bit" and W AO fit
+  better: the car would have done the opposite of what was begun.
 - sound under the grammar's silences: the grammar lays silence over whatever
   its sentences cannot explain, so "don't open the boot" comes out as "open the
   boot" and "go ahead and cancel" as "go ahead". A stretch of loud frames inside
@@ -58,6 +63,7 @@ from carvoice.intent.grammar import expansions
 from carvoice.profile.model import LEAD_IN_MARK, Profile
 from carvoice.recognise.engine import (
     ANSWER,
+    BEGUN_MARK,
     COMMAND,
     FILLER_MARKS,
     PHONES,
@@ -200,8 +206,9 @@ class Calibration:
 
 
 _calibration = Calibration()
-# The constants applied while a command is measured, not when it is judged.
-MEASURED_WITH = ("unheard_level_db", "held_stop_frames")
+# The constants applied while a command is measured, not when it is judged (`noise_knee_db`: a
+# word begun and cut off is only looked for at or above it, `CommandRecogniser._begun`).
+MEASURED_WITH = ("unheard_level_db", "held_stop_frames", "noise_knee_db")
 
 
 def use_calibration(calibration: Calibration) -> None:
@@ -366,6 +373,7 @@ class Recognition:
     unheard: tuple[int, int] | None = None
     # (first frame, frames) of what the path took for the wake phrase's end, if it begins with that
     lead_in: tuple[int, int] | None = None
+    begun: str | None = None  # a word the speaker began in the last word's place and stopped inside
 
     @property
     def text(self) -> str:
@@ -415,6 +423,8 @@ class Recognition:
             if not words:  # only the wake phrase's lead-in: the grammar filled in the whole command
                 return "the wake phrase alone fits the audio better than any command"
             return f'the words stop unfinished: "{words}"'
+        if self.begun is not None:
+            return f'the words stop inside "{self.begun}"'
         if self.other_word is not None:
             heard, other = self.other_word
             return f'"{heard}" sounds more like "{other}"'
@@ -470,6 +480,17 @@ def rivals(profile: Profile, words: tuple[str, ...]) -> list[tuple[str, ...]]:
                 if rival != words and rival not in found and profile.readings(list(rival)) not in ([], meaning):
                     found.append(rival)
     return found
+
+
+def other_last_words(grammar: Grammar, words: tuple[str, ...], lead_in: set[str]) -> list[str]:
+    """The words that may take the last word's place and change what the sentence means (not the
+    words of the wake phrase's lead-in, `lead_in` among them)."""
+    before, meaning = words[:-1], grammar.parse(words)
+    return [
+        word
+        for word in sorted(grammar.next_words(before))
+        if LEAD_IN_MARK not in word and word not in lead_in and grammar.parse((*before, word)) != meaning
+    ]
 
 
 class CommandRecogniser:
@@ -611,6 +632,8 @@ class CommandRecogniser:
             unheard=unheard,
             lead_in=lead_in,
         )
+        if heard.doubt is None and snr >= self.limits.noise_knee_db:
+            heard = dataclasses.replace(heard, begun=self._begun(words, audio))
         if heard.doubt is not None or math.isinf(self.limits.other_word_log10):
             return heard  # rejected already: the most expensive check is spared
         return dataclasses.replace(heard, other_word=self._other_word(words, placed, audio))
@@ -637,6 +660,23 @@ class CommandRecogniser:
                 return (heard, name) if inside else None
         return None
 
+    def _begun(self, words: tuple[str, ...], audio: np.ndarray) -> str | None:
+        """The word whose beginning alone, in the last word's place, fits the audio better than the
+        whole sentence heard: the speaker stopped inside it ("make it a bit wa..." decoded as "make it
+        a bit cooler"). Only words that would mean something else there are tried ("unlock the doo..."
+        heard as "unlock the car" means what was begun), and not below the noise knee, where the pauses
+        are too loud to tell."""
+        before = words[:-1]
+        lead_in = set() if before else self._wake_words()
+        sentences = [
+            (*before, begun)
+            for word in other_last_words(self._grammar(), words, lead_in)
+            for begun in self.engine.beginnings(word, unlike=words[-1])
+        ]
+        best = self.engine.decode_sentences([words, *sentences], audio) if sentences else None
+        begun = [w for w in best.text.split() if BEGUN_MARK in w] if best is not None else []
+        return begun[0].split(BEGUN_MARK)[0] if begun else None
+
     def _unfinished(self, grammar: Hypothesis, heard: tuple[str, ...], word_frames: int) -> tuple[str, float] | None:
         """The best path through the grammar that ends before a sentence does, with its lead over
         the finished sentence per frame of the heard words, if such a path fits better and does not
@@ -649,10 +689,13 @@ class CommandRecogniser:
             return None  # the whole sentence and then the start of more (a breath heard as "and ...")
         return " ".join(words), (log_score - grammar.log_score) / word_frames
 
+    def _wake_words(self) -> set[str]:
+        wake = self.profile.wake
+        return set(wake.phrase.split()) if wake is not None else set()
+
     def _lead_in(self, segments: tuple[Segment, ...]) -> tuple[int, int] | None:
         """(first frame, frames) of the wake phrase's end, if the path begins with it."""
-        wake = self.profile.wake
-        phrase = set(wake.phrase.split()) if wake is not None else set()
+        phrase = self._wake_words()
         said = [s for s in segments if not s.word.startswith(FILLER_MARKS)]
         lead = list(itertools.takewhile(lambda s: LEAD_IN_MARK in s.word or s.word.split("(")[0] in phrase, said))
         if not lead:
