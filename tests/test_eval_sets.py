@@ -87,6 +87,8 @@ def test_the_voice_halves_share_no_voice():
     assert first | second == {voice for voice, _ in voices("all")}
     british = {voice for voice, _ in voices("british")}  # the British forms were chosen on these
     assert british and not british & (first | second)
+    fresh = {voice for voice, _ in voices("fresh")}  # a rule's last report, after half 2 has been seen
+    assert len(fresh) == 3 and not fresh & (first | second | british)
 
 
 @pytest.mark.slow
