@@ -483,8 +483,9 @@ def rivals(profile: Profile, words: tuple[str, ...]) -> list[tuple[str, ...]]:
 
 
 def other_last_words(grammar: Grammar, words: tuple[str, ...], lead_in: set[str]) -> list[str]:
-    """The words that may take the last word's place and change what the sentence means (not the
-    words of the wake phrase's lead-in, `lead_in` among them)."""
+    """The words that may take the last word's place and change what the sentence means: never a
+    piece of the wake phrase's lead-in, nor a word of `lead_in` (the phrase's words, before a
+    command's first word)."""
     before, meaning = words[:-1], grammar.parse(words)
     return [
         word

@@ -215,8 +215,8 @@ class SpeechEngine:
     def beginnings(self, word: str, unlike: str) -> list[str]:
         """Pseudo-words for every beginning of the word short of its last phone ("warmer^3": W AO R),
         each pronunciation's, save those that begin `unlike` too (the word heard in its place: cut
-        short, it is the other checks' business; its own beginnings rejected 26 of 740 tuning commands
-        said whole, for 6 more cuts caught). Added to the decoder the first time they are asked for:
+        short, it is the other checks' business; its own beginnings rejected 18 more of 740 tuning
+        commands said whole, for 6 more cuts caught). Added to the decoder the first time they are asked for:
         only words that may end a command ever get them."""
         if word not in self._begun:
             self._begun[word] = {}
