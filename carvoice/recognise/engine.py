@@ -141,7 +141,7 @@ class SpeechEngine:
         self.frames_fed = 0
         self._live_cmn: str | None = None  # the stream's cepstral mean, kept across whole-buffer decodes
         self._holds_sentences = False  # the SENTENCES search exists (decode_with_substitutes drops it)
-        self._begun: dict[str, dict[str, str]] = {}  # word -> its beginnings added so far: name -> phones
+        self._beginnings: dict[str, dict[str, str]] = {}  # word -> its beginnings added so far: name -> phones
 
     def add_wake_sweep(self, phrase: str, thresholds: list[float]) -> dict[str, float]:
         """The WAKE_SWEEP search: `phrase` once per threshold, in one keyphrase search.
@@ -214,22 +214,23 @@ class SpeechEngine:
 
     def beginnings(self, word: str, unlike: str) -> list[str]:
         """Pseudo-words for every beginning of the word short of its last phone ("warmer^3": W AO R),
-        each pronunciation's, save those that begin `unlike` too (the word heard in its place: cut
-        short, it is the other checks' business; its own beginnings rejected 18 more of 740 tuning
-        commands said whole, for 6 more cuts caught). Added to the decoder the first time they are asked for:
-        only words that may end a command ever get them."""
-        if word not in self._begun:
-            self._begun[word] = {}
+        each pronunciation's, save those that begin `unlike` too: the word heard in its place, cut
+        short, is the other checks' business (its own beginnings rejected 18 more of 740 tuning
+        commands said whole, for 6 more cuts caught). Added to the decoder the first time they are
+        asked for: only words that may end a command ever get them."""
+        if word not in self._beginnings:
+            self._beginnings[word] = {}
             for pronunciation in sorted(self._pronounced.get(word, ())):
                 phones = pronunciation.split()
                 for count in range(1, len(phones)):
                     begun = " ".join(phones[:count])
-                    if begun not in self._begun[word].values():
-                        name = f"{word}{BEGUN_MARK}{len(self._begun[word]) + 1}"
+                    if begun not in self._beginnings[word].values():
+                        name = f"{word}{BEGUN_MARK}{len(self._beginnings[word]) + 1}"
                         self.decoder.add_word(name, begun, False)
-                        self._begun[word][name] = begun
+                        self._beginnings[word][name] = begun
         heard = [f"{said} " for said in self._pronounced.get(unlike, ())]
-        return [name for name, begun in self._begun[word].items() if not any(s.startswith(f"{begun} ") for s in heard)]
+        known = self._beginnings[word]
+        return [name for name, phones in known.items() if not any(s.startswith(f"{phones} ") for s in heard)]
 
     def decode(self, search: str, samples: np.ndarray, open_end: bool = False) -> Hypothesis | None:
         """A whole recording through one search, normalised by its own cepstral mean.
