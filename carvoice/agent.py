@@ -194,7 +194,7 @@ class Agent(Closing):
         answer = answer_of(tuple(words)) if words else None
         sure = self.profile.recognition.min_confidence
         if pending.heard_unsure:  # the yes is all there is to say the command was meant: it must be heard surely
-            sure = max(sure, self.gate.confirm_below(self.profile.intents[pending.intent]))
+            sure = max(sure, self.profile.confirm_below(self.profile.intents[pending.intent]))
         clear = answer is not None and confidence >= sure and doubt is None
         self.emit(
             events.Answer(
@@ -445,7 +445,11 @@ class Agent(Closing):
 
     def _would_act(self, recognition: Recognition) -> bool:
         """Whether the words would be taken as a command: carried out, or asked about first (a question
-        answers the driver too, so the pause is not held for more words)."""
+        answers the driver too, so the pause is not held for more words). Not one asked about for a last
+        word as quiet as the noise: a driver who stopped inside a word sounds like that, so the pause is
+        held for the rest as it was when such a command was rejected."""
+        if recognition.quiet_end is not None:
+            return False
         return self.gate.review(recognition.words, recognition.confidence, recognition.doubt).accepted
 
     def _finish(self, recogniser: CommandRecogniser, status: Status, still_paused: bool) -> None:

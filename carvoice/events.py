@@ -124,7 +124,9 @@ class Confirm(Event):
     name: ClassVar[str] = "confirm"
     intent: str
     question: str
-    reason: str = ""  # why asked when the profile's confirm_when did not: heard unsure, or a rival close in noise
+    # why asked when the profile's confirm_when did not: heard unsure, a rival close in noise, or a
+    # last word whose end the noise covers
+    reason: str = ""
 
     def describe(self) -> str:
         return f'{self.intent}: "{self.question}"' + (f" ({self.reason})" if self.reason else "")

@@ -20,6 +20,7 @@ from carvoice.recognise.command import (
     Calibration,
     CommandRecogniser,
     Recognition,
+    WordEvidence,
     loudest_silence,
     other_last_words,
     rivals,
@@ -350,6 +351,68 @@ def test_in_noise_a_rival_close_behind_is_a_reason_to_ask():
     assert heard(limits.rival_bar_at(8.0) + 0.1, 8.0).reason_to_ask == ""
     assert Recognition(words, 0.0, snr_db=8.0).reason_to_ask == ""
     assert heard(1.0, 8.0).judged(Calibration(rival_rise_per_db=0.0)).reason_to_ask == ""
+
+
+def test_in_noise_a_last_word_as_quiet_as_the_noise_is_asked_about_not_rejected():
+    """Below the knee the pauses are as loud as the noise, and a soft last sound is often no louder
+    (README, "A quiet last sound in noise"): a command that may be asked about is asked about in
+    the words heard. At or above the knee, and for what is never asked about, it is rejected as
+    before; any other weakness of the word still rejects it."""
+    limits = Calibration()
+    words = ("turn", "on", "the", "fog", "lights")
+    quiet = WordEvidence("lights", True, True, 40, -10.0, 8, -20.0, -30.0, limits.last_phone_level_db - 1, 1.0)
+
+    def heard(snr_db: float, askable: bool = True, last: WordEvidence = quiet) -> Recognition:
+        return Recognition(words, 0.0, evidence=(last,), snr_db=snr_db, askable=askable)
+
+    assert heard(8.0).doubt is None
+    assert heard(8.0).reason_to_ask == '"lights" ends as quietly as the noise (1.25 < 2.25 dB at 8 dB)'
+    for rejected in (heard(limits.noise_knee_db), heard(math.inf), heard(8.0, askable=False)):
+        assert rejected.doubt == '"lights" ends as quietly as the pauses' and rejected.reason_to_ask == ""
+    cut = dataclasses.replace(quiet, last_phone_frames=limits.last_phone_frames - 1)
+    assert heard(8.0, last=cut).doubt == '"lights" was cut short'
+    unclear = dataclasses.replace(quiet, last_phone_score=limits.last_phone_score - 1)  # checked after the level
+    assert heard(8.0, last=unclear).doubt == '"lights" was not heard clearly'
+    rival = dataclasses.replace(heard(8.0), rival="turn off the fog lights", rival_margin=1.0)
+    assert rival.reason_to_ask.startswith('"turn off the fog lights" fits nearly as well in noise')
+    assert rival.reason_to_ask.endswith('; "lights" ends as quietly as the noise (1.25 < 2.25 dB at 8 dB)')
+    loud = dataclasses.replace(quiet, last_phone_level_db=limits.last_phone_level_db + 1)
+    assert heard(8.0, last=loud).doubt is None and heard(8.0, last=loud).reason_to_ask == ""
+
+
+def test_only_a_command_the_gate_would_ask_about_is_askable(demo_profile, engine, recogniser):
+    """What the safety gate never asks about (an answer, an intent with confirm_below 0, a yes or a
+    no) keeps the rejection: asked about, it would go through unasked."""
+    assert recogniser.recognise(utterance("turn on the fog lights", "flite:slt")).askable
+    assert not recogniser.recognise(utterance("what is my speed", "flite:slt")).askable
+    assert not AnswerRecogniser(engine, demo_profile).recognise(utterance("yes", "flite:slt")).askable
+    never_asked = dataclasses.replace(demo_profile.intents["lights"], confirm_below=0.0)
+    profile = dataclasses.replace(demo_profile, intents={**demo_profile.intents, "lights": never_asked})
+    assert not CommandRecogniser(engine, profile).recognise(utterance("turn on the fog lights", "flite:slt")).askable
+
+
+def test_a_command_whose_soft_end_the_cabin_noise_covers_is_asked_about_not_rejected(demo_profile, engine, monkeypatch):
+    """Said "open the sunroof" (espeak en-us+m7, 175 words a minute) in cabin noise at 6 dB, offset 5.5 s,
+    is heard right, but the "f" of "sunroof" is no louder above the pauses than the floor (1.40 < 2.25
+    dB, the SNR estimated at 7 dB): it was rejected with a "Sorry?", and the driver had to say it all
+    again in the same noise. Now the agent asks "open the sunroof?"; nobody answers, nothing moves."""
+    speech = utterance("open the sunroof", "en-us+m7", 175)
+    audio = mix(speech, cabin_noise(10.0, seed=0), 6.0, offset=int(5.5 * SAMPLE_RATE))[0]
+
+    def run() -> list[events.Event]:
+        heard: list[events.Event] = []
+        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
+            agent.listen(SampleSource(audio, "a soft end in cabin noise"), awake=True)
+        return heard
+
+    shipped = run()
+    [question] = [e for e in shipped if isinstance(e, events.Confirm)]
+    assert question.question == "open the sunroof?" and '"sunroof" ends as quietly as the noise' in question.reason
+    assert not [e for e in shipped if isinstance(e, events.Can | events.Serial | events.Rejected)], shipped
+    monkeypatch.setattr(CommandRecogniser, "_askable", lambda self, name: False)
+    before = run()
+    assert [e.reason for e in before if isinstance(e, events.Rejected)] == ['"sunroof" ends as quietly as the pauses']
+    assert not [e for e in before if isinstance(e, events.Confirm | events.Can | events.Serial)], before
 
 
 def test_turn_off_heard_as_turn_on_in_cabin_noise_is_asked_about_not_carried_out(demo_profile, engine, monkeypatch):

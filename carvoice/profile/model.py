@@ -135,7 +135,8 @@ class Replies:
     refused: str = "I can't do that right now."
     unknown_state: str = "I can't tell the {name} right now, so I won't do that."
     confirm: str = "Are you sure? Say yes or no."
-    confirm_heard: str = "{command}?"  # asked when a command was heard unsure (confirm_below, a rival close in noise)
+    # asked when a command was heard unsure (confirm_below, a rival close in noise, its end as quiet as the noise)
+    confirm_heard: str = "{command}?"
     cancelled: str = "OK, I won't."
     no_answer: str = "I didn't hear a yes, so I won't."
 
@@ -267,6 +268,16 @@ class Profile:
     files: tuple[Path, ...] = ()
     state: dict[str, StateSource] = field(default_factory=dict)
     obd: ObdSettings | None = None
+
+    def confirm_below(self, intent: Intent) -> float:
+        """Below this confidence a command of `intent` that acts is asked about first (0: never)."""
+        return self.recognition.confirm_below if intent.confirm_below is None else intent.confirm_below
+
+    def asks_when_unsure(self, intent: Intent) -> bool:
+        """Whether a command of `intent` heard unsure is asked about: only one that acts (a wrong
+        answer moves nothing), and none where confirm_below is 0 (never ask). The safety gate asks by
+        it, and the recogniser lets a reason to ask stand for a doubt only where it holds."""
+        return bool(intent.actions) and self.confirm_below(intent) > 0
 
     def readings(self, words: list[str]) -> list[tuple[str, dict[str, SlotValueType]]]:
         """Each distinct (intent, slots) the words can mean, with the intent's defaults filled in."""

@@ -240,8 +240,9 @@ class WordEvidence:
     def matters(self) -> bool:
         return self.last or self.slot
 
-    def doubt(self, limits: Calibration) -> str | None:
-        """Why the word was probably not said (in full), if it was not."""
+    def doubt(self, limits: Calibration, quiet_end_doubted: bool = True) -> str | None:
+        """Why the word was probably not said (in full), if it was not. `quiet_end_doubted`: False
+        where an end as quiet as the pauses is a reason to ask instead (`Recognition.quiet_end`)."""
         if self.fit < limits.word_fit:
             return f'"{self.word}" does not sound like what was said'
         if not self.matters:
@@ -254,11 +255,16 @@ class WordEvidence:
             self.pace is not None and self.pace < limits.last_word_pace
         ):
             return f'"{self.word}" was cut short'
-        if self.last_phone_level_db < limits.last_phone_level_db:
+        if quiet_end_doubted and self.ends_quietly(limits):
             return f'"{self.word}" ends as quietly as the pauses'
         if self.last_phone_score < limits.last_phone_score:
             return f'"{self.word}" was not heard clearly'
         return None
+
+    def ends_quietly(self, limits: Calibration) -> bool:
+        """The last word's last phone no louder above the pauses than the floor: over silence, a word
+        the grammar filled in; in loud noise, also a soft last sound the noise covers."""
+        return self.last and self.last_phone_level_db < limits.last_phone_level_db
 
 
 def frame_levels_db(audio: np.ndarray) -> np.ndarray:
@@ -374,6 +380,9 @@ class Recognition:
     # (first frame, frames) of what the path took for the wake phrase's end, if it begins with that
     lead_in: tuple[int, int] | None = None
     begun: str | None = None  # a word the speaker began in the last word's place and stopped inside
+    # The safety gate would ask about the words' command (`Profile.asks_when_unsure`), so a last word
+    # as quiet as loud noise can be asked about instead of rejected (`quiet_end`).
+    askable: bool = False
 
     @property
     def text(self) -> str:
@@ -404,6 +413,20 @@ class Recognition:
         return self.lead_in if self.lead_in[0] > self.limits.lead_in_latest else None
 
     @property
+    def quiet_end_askable(self) -> bool:
+        """Below the noise knee the pauses are as loud as the noise, and a soft last sound ("lights",
+        "heat") often no louder: there a last word that ends as quietly as the pauses is a reason to
+        ask about a command the gate asks about, not a doubt (README, "A quiet last sound in noise")."""
+        return self.askable and self.snr_db < self.limits.noise_knee_db
+
+    @property
+    def quiet_end(self) -> WordEvidence | None:
+        """The last word, if it ends as quietly as the pauses where that is a reason to ask."""
+        if not self.quiet_end_askable:
+            return None
+        return next((e for e in self.evidence if e.ends_quietly(self.limits)), None)
+
+    @property
     def doubt(self) -> str | None:
         """Why the words cannot be trusted whatever the confidence, if there is a reason."""
         if self.drawn_out is not None:
@@ -415,7 +438,8 @@ class Recognition:
             return f"words at {late[0] / 100:.1f} s were taken for the wake phrase after a pause"
         if (unheard := self.unheard_speech) is not None:
             return f"something was said at {unheard[0] / 100:.1f} s that is none of these words"
-        weak_word = next((reason for e in self.evidence if (reason := e.doubt(self.limits))), None)
+        quiet_end_doubted = not self.quiet_end_askable
+        weak_word = next((reason for e in self.evidence if (reason := e.doubt(self.limits, quiet_end_doubted))), None)
         if weak_word is not None:
             return weak_word
         if self.ends_unfinished:
@@ -434,13 +458,18 @@ class Recognition:
 
     @property
     def reason_to_ask(self) -> str:
-        """Why to ask before carrying this out though no check doubts it ("" if nothing): heard in
-        noise with a rival command close behind (`Calibration.rival_bar_at`)."""
+        """Why to ask before carrying this out though no check doubts it ("" if nothing), every reason
+        that holds: heard in noise with a rival command close behind (`Calibration.rival_bar_at`), or
+        with its last word's end as quiet as the noise (`quiet_end`)."""
+        reasons = []
         bar = self.limits.rival_bar_at(self.snr_db)
-        if self.rival is None or self.rival_margin is None or self.rival_margin >= bar:
-            return ""
-        margin = f"{self.rival_margin:.2f} < {bar:.2f} at {self.snr_db:.0f} dB"
-        return f'"{self.rival}" fits nearly as well in noise ({margin})'
+        if self.rival is not None and self.rival_margin is not None and self.rival_margin < bar:
+            margin = f"{self.rival_margin:.2f} < {bar:.2f} at {self.snr_db:.0f} dB"
+            reasons.append(f'"{self.rival}" fits nearly as well in noise ({margin})')
+        if (quiet := self.quiet_end) is not None:
+            level = f"{quiet.last_phone_level_db:.2f} < {self.limits.last_phone_level_db:.2f} dB"
+            reasons.append(f'"{quiet.word}" ends as quietly as the noise ({level} at {self.snr_db:.0f} dB)')
+        return "; ".join(reasons)
 
     def judged(self, limits: Calibration) -> Recognition:
         """The same measurements judged with other constants (calibration); those that shape the
@@ -628,6 +657,7 @@ class CommandRecogniser:
             placed,
             rival=rival,
             rival_margin=margin,
+            askable=self._askable(parses[0].intent),
             snr_db=snr,
             unfinished=unfinished,
             unheard=unheard,
@@ -726,6 +756,9 @@ class CommandRecogniser:
     def _grammar(self) -> Grammar:
         return self.profile.grammar
 
+    def _askable(self, name: str) -> bool:
+        return self.profile.asks_when_unsure(self.profile.intents[name])
+
     def _longest(self, word: str) -> int:
         return FRAMES_PER_PHONE * self.engine.phone_count(word) + FRAMES_PER_WORD
 
@@ -759,6 +792,9 @@ class AnswerRecogniser(CommandRecogniser):
 
     def _lead_in(self, segments: tuple[Segment, ...]) -> tuple[int, int] | None:
         return None  # the answer grammar has no wake phrase before it (a word of both is an answer)
+
+    def _askable(self, name: str) -> bool:
+        return False  # nobody asks about an answer: a "yes" whose end the noise covers is no clear yes
 
     def _rivals(self, words: tuple[str, ...]) -> list[tuple[str, ...]]:
         answer = answer_of(words)

@@ -47,7 +47,7 @@ class RuleDecision:
     """What the profile's safety rules say about doing this now."""
 
     kind: Literal["allow", "refuse", "confirm"]
-    reason: str = ""  # why refused, or why asked when heard unsure or with a rival close in noise
+    reason: str = ""  # why refused, or why asked when heard unsure (`Heard.reason_to_ask` included)
     spoken: str = ""  # what to say: the refusal or the question
 
 
@@ -124,17 +124,12 @@ class SafetyGate:
                 return RuleDecision("confirm", "", self._say(intent.question, lookup) or self.profile.replies.confirm)
         return RuleDecision("allow")
 
-    def confirm_below(self, intent: Intent) -> float:
-        """Below this confidence a command of `intent` that acts is asked about first."""
-        return self.profile.recognition.confirm_below if intent.confirm_below is None else intent.confirm_below
-
     def _unsure(self, intent: Intent, heard: Heard) -> str:
         """Why to ask before carrying out a command heard with little confidence or with the
-        recogniser's own reason ("" to go ahead). Only a command that acts is asked about (a wrong
-        answer moves nothing), and none of an intent whose confirm_below is 0 (never ask)."""
-        below = self.confirm_below(intent)
-        if not intent.actions or below <= 0:
+        recogniser's own reason ("" to go ahead), for an intent `Profile.asks_when_unsure` asks about."""
+        if not self.profile.asks_when_unsure(intent):
             return ""
+        below = self.profile.confirm_below(intent)
         if not heard.confidence >= below:  # a NaN confidence is no confidence: asked about
             return f"heard with confidence {heard.confidence:.3f} < {below:g}"
         return heard.reason_to_ask
