@@ -48,6 +48,14 @@ def recogniser(engine, demo_profile):
     return CommandRecogniser(engine, demo_profile)
 
 
+def agent_events(profile, engine, audio, name: str) -> list[events.Event]:
+    """What the daemon's agent, already awake, says and does on one recording (nobody answers)."""
+    heard: list[events.Event] = []
+    with Agent(profile, heard.append, [DryRunSink()], engine=engine) as agent:
+        agent.listen(SampleSource(audio, name), awake=True)
+    return heard
+
+
 @pytest.fixture(scope="module")
 def keyphrase_engine(demo_profile):
     """PocketSphinx spotting a phrase that has no neural model (the demo car's own has one)."""
@@ -220,9 +228,7 @@ def test_a_whole_sentence_followed_by_the_start_of_more_is_not_doubted(shared_da
 
     monkeypatch.setattr(engine, "decode", kept)
     clip = read_wav(shared_data / "coffee" / "clean" / "85d38f4a-3074-42a8-a5e5-f04a5080956b.wav")
-    heard = []
-    with Agent(profile, heard.append, [DryRunSink()], engine=engine) as agent:
-        agent.listen(SampleSource(clip, "a real order"), awake=True)
+    heard = agent_events(profile, engine, clip, "a real order")
     order = "give me a single shot medium coffee with a little bit of sugar"
     grammar = [decoded for search, decoded in decodes if search == COMMAND]
     assert grammar[-1].text == order and grammar[-1].open_end[0].startswith(order + " and")
@@ -399,18 +405,12 @@ def test_a_command_whose_soft_end_the_cabin_noise_covers_is_asked_about_not_reje
     speech = utterance("open the sunroof", "en-us+m7", 175)
     audio = mix(speech, cabin_noise(10.0, seed=0), 6.0, offset=int(5.5 * SAMPLE_RATE))[0]
 
-    def run() -> list[events.Event]:
-        heard: list[events.Event] = []
-        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
-            agent.listen(SampleSource(audio, "a soft end in cabin noise"), awake=True)
-        return heard
-
-    shipped = run()
+    shipped = agent_events(demo_profile, engine, audio, "a soft end in cabin noise")
     [question] = [e for e in shipped if isinstance(e, events.Confirm)]
     assert question.question == "open the sunroof?" and '"sunroof" ends as quietly as the noise' in question.reason
     assert not [e for e in shipped if isinstance(e, events.Can | events.Serial | events.Rejected)], shipped
     monkeypatch.setattr(CommandRecogniser, "_askable", lambda self, name: False)
-    before = run()
+    before = agent_events(demo_profile, engine, audio, "a soft end in cabin noise")
     assert [e.reason for e in before if isinstance(e, events.Rejected)] == ['"sunroof" ends as quietly as the pauses']
     assert not [e for e in before if isinstance(e, events.Confirm | events.Can | events.Serial)], before
 
@@ -424,20 +424,14 @@ def test_turn_off_heard_as_turn_on_in_cabin_noise_is_asked_about_not_carried_out
         utterance("turn off the light bar", "en-us+f3", 175), cabin_noise(10.0, seed=0), 6.0, offset=2 * SAMPLE_RATE
     )[0]
 
-    def run() -> list[events.Event]:
-        heard: list[events.Event] = []
-        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
-            agent.listen(SampleSource(audio, "turn off, in cabin noise"), awake=True)
-        return heard
-
-    shipped = run()
+    shipped = agent_events(demo_profile, engine, audio, "turn off, in cabin noise")
     [intent] = [e for e in shipped if isinstance(e, events.Intent)]
     assert (intent.intent, intent.slots) == ("light_bar", {"state": "on"}) and intent.confidence > 0.9
     [question] = [e for e in shipped if isinstance(e, events.Confirm)]
     assert question.question == "turn on the light bar?" and "fits nearly as well in noise" in question.reason
     assert not [e for e in shipped if isinstance(e, events.Can | events.Serial)], shipped
     monkeypatch.setattr("carvoice.recognise.command._calibration", Calibration(rival_rise_per_db=0.0))
-    flat = run()
+    flat = agent_events(demo_profile, engine, audio, "turn off, in cabin noise")
     assert not [e for e in flat if isinstance(e, events.Confirm)]
     assert [e for e in flat if isinstance(e, events.Can | events.Serial)], flat
 
