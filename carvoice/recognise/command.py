@@ -413,18 +413,16 @@ class Recognition:
         return self.lead_in if self.lead_in[0] > self.limits.lead_in_latest else None
 
     @property
-    def quiet_end_askable(self) -> bool:
-        """Below the noise knee the pauses are as loud as the noise, and a soft last sound ("lights",
-        "heat") often no louder: there a last word that ends as quietly as the pauses is a reason to
-        ask about a command the gate asks about, not a doubt (README, "A quiet last sound in noise")."""
-        return self.askable and self.snr_db < self.limits.noise_knee_db
-
-    @property
     def quiet_end(self) -> WordEvidence | None:
-        """The last word, if it ends as quietly as the pauses where that is a reason to ask."""
-        if not self.quiet_end_askable:
+        """The last word, if it ends as quietly as the pauses where that is a reason to ask about the
+        command instead of a doubt (README, "A quiet last sound in noise"): below the noise knee the
+        pauses are as loud as the noise, and a soft last sound ("sunroof", "trunk") often no louder.
+        Only in a command the gate asks about (`askable`), and not in a slot value, whose last sound
+        may be all that tells it from another ("on" and "off"): cut inside "on", such commands were
+        asked about as "off"."""
+        if not self.askable or self.snr_db >= self.limits.noise_knee_db:
             return None
-        return next((e for e in self.evidence if e.ends_quietly(self.limits)), None)
+        return next((e for e in self.evidence if e.ends_quietly(self.limits) and not e.slot), None)
 
     @property
     def doubt(self) -> str | None:
@@ -438,8 +436,8 @@ class Recognition:
             return f"words at {late[0] / 100:.1f} s were taken for the wake phrase after a pause"
         if (unheard := self.unheard_speech) is not None:
             return f"something was said at {unheard[0] / 100:.1f} s that is none of these words"
-        quiet_end_doubted = not self.quiet_end_askable
-        weak_word = next((reason for e in self.evidence if (reason := e.doubt(self.limits, quiet_end_doubted))), None)
+        quiet = self.quiet_end
+        weak_word = next((reason for e in self.evidence if (reason := e.doubt(self.limits, e is not quiet))), None)
         if weak_word is not None:
             return weak_word
         if self.ends_unfinished:
