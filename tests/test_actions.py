@@ -210,6 +210,9 @@ def test_a_command_that_acts_heard_unsure_is_asked_about_in_its_own_words(demo_p
     unsure = gate.check_rules(lock, {"action": "lock"}, None, Heard("lock the doors", below - 0.01))
     assert unsure.kind == "confirm" and unsure.spoken == "lock the doors?"
     assert unsure.reason == f"heard with confidence {below - 0.01:.3f} < {below:g}"
+    quiet = Heard("lock the doors", below - 0.01, '"doors" ends as quietly as the noise')
+    both = gate.check_rules(lock, {"action": "lock"}, None, quiet).reason  # every reason, not the first
+    assert both == f'heard with confidence {below - 0.01:.3f} < {below:g}; "doors" ends as quietly as the noise'
     assert gate.check_rules(lock, {"action": "lock"}, None, Heard("lock the doors", below)).kind == "allow"
     assert gate.check_rules(lock, {"action": "lock"}, None).kind == "allow"  # typed, or answered yes
     assert gate.check_rules(lock, {"action": "lock"}, None, Heard("lock the doors", math.nan)).kind == "confirm"

@@ -126,13 +126,16 @@ class SafetyGate:
 
     def _unsure(self, intent: Intent, heard: Heard) -> str:
         """Why to ask before carrying out a command heard with little confidence or with the
-        recogniser's own reason ("" to go ahead), for an intent `Profile.asks_when_unsure` asks about."""
+        recogniser's own reason ("" to go ahead), every one that holds, for an intent
+        `Profile.asks_when_unsure` asks about: the event then shows a lifted doubt (a quiet end in noise)
+        also when the confidence alone would have asked."""
         if not self.profile.asks_when_unsure(intent):
             return ""
         below = self.profile.confirm_below(intent)
+        reasons = [heard.reason_to_ask] if heard.reason_to_ask else []
         if not heard.confidence >= below:  # a NaN confidence is no confidence: asked about
-            return f"heard with confidence {heard.confidence:.3f} < {below:g}"
-        return heard.reason_to_ask
+            reasons.insert(0, f"heard with confidence {heard.confidence:.3f} < {below:g}")
+        return "; ".join(reasons)
 
     def unknown_state_reply(self, name: str) -> str:
         return placeholders.fill(self.profile.replies.unknown_state, {"name": name}.get)
