@@ -1,5 +1,7 @@
 """Noise mixing at a speech-band SNR, and the synthetic cabin."""
 
+import collections
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from carvoice.audio.noise import (
     mix,
     noise_gain,
     noise_span,
+    percentile,
 )
 
 
@@ -110,3 +113,16 @@ def test_a_recordings_own_snr_is_estimated_from_its_pauses():
     at_20, at_6 = (estimated_snr_db(mix(speech, noise, snr, offset=0)[0]) for snr in (20.0, 6.0))
     assert 14 < at_20 < 22 and 3 < at_6 < 10 and at_20 - at_6 > 7
     assert estimated_snr_db(np.zeros(100, dtype=np.int16)) == float("inf")
+
+
+def test_percentile_is_numpys_to_the_bit_without_numpy_ma():
+    """The endpointer's and recogniser's percentile gives np.percentile's float (its linear method)
+    exactly, so no decision moves, and leaves numpy.ma unimported (tests/test_layers.py holds the daemon to it)."""
+    rng = np.random.default_rng(7)
+    for size in (1, 2, 3, 10, 101, 300):
+        values = rng.normal(-50.0, 12.0, size)
+        for share in (0, 10, 25, 50, 73.5, 100):
+            assert percentile(values, share) == float(np.percentile(values, share))
+    assert percentile(collections.deque([3.0, -1.0, 2.0]), 50) == 2.0  # the endpointer hands it a deque
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 10)

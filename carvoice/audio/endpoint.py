@@ -8,7 +8,7 @@ import enum
 import numpy as np
 
 from carvoice.audio import FRAME_SAMPLES, SAMPLE_RATE
-from carvoice.audio.noise import SPEECH_BAND, BandPower
+from carvoice.audio.noise import SPEECH_BAND, BandPower, percentile
 
 # Each level is measured over this frame and the one before, through a Hann window: the window
 # weighs every sample of the newest frame (a 30 ms window weighs mostly the middle of its frame, and
@@ -56,7 +56,7 @@ class NoiseFloor:
 
     def update(self, level_db: float) -> float:
         self._levels.append(level_db)
-        self.level_db = float(np.percentile(self._levels, self.percentile))
+        self.level_db = percentile(self._levels, self.percentile)
         return self.level_db
 
 

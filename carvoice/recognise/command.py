@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from carvoice.audio import SAMPLE_RATE
-from carvoice.audio.noise import estimated_snr_db, with_floor
+from carvoice.audio.noise import estimated_snr_db, percentile, with_floor
 from carvoice.intent import Grammar
 from carvoice.intent.answers import ANSWER_GRAMMAR, NO, YES, answer_of, ways_to_say
 from carvoice.intent.grammar import expansions
@@ -352,7 +352,7 @@ def word_evidence(
                 last_phone_score=last.acoustic_score / last.frames,
                 weakest_phone_score=min(p.acoustic_score / p.frames for p in word.phones),
                 last_phone_level_db=float(np.mean(span)) - pauses if len(span) else 0.0,
-                pace=(word.frames / len(word.phones)) / float(np.median(others)) if others else None,
+                pace=(word.frames / len(word.phones)) / percentile(others, 50) if others else None,
             )
         )
     return tuple(evidence)
@@ -633,7 +633,7 @@ class CommandRecogniser:
         unfinished = self._unfinished(grammar, words, word_frames)
         snr = estimated_snr_db(audio)
         levels = frame_levels_db(audio)
-        pauses = float(np.percentile(levels, PAUSE_PERCENTILE))
+        pauses = percentile(levels, PAUSE_PERCENTILE)
         unheard = loudest_silence(grammar.segments, levels - pauses, self.limits.unheard_level_db)
         lead_in = self._lead_in(grammar.segments)
         aligned = self.engine.align(words, audio)
