@@ -383,6 +383,9 @@ class Recognition:
     # The safety gate would ask about the words' command (`Profile.asks_when_unsure`), so a last word
     # as quiet as loud noise can be asked about instead of rejected (`quiet_end`).
     askable: bool = False
+    # The words mean the same without their last one (a trailing "please"): its quiet end says nothing
+    # of the words that carry the command, and the grammar may have laid it over the noise.
+    last_word_optional: bool = False
 
     @property
     def text(self) -> str:
@@ -419,8 +422,9 @@ class Recognition:
         pauses are as loud as the noise, and a soft last sound ("sunroof", "trunk") often no louder.
         Only in a command the gate asks about (`askable`), and not in a slot value, whose last sound
         may be all that tells it from another ("on" and "off"): cut inside "on", such commands were
-        asked about as "off"."""
-        if not self.askable or self.snr_db >= self.limits.noise_knee_db:
+        asked about as "off"; nor in a word that adds nothing ("close the sun shade" was asked about
+        as "close the sunroof please?", the "please" laid over the noise)."""
+        if not self.askable or self.last_word_optional or self.snr_db >= self.limits.noise_knee_db:
             return None
         return next((e for e in self.evidence if e.ends_quietly(self.limits) and not e.slot), None)
 
@@ -656,6 +660,7 @@ class CommandRecogniser:
             rival=rival,
             rival_margin=margin,
             askable=self._askable(parses[0].intent),
+            last_word_optional=self._last_word_optional(words),
             snr_db=snr,
             unfinished=unfinished,
             unheard=unheard,
@@ -756,6 +761,11 @@ class CommandRecogniser:
 
     def _askable(self, name: str) -> bool:
         return self.profile.asks_when_unsure(self.profile.intents[name])
+
+    def _last_word_optional(self, words: tuple[str, ...]) -> bool:
+        """Whether the words mean the same without their last one ("turn on the fog lights please")."""
+        meaning = self.profile.readings(list(words))
+        return bool(meaning) and self.profile.readings(list(words[:-1])) == meaning
 
     def _longest(self, word: str) -> int:
         return FRAMES_PER_PHONE * self.engine.phone_count(word) + FRAMES_PER_WORD
