@@ -467,6 +467,31 @@ def test_a_quiet_trailing_word_that_adds_nothing_is_not_asked_about(demo_profile
     assert [e.question for e in before if isinstance(e, events.Confirm)] == ["close the sunroof please?"]
 
 
+def test_a_command_said_after_dont_is_turned_down_not_carried_out_as_its_opposite(demo_profile, engine, monkeypatch):
+    """ "please don't lock the doors" (flite slt, clean) comes out of the grammar as "please unlock the
+    doors", 0.99 sure, and the doors were unlocked (an attack): the grammar holds no "don't", and "don't
+    lock" sounds like "unlock". The rival said after "don't" fits better still, by more than the prior
+    asks: turned down, nothing moves. (The premise: without that search it unlocks the doors.)"""
+    audio = utterance("please don't lock the doors", "flite:slt")
+    heard = agent_events(demo_profile, engine, audio, "a command turned down")
+    [rejected] = [e for e in heard if isinstance(e, events.Rejected)]
+    assert rejected.text == "please unlock the doors"
+    assert rejected.reason == 'told not to: "please don\'t lock the doors"'
+    assert not [e for e in heard if isinstance(e, events.Confirm | events.Can | events.Serial)], heard
+    monkeypatch.setattr(CommandRecogniser, "_turned_down", lambda self, words, lead, audio: None)
+    before = agent_events(demo_profile, engine, audio, "a command turned down")
+    assert [(e.intent, e.slots) for e in before if isinstance(e, events.Intent)] == [("lock", {"action": "unlock"})]
+    assert [e for e in before if isinstance(e, events.Can)], before
+
+
+def test_a_command_said_whole_is_not_taken_for_one_turned_down(recogniser):
+    """The negations compete with the words heard in one search, so a command said without one keeps
+    its words: each of these is heard as said, with nothing turned down."""
+    for said, voice in (("unlock the car", "flite:slt"), ("never mind", "en-us+m7"), ("open the trunk", "en-us+f3")):
+        heard = recogniser.recognise(utterance(said, voice))
+        assert heard.text == said and heard.turned_down is None and heard.doubt is None, (said, heard.doubt)
+
+
 def test_turn_off_heard_as_turn_on_in_cabin_noise_is_asked_about_not_carried_out(demo_profile, engine, monkeypatch):
     """In cabin noise at 6 dB, "turn off the light bar" (espeak en-us+f3, 175 words a minute) is heard
     as "turn on the light bar", 0.95 sure, no check doubting it, "turn off" only 1.8 behind: with
@@ -546,9 +571,10 @@ def test_counts_of_frames_must_be_whole_numbers(value):
         Calibration(held_stop_frames=value)
 
 
-def test_a_prior_above_certainty_is_refused(tmp_path):
-    (tmp_path / "c.json").write_text('{"other_word_log10": 3}')
-    with pytest.raises(ValueError, match=r"c\.json: other_word_log10 is a log10 probability"):
+@pytest.mark.parametrize("name", ["other_word_log10", "negation_log10"])
+def test_a_prior_above_certainty_is_refused(tmp_path, name):
+    (tmp_path / "c.json").write_text(f'{{"{name}": 3}}')
+    with pytest.raises(ValueError, match=rf"c\.json: {name} is a log10 probability"):
         Calibration.load(tmp_path / "c.json")
 
 

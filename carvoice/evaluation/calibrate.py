@@ -93,7 +93,7 @@ def heard(runs: list[Run], jobs: int = 0) -> list[list[Recognition]]:
 def failing(recognition: Recognition, limits: Calibration) -> list[str]:
     """Every check a correctly heard command fails under `limits`, not only the first one
     its doubt names: whether a floor could move without another catching the same word. (The
-    other-word check is as measured, at the prior the recognition was made with.)"""
+    other-word and negation checks are as measured, at the priors the recognition was made with.)"""
     values = measures(recognition)
     failed = [name for name in FLOORS if values[name] < getattr(limits, name)]
     if recognition.drawn_out is not None:
@@ -104,6 +104,8 @@ def failing(recognition: Recognition, limits: Calibration) -> list[str]:
         failed.append("unfinished_lead")
     if recognition.other_word is not None:
         failed.append("other_word_log10")
+    if recognition.turned_down is not None:
+        failed.append("negation_log10")
     if recognition.begun is not None:
         failed.append("begun")
     if recognition.rival_margin is not None and recognition.rival_margin <= limits.rival_margin:

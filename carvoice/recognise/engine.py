@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -257,10 +258,13 @@ class SpeechEngine:
             return finished
         return replace(finished, open_end=(anywhere.hypstr, _log(anywhere.score)))
 
-    def decode_sentences(self, sentences: list[tuple[str, ...]], samples: np.ndarray) -> Hypothesis | None:
-        """The best of a few word sequences for this audio (all words must be in the dictionary)."""
+    def decode_sentences(
+        self, sentences: list[tuple[str, ...]], samples: np.ndarray, priors: Sequence[float] = ()
+    ) -> Hypothesis | None:
+        """The best of a few word sequences for this audio (all words must be in the dictionary);
+        `priors`, when given, the probability of each (else 1)."""
         self.stop()
-        self.decoder.add_fsg(SENTENCES, self._sentence_fsg(SENTENCES, sentences))
+        self.decoder.add_fsg(SENTENCES, self._sentence_fsg(SENTENCES, sentences, priors))
         self._holds_sentences = True
         return self.decode(SENTENCES, samples)
 
@@ -295,15 +299,18 @@ class SpeechEngine:
         finally:  # it is built anew for each command: held, its ~5 MB would stay resident all day
             self.decoder.remove_search(SUBSTITUTES)
 
-    def _sentence_fsg(self, name: str, sentences: list[tuple[str, ...]]):  # -> pocketsphinx.FsgModel
+    def _sentence_fsg(
+        self, name: str, sentences: list[tuple[str, ...]], priors: Sequence[float] = ()
+    ):  # -> pocketsphinx.FsgModel
         transitions: list[tuple[int, int, float, str]] = []
         next_state = 2
-        for words in sentences:
+        for number, words in enumerate(sentences):
             state = 0
             for index, word in enumerate(words):
                 target = 1 if index == len(words) - 1 else next_state
                 next_state += target != 1
-                transitions.append((state, target, 1.0, word))
+                prior = priors[number] if priors and index == 0 else 1.0
+                transitions.append((state, target, prior, word))
                 state = target
         return self.decoder.create_fsg(name, 0, 1, transitions)
 
