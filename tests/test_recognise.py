@@ -484,6 +484,24 @@ def test_a_command_said_after_dont_is_turned_down_not_carried_out_as_its_opposit
     assert [e for e in before if isinstance(e, events.Can)], before
 
 
+def test_a_negation_after_the_wake_phrase_is_looked_for_after_its_words(demo_profile, engine, monkeypatch):
+    """Said straight after the phrase ("nabu please don't lock the doors", flite slt, no pause), the
+    grammar's words begin with "nabu": the negation goes after it (a review found it put before it,
+    where it never fits, and the doors unlocked). A command said the same way without one is carried
+    out. (The premise: without the search, the doors unlock.)"""
+    turned_down = utterance("nabu please don't lock the doors", "flite:slt", lead=0.0)
+    heard = agent_events(demo_profile, engine, turned_down, "a negation after the wake phrase")
+    [rejected] = [e for e in heard if isinstance(e, events.Rejected)]
+    assert rejected.reason == 'told not to: "please don\'t lock the doors"'
+    assert not [e for e in heard if isinstance(e, events.Confirm | events.Can | events.Serial)], heard
+    said = agent_events(demo_profile, engine, utterance("nabu unlock the doors", "flite:slt", lead=0.0), "whole")
+    assert [e.text for e in said if isinstance(e, events.Intent)] == ["nabu unlock the doors"]
+    assert [e for e in said if isinstance(e, events.Can)], said
+    monkeypatch.setattr(CommandRecogniser, "_turned_down", lambda self, words, lead, audio: None)
+    before = agent_events(demo_profile, engine, turned_down, "a negation after the wake phrase")
+    assert [(e.intent, e.slots) for e in before if isinstance(e, events.Intent)] == [("lock", {"action": "unlock"})]
+
+
 def test_a_command_said_whole_is_not_taken_for_one_turned_down(recogniser):
     """The negations compete with the words heard in one search, so a command said without one keeps
     its words: each of these is heard as said, with nothing turned down."""

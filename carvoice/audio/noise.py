@@ -13,7 +13,7 @@ nearly all its power in the band, so its figures barely change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +33,11 @@ CABIN_SECONDS = 120.0  # as long as the kitchen recording, so offsets vary as mu
 SPEECH_BAND = (100.0, 4000.0)  # Hz: where SNR is measured
 
 
-def percentile(values: Iterable[float] | np.ndarray, share: float) -> float:
+def percentile(values: Sequence[float] | np.ndarray, share: float) -> float:
     """`np.percentile(values, share)` (linear, the same float), without the `np.unique` inside it
     that imports numpy.ma: 1.3 MB of the daemon's peak RSS for a low percentile of the endpointer's
-    levels, a command's pauses and its words' median pace (README, "Latency, CPU and memory")."""
+    levels, a command's pauses and its words' median pace (README, "Latency, CPU and memory"; at 50
+    it may differ from `np.median`, which averages the middle two, in the last bit)."""
     ordered = np.sort(np.asarray(values, dtype=np.float64), axis=None)
     if len(ordered) == 0:
         raise ValueError("no values to take a percentile of")

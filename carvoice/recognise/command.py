@@ -97,10 +97,10 @@ FUNCTION_WORDS = frozenset("a am an are do i is it me my of the to".split())
 OTHER_WORD_SPILL = 5  # frames: how far another word may reach past the heard words' ends
 STOPS = frozenset("B D G K P T".split())  # the phones whose closure is silence
 _NOTHING = np.zeros(0, dtype=np.int16)
-# Words that turn a command said after them down. The grammar holds none of them (in it they made
-# every command's fit worse: the search then scores each frame against more words), so it heard a
-# command said after them as the nearest it has: "please don't lock the doors" as "please unlock the
-# doors", 0.99 sure, and the doors were unlocked (README, "Commands turned down").
+# Words that turn a command said after them down. The grammar holds none of them before a command
+# (there they made every command's fit worse: the search then scores each frame against more words),
+# so it heard a command said after them as the nearest it has: "please don't lock the doors" as
+# "please unlock the doors", 0.99 sure, and the doors were unlocked (README, "Commands turned down").
 NEGATIONS = (("don't",), ("do", "not"), ("never",), ("should", "not"))
 POLITE = "please"  # a negation may follow it ("please don't ...")
 # A pause is lengthened (`CommandRecogniser.lengthen_pause`) with its last 90 ms said again: its first
@@ -722,21 +722,23 @@ class CommandRecogniser:
         `Calibration.negation_log10` asks. Each sentence is tried after the wake phrase's end that
         the grammar heard (`lead`) and without it: a negation may have been taken for that end
         ("okay nabu, don't open the sunroof" came out as "nabu open the sunroof")."""
+        said_whole = sum(LEAD_IN_MARK not in word for word in lead)  # the phrase's own words begin `words` too
+        command = words[said_whole:]
+        known = [negation for negation in NEGATIONS if all(self.engine.phone_count(word) for word in negation)]
         negated = [
             sentence[:at] + negation + sentence[at:]
-            for sentence in (words, *self._rivals(words))
-            for negation in NEGATIONS
-            if all(self.engine.phone_count(word) for word in negation)
-            for at in ((0, 1) if sentence[0] == POLITE else (0,))
+            for sentence in (command, *(rival[said_whole:] for rival in self._rivals(words)))
+            for negation in known
+            for at in ((0, 1) if sentence[:1] == (POLITE,) else (0,))
         ]
         if not negated or math.isinf(self.limits.negation_log10):
             return None
         prior = 10.0**self.limits.negation_log10
         leads = (lead, ()) if lead else ((),)
         best = self.engine.decode_sentences(
-            [start + sentence for start in leads for sentence in [words, *negated]],
+            [start + sentence for start in leads for sentence in [command, *negated]],
             audio,
-            [prior if sentence != words else 1.0 for _ in leads for sentence in [words, *negated]],
+            [prior if sentence != command else 1.0 for _ in leads for sentence in [command, *negated]],
         )
         said = tuple(w for w in best.text.split() if not w.startswith(FILLER_MARKS)) if best else ()
         return next((" ".join(s) for s in negated if said in {start + s for start in leads}), None)
@@ -856,7 +858,7 @@ class AnswerRecogniser(CommandRecogniser):
         return False  # nobody asks about an answer: a "yes" whose end the noise covers is no clear yes
 
     def _turned_down(self, words: tuple[str, ...], lead: tuple[str, ...], audio: np.ndarray) -> str | None:
-        return None  # "don't" before a yes or a no: no answer to take for another
+        return None  # not looked for after a question ("never do it" heard as "do it"): not measured there
 
     def _rivals(self, words: tuple[str, ...]) -> list[tuple[str, ...]]:
         answer = answer_of(words)
