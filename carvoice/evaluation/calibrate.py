@@ -26,7 +26,7 @@ from carvoice.check import load_profile
 from carvoice.evaluation.commands import evaluate
 from carvoice.evaluation.manifest import Item
 from carvoice.evaluation.metrics import same_slots
-from carvoice.recognise.command import Calibration, Recognition
+from carvoice.recognise.command import SAID_OTHERWISE_PRIORS, Calibration, Recognition
 
 FLOOR_PERCENTILE = 1.0
 CENTRE_PERCENTILE = 2.0
@@ -104,8 +104,8 @@ def failing(recognition: Recognition, limits: Calibration) -> list[str]:
         failed.append("unfinished_lead")
     if recognition.other_word is not None:
         failed.append("other_word_log10")
-    if recognition.turned_down is not None:
-        failed.append("negation_log10")
+    if recognition.said_otherwise is not None:
+        failed.append(SAID_OTHERWISE_PRIORS[recognition.said_otherwise[0]])
     if recognition.begun is not None:
         failed.append("begun")
     if recognition.rival_margin is not None and recognition.rival_margin <= limits.rival_margin:

@@ -302,17 +302,26 @@ class SpeechEngine:
     def _sentence_fsg(
         self, name: str, sentences: list[tuple[str, ...]], priors: Sequence[float] = ()
     ):  # -> pocketsphinx.FsgModel
-        transitions: list[tuple[int, int, float, str]] = []
+        """The sentences from state 0 to state 1, each with its prior (`priors`, else 1) on its first
+        word, where the search holds it against the others from the first frame. Sentences of one
+        prior that begin alike share their first words, so that the search follows them once (a
+        slot value's rivals and the numbers out of range differ only at the slot). A tree whose
+        priors fell where each sentence parts from the others was tried: a prior that late came
+        after the beams had chosen, and no longer meant what the measured priors mean."""
+        if priors and len(priors) != len(sentences):
+            raise ValueError(f"{len(priors)} priors for {len(sentences)} sentences")
+        arcs: dict[tuple[int, str, bool, float], int] = {}  # (from, word, ends a sentence, prior) -> to
         next_state = 2
         for number, words in enumerate(sentences):
             state = 0
             for index, word in enumerate(words):
-                target = 1 if index == len(words) - 1 else next_state
-                next_state += target != 1
-                prior = priors[number] if priors and index == 0 else 1.0
-                transitions.append((state, target, prior, word))
-                state = target
-        return self.decoder.create_fsg(name, 0, 1, transitions)
+                last = index == len(words) - 1
+                arc = (state, word, last, (priors[number] if priors else 1.0) if state == 0 else 1.0)
+                if arc not in arcs:
+                    arcs[arc] = 1 if last else next_state
+                    next_state += not last
+                state = arcs[arc]
+        return self.decoder.create_fsg(name, 0, 1, [(arc[0], to, arc[3], arc[1]) for arc, to in arcs.items()])
 
     def align(self, words: tuple[str, ...], samples: np.ndarray) -> tuple[Hypothesis, tuple[AlignedWord, ...]] | None:
         """The words forced onto the audio, down to their phones (fillers left out).
