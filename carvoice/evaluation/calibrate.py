@@ -105,7 +105,7 @@ def failing(recognition: Recognition, limits: Calibration) -> list[str]:
     if recognition.other_word is not None:
         failed.append("other_word_log10")
     if recognition.said_otherwise is not None:
-        failed.append(SAID_OTHERWISE_PRIORS[recognition.said_otherwise[0]])
+        failed.append(SAID_OTHERWISE_PRIORS[recognition.said_otherwise[0]][0])
     if recognition.begun is not None:
         failed.append("begun")
     if recognition.rival_margin is not None and recognition.rival_margin <= limits.rival_margin:
