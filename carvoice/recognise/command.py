@@ -194,11 +194,11 @@ class Calibration:
     negation_log10: float = -10.0
     # not fitted by scripts/calibrate: chosen on the tuning voices' 376 commands (H1, clean and in
     # cabin noise at 6 dB) and an attack's first round (README, "Said otherwise"). The prior of the
-    # words heard said as a question (`asked`; at 10^-5 "set temperature to eighteen" was lost to
-    # "are the temperature to eighteen"), and of a number slot's value said as a number it does not
-    # hold (`out_of_range`; at 10^-10 two of H1's clean "fan speed five" were lost to "nine", at
-    # 10^-15 one; at 10^-20 one "set the fan to five" at 6 dB, to "fifty five"; at 10^-30 the
-    # attack's numbers out of range were no longer caught).
+    # words heard said as a question (`asked`; at 10^-5 a clean "set temperature to eighteen" was lost
+    # to "are the temperature to eighteen", a question no longer built), and of a number slot's value
+    # said as a number it does not hold (`out_of_range`; at 10^-10 two of H1's clean "fan speed five"
+    # were lost to "nine", at 10^-15 one; at 10^-20 one "set the fan to five" at 6 dB, to "fifty
+    # five"; at 10^-30 the attack's numbers out of range were no longer caught).
     question_log10: float = -10.0
     out_of_range_log10: float = -20.0
     # not fitted by scripts/calibrate: the milder priors at which a sentence said otherwise that wins
@@ -617,6 +617,8 @@ def asked(command: tuple[str, ...], states: set[int]) -> list[tuple[str, ...]]:
 
 
 def holds_numbers(profile: Profile, type_name: str) -> bool:
+    """Whether a slot type holds numbers (a range): its values are no state a question asks about,
+    and a number it does not hold may be said in its place."""
     return any(isinstance(value.value, int | float) for value in profile.slot_types[type_name].values)
 
 
