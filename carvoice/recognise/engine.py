@@ -316,7 +316,8 @@ class SpeechEngine:
             state = 0
             for index, word in enumerate(words):
                 last = index == len(words) - 1
-                arc = (state, word, last, (priors[number] if priors else 1.0) if state == 0 else 1.0)
+                prior = priors[number] if priors and state == 0 else 1.0
+                arc = (state, word, last, prior)
                 if arc not in arcs:
                     arcs[arc] = 1 if last else next_state
                     next_state += not last
