@@ -624,8 +624,8 @@ def test_a_command_is_asked_with_its_verb_said_as_a_question_word():
 
 def test_every_word_said_otherwise_is_in_the_dictionary(engine):
     """A sentence with a word the dictionary lacks is left out of the search, so a missing word would
-    switch a kind of check off without a word: the negations come with the answer grammar, the
-    question words and numbers with the outside words, in every profile's dictionary."""
+    switch a kind of check off without a word. They come with the answer grammar ("don't") and the
+    outside words (the rest), which every profile's dictionary holds."""
     words = {word for negation in NEGATIONS for word in negation} | set(QUESTION_WORDS) | {POLITE}
     words |= {word for number in SPOKEN_NUMBERS for word in number_to_words(number).split()}
     assert [word for word in sorted(words) if not engine.phone_count(word)] == []
