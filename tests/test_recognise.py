@@ -16,6 +16,7 @@ from carvoice.audio.wavfile import read_wav
 from carvoice.check import load_profile
 from carvoice.evaluation import generate
 from carvoice.intent import number_to_words
+from carvoice.profile import dictionary
 from carvoice.recognise import command
 from carvoice.recognise.command import (
     NEGATIONS,
@@ -28,6 +29,7 @@ from carvoice.recognise.command import (
     Recognition,
     WordEvidence,
     asked,
+    car_words,
     loudest_silence,
     other_last_words,
     out_of_range,
@@ -302,6 +304,26 @@ def test_one_word_swapped_keeps_the_sentence_and_swaps_one_open_word_for_a_diffe
     } | {("fan", other) for other in ("set", "the", "fan", "ten", "thee")}
 
 
+def test_a_word_of_its_own_enters_at_its_own_prior_where_it_is_given_one():
+    pronounced = {"open": frozenset({"OW P AH N"}), "boot": frozenset({"B UW T"}), "hood": frozenset({"HH UH D"})}
+    arcs = one_word_swapped(("open", "boot"), {0, 1}, pronounced, 1e-40, {1: {"hood": 1e-20}})
+    sentences = sentences_of(arcs)
+    assert sentences[("open", "hood")] == 1e-20  # at the position given
+    assert sentences[("hood", "boot")] == 1e-40  # elsewhere, the common prior
+    assert sentences[("open", "boot")] == 1.0
+
+
+def test_car_words_name_what_the_profile_does_not(demo_profile):
+    """What a driver may name instead of the profile's parts: not the profile's own words, nor a form
+    of one ("door" beside "doors", "wiper" beside "wipers"), which would doubt a word for how it ends."""
+    ours = demo_profile.grammar.words
+    named = car_words(ours)
+    assert {"hood", "radio", "parking", "louder"} <= set(named)
+    assert not set(named) & ours and not {"door", "wiper", "seats", "faster"} & set(named)
+    assert {"boot", "window", "fog"} <= set(dictionary.car_words())  # the profile's names are on the list
+    assert not {"open", "turn", "on", "set"} & set(dictionary.car_words())  # verbs are said to every part
+
+
 @pytest.mark.parametrize(
     "text, voice, heard",
     [
@@ -323,6 +345,32 @@ def test_a_sentence_outside_the_profile_is_doubted_where_another_word_fits_bette
     assert trusting.text == heard and trusting.doubt is None and demo_profile.readings(list(trusting.words))
     result = CommandRecogniser(engine, demo_profile, numbers_unchecked).recognise(audio)
     assert result.text == heard and "sounds more like" in result.doubt
+
+
+def test_a_part_of_a_car_the_profile_does_not_have_is_heard_for_what_it_is(engine, demo_profile):
+    """ "make it louder" came out as "make it warmer", 0.94 sure, every word well supported, and no
+    common English word fitted better at the shipped prior: a word that names a part or setting of a
+    car is likelier in a car, and at its milder prior "louder" wins."""
+    audio = utterance("make it louder", "flite:rms")
+    common_only = Calibration(car_word_log10=-math.inf)
+    trusting = CommandRecogniser(engine, demo_profile, common_only).recognise(audio)
+    assert trusting.text == "make it warmer" and trusting.doubt is None
+    result = CommandRecogniser(engine, demo_profile).recognise(audio)
+    assert result.text == "make it warmer" and result.doubt == '"warmer" sounds more like "louder"'
+
+
+@pytest.mark.parametrize(
+    "text, voice",
+    [
+        ("open the boot", "flite:rms"),
+        ("close the boot", "flite:rms"),
+        ("make it warmer", "flite:rms"),
+        ("make it cooler", "flite:slt"),
+    ],
+)
+def test_the_parts_the_profile_names_are_not_doubted_for_their_neighbours(recogniser, text, voice):
+    result = recogniser.recognise(utterance(text, voice))
+    assert result.text == text and result.doubt is None
 
 
 def test_in_cabin_noise_a_near_miss_is_doubted_and_the_command_it_resembles_is_not(recogniser):
@@ -688,11 +736,13 @@ def test_the_one_swap_search_is_freed_after_use_and_built_alike_the_next_time(en
 class SwappedSearch:
     """The engine's one-swap search answering with a given path (what `_other_word` reads of it)."""
 
-    def __init__(self, engine, segments):
-        self.engine, self.segments = engine, segments
+    def __init__(self, engine, *paths):
+        self.engine, self.paths, self.milder = engine, list(paths), []
 
-    def decode_with_substitutes(self, words, open_positions, samples, log10_probability):
-        return Hypothesis(" ".join(s.word for s in self.segments), 0.0, 300, tuple(self.segments))
+    def decode_with_substitutes(self, words, open_positions, samples, log10_probability, nearer):
+        self.milder.append(bool(nearer))
+        segments = self.paths.pop(0)
+        return Hypothesis(" ".join(s.word for s in segments), 0.0, 300, tuple(segments))
 
     def __getattr__(self, name):
         return getattr(self.engine, name)
@@ -716,6 +766,27 @@ def test_another_word_counts_only_over_the_speech(engine, demo_profile, swap, do
     assert recogniser._other_word(words, placed, np.zeros(48000, dtype=np.int16)) == doubted
 
 
+@pytest.mark.parametrize("frames, doubted", [(30, ("boot", "hood")), (60, None)])
+def test_a_car_word_drawn_out_is_no_evidence_and_the_common_words_are_asked_again(
+    engine, demo_profile, frames, doubted
+):
+    """At its milder prior a short word naming a part of a car can stretch over a longer one
+    ("windows" lost to "wheel" held twice as long): past CAR_WORD_PACE times the speaker's frames
+    per phone (here 70 frames for 9 phones) the search is run again with every word at the common
+    prior, which here keeps the words heard."""
+    words = ("open", "the", "boot")
+    placed = tuple(
+        AlignedWord(word, start, length, tuple(Phone("AH", start, 1, 0.0) for _ in range(phones)))
+        for word, start, length, phones in (("open", 50, 30, 4), ("the", 80, 10, 2), ("boot", 90, 30, 3))
+    )
+    heard = [Segment(w.word, w.start_frame, w.start_frame + w.frames - 1, 0.0) for w in placed]
+    swapped = [*heard[:2], Segment("hood", 90, 89 + frames, 0.0)]
+    search = SwappedSearch(engine, swapped, heard)
+    recogniser = CommandRecogniser(search, demo_profile)
+    assert recogniser._other_word(words, placed, np.zeros(48000, dtype=np.int16)) == doubted
+    assert search.milder == [True] if doubted else [True, False]
+
+
 @pytest.mark.parametrize("value", [-1, 6.5, True, "6"])
 def test_counts_of_frames_must_be_whole_numbers(value):
     with pytest.raises(ValueError, match="held_stop_frames is a count of frames"):
@@ -734,7 +805,9 @@ def test_a_sentences_prior_holds_it_back_against_the_others(engine):
         engine.decode_sentences(sentences, audio, [1.0])
 
 
-@pytest.mark.parametrize("name", ["other_word_log10", "negation_log10", "question_ask_log10", "out_of_range_log10"])
+@pytest.mark.parametrize(
+    "name", ["other_word_log10", "car_word_log10", "negation_log10", "question_ask_log10", "out_of_range_log10"]
+)
 def test_a_prior_above_certainty_is_refused(tmp_path, name):
     (tmp_path / "c.json").write_text(f'{{"{name}": 3}}')
     with pytest.raises(ValueError, match=rf"c\.json: {name} is a log10 probability"):

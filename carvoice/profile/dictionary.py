@@ -40,7 +40,8 @@ def lookup(words: Iterable[str], dictionary: Path | None = None) -> dict[str, li
     known = _known.setdefault(path, {})
     wanted = frozenset(words)
     if not wanted <= known.keys():
-        _read(path, (wanted | frozenset(outside_words()) | ANSWER_GRAMMAR.words) - known.keys(), known)
+        extra = frozenset(outside_words()) | frozenset(car_words()) | ANSWER_GRAMMAR.words
+        _read(path, (wanted | extra) - known.keys(), known)
     return {word: list(known[word]) for word in wanted if known[word]}
 
 
@@ -51,7 +52,7 @@ _known: dict[Path, dict[str, tuple[str, ...]]] = {}
 def _read(dictionary: Path, wanted: frozenset[str], known: dict[str, tuple[str, ...]]) -> None:
     """Reading the dictionary is most of the time a profile check takes, so it is done as seldom
     as can be: the same profile's words are looked up again on every reload, install check and
-    rollback, and the common words of `outside_words` and the answers' (yes, no) come along with the
+    rollback, and the common words of `outside_words`, the `car_words` and the answers' (yes, no) come along with the
     first, so the daemon's start-up reads the file once for the profile and the recogniser.
 
     CMUdict lists its words in order, a word's other pronunciations (`word(2)`) right after it
@@ -121,7 +122,18 @@ def _pronunciations(data: bytes, start: int, word: bytes) -> list[str]:
 def outside_words() -> tuple[str, ...]:
     """Common English words, in the recogniser's dictionary beside the profile's so that a heard word
     can be checked against them (`scripts/make-outside-words` made the list)."""
-    text = resources.files("carvoice").joinpath("data/outside-words.txt").read_text(encoding="utf-8")
+    return _word_list("outside-words.txt")
+
+
+def car_words() -> tuple[str, ...]:
+    """Words a driver names the parts and functions of a car with, checked against a heard word as
+    the common words are, but at a milder prior: said in a car, "the hood" is likelier than any word
+    (README, "Things the car does not have")."""
+    return _word_list("car-words.txt")
+
+
+def _word_list(name: str) -> tuple[str, ...]:
+    text = resources.files("carvoice").joinpath(f"data/{name}").read_text(encoding="utf-8")
     return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
 
 

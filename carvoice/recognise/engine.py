@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -278,7 +279,12 @@ class SpeechEngine:
         return True
 
     def decode_with_substitutes(
-        self, words: tuple[str, ...], open_positions: set[int], samples: np.ndarray, log10_probability: float
+        self,
+        words: tuple[str, ...],
+        open_positions: set[int],
+        samples: np.ndarray,
+        log10_probability: float,
+        nearer: Mapping[int, Mapping[str, float]] = MappingProxyType({}),
     ) -> Hypothesis | None:
         """The best of `words` and of every sentence with one word at an open position said as
         another word of the dictionary (one that does not sound the same), on the same audio.
@@ -286,9 +292,11 @@ class SpeechEngine:
         They share one search because only then are their scores comparable: a search scores
         each frame against the best senone it computed itself, so the same words score
         differently in another search. A swapped word enters with `log10_probability`, so it
-        wins only where it fits the audio that much better.
+        wins only where it fits the audio that much better; at a position of `nearer`, a word of
+        its with its own log10.
         """
-        transitions = one_word_swapped(words, open_positions, self._pronounced, 10.0**log10_probability)
+        probabilities = {at: {word: 10.0**log10 for word, log10 in own.items()} for at, own in nearer.items()}
+        transitions = one_word_swapped(words, open_positions, self._pronounced, 10.0**log10_probability, probabilities)
         self.stop()
         if self._holds_sentences:  # built anew for each use: not held beside this one (1.1 MB of peak RSS)
             self.decoder.remove_search(SENTENCES)
@@ -357,12 +365,16 @@ class SpeechEngine:
 
 
 def one_word_swapped(
-    words: tuple[str, ...], open_positions: set[int], pronounced: dict[str, frozenset[str]], probability: float
+    words: tuple[str, ...],
+    open_positions: set[int],
+    pronounced: dict[str, frozenset[str]],
+    probability: float,
+    probabilities: Mapping[int, Mapping[str, float]] = MappingProxyType({}),
 ) -> list[tuple[int, int, float, str]]:
     """Arcs from state 0 to state 1 of `words`, and of `words` with one word at an open position
     said as any other word of `pronounced` that shares none of its pronunciations (the pieces of
-    the wake phrase's lead-in are not words); a swapped word's arc has `probability`, every
-    other arc 1."""
+    the wake phrase's lead-in are not words); a swapped word's arc has its own probability at
+    that position (`probabilities`), else `probability`, every other arc 1."""
     transitions: list[tuple[int, int, float, str]] = []
     final = 1
     as_said = [0] + [2 + i for i in range(1, len(words))]  # no word swapped yet
@@ -373,9 +385,9 @@ def one_word_swapped(
         if index > 0:
             transitions.append((swapped[index], final if last else swapped[index + 1], 1.0, word))
         if index in open_positions:
-            sounds = pronounced.get(word, frozenset())
+            sounds, own = pronounced.get(word, frozenset()), probabilities.get(index, {})
             transitions.extend(
-                (as_said[index], final if last else swapped[index + 1], probability, other)
+                (as_said[index], final if last else swapped[index + 1], own.get(other, probability), other)
                 for other in pronounced
                 if other != word and LEAD_IN_MARK not in other and not sounds & pronounced[other]
             )
@@ -401,7 +413,8 @@ def engine_for(
     if wake_threshold is None:
         wake_threshold = profile.wake.threshold if profile.wake.engine == POCKETSPHINX else KEYPHRASE_THRESHOLD
     words = set(profile.dictionary_words) | ANSWER_GRAMMAR.words | set((wake_phrase or "").split())
-    pronunciations = dictionary.lookup((words | set(dictionary.outside_words())) - set(profile.pronunciations))
+    outside = set(dictionary.outside_words()) | set(dictionary.car_words())
+    pronunciations = dictionary.lookup((words | outside) - set(profile.pronunciations))
     pronunciations.update({w: p for w, p in profile.pronunciations.items() if w in words})
     if profile.recognition.accent == BRITISH:
         pronunciations = {word: dictionary.with_british(options) for word, options in pronunciations.items()}
