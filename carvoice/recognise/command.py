@@ -783,7 +783,8 @@ class CommandRecogniser:
         slots = {i for _, _, start, end in parses[0].spans for i in range(start, end)}
         evidence = word_evidence(placed, slots, phones.segments, levels, pauses, self.limits)
         slot_frames = sum(w.frames for i, w in enumerate(placed) if i in slots) or word_frames
-        rival, margin = self._best_rival(words, own, slot_frames, audio)
+        others = self._rivals(words)  # listed once: the rival check and the search for negations use them
+        rival, margin = self._best_rival(others, own, slot_frames, audio)
         heard = Recognition(
             words,
             fit,
@@ -805,7 +806,7 @@ class CommandRecogniser:
         if heard.doubt is None:
             lead = tuple(segment.word.split("(")[0] for segment in self._leading(grammar.segments))
             spans = [(type_name, start, end) for _, type_name, start, end in parses[0].spans]
-            said, perhaps = self._said_otherwise(words, lead, audio, spans)
+            said, perhaps = self._said_otherwise(words, others, lead, audio, spans)
             heard = dataclasses.replace(heard, said_otherwise=said, perhaps_said_otherwise=perhaps)
         if heard.doubt is not None or math.isinf(self.limits.other_word_log10):
             return heard  # rejected already: the most expensive check is spared
@@ -860,11 +861,16 @@ class CommandRecogniser:
         return other.frames > CAR_WORD_PACE * pace * self.engine.phone_count(other.word.split("(")[0])
 
     def _said_otherwise(
-        self, words: tuple[str, ...], lead: tuple[str, ...], audio: np.ndarray, spans: list[tuple[str, int, int]]
+        self,
+        words: tuple[str, ...],
+        others: list[tuple[str, ...]],
+        lead: tuple[str, ...],
+        audio: np.ndarray,
+        spans: list[tuple[str, int, int]],
     ) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
         """What the words heard were said as instead, if that fits the audio better than they do:
-        after a negation (`negated`; the words heard or one of their rivals: "please don't lock the
-        doors" comes out of the grammar as "please unlock the doors"), as a question (`asked`), or
+        after a negation (`negated`; the words heard or one of their rivals, `others`: "please don't
+        lock the doors" comes out of the grammar as "please unlock the doors"), as a question (`asked`), or
         with a number the slot does not hold (`out_of_range`; `spans`: each slot's type, first word
         and end in `words`). (what won at its kind's prior, what won only at its milder prior: see
         `SAID_OTHERWISE_PRIORS`), each None if nothing did."""
@@ -881,7 +887,7 @@ class CommandRecogniser:
         found = [
             *(
                 (NEGATED, sentence)
-                for heard in (command, *(r[said_whole:] for r in self._rivals(words)))
+                for heard in (command, *(r[said_whole:] for r in others))
                 for sentence in negated(heard)
             ),
             *((ASKED, sentence) for sentence in questions if not self._grammar().parse(list(sentence))),
@@ -1015,11 +1021,11 @@ class CommandRecogniser:
         return rivals(self.profile, words)
 
     def _best_rival(
-        self, words: tuple[str, ...], own: Hypothesis, frames: int, audio: np.ndarray
+        self, others: list[tuple[str, ...]], own: Hypothesis, frames: int, audio: np.ndarray
     ) -> tuple[str | None, float | None]:
-        """The best rival sentence, and own's margin over it per frame (None, None without rivals)."""
-        candidates = self._rivals(words)
-        best = self.engine.decode_sentences(candidates, audio) if candidates else None
+        """The best of the rival sentences (`others`), and own's margin over it per frame (None, None
+        without rivals)."""
+        best = self.engine.decode_sentences(others, audio) if others else None
         if best is None:
             return None, None
         return best.text, (own.log_score - best.log_score) / frames
@@ -1046,7 +1052,12 @@ class AnswerRecogniser(CommandRecogniser):
         return False  # nobody asks about an answer: a "yes" whose end the noise covers is no clear yes
 
     def _said_otherwise(
-        self, words: tuple[str, ...], lead: tuple[str, ...], audio: np.ndarray, spans: list[tuple[str, int, int]]
+        self,
+        words: tuple[str, ...],
+        others: list[tuple[str, ...]],
+        lead: tuple[str, ...],
+        audio: np.ndarray,
+        spans: list[tuple[str, int, int]],
     ) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
         return None, None  # not looked for after a question ("never do it" heard as "do it"): not measured there
 
