@@ -820,15 +820,16 @@ class CommandRecogniser:
         The other word must lie over the speech: one reaching more than OTHER_WORD_SPILL frames
         into the silence before the first word or after the last explains that silence, not the
         word (tuning voices: "turn" lost to "period" stretched over the pause before it). A word
-        that names a part of a car stands in for one that names another at the milder
-        `car_word_log10`; drawn out past CAR_WORD_PACE times the speaker's pace, it is no evidence
-        ("windows" lost to "wheel" held twice as long as the speaker says a phone), and the words
-        are searched again with every word at the common prior.
+        that names a part of a car the profile does not have stands only for one that names another,
+        at the milder `car_word_log10` (elsewhere "five" lost to "volume", "turn" to "decline"); drawn
+        out past CAR_WORD_PACE times the speaker's pace, it is no evidence ("windows" lost to "wheel"
+        held twice as long as the speaker says a phone), and the words are searched again without it.
         """
         open_positions = {i for i, word in enumerate(words) if word not in FUNCTION_WORDS}
-        named_log10 = self.limits.car_word_log10
-        named = dict.fromkeys(self._car_words, named_log10)
-        nearer = {i: named for i in open_positions if words[i] in self._names and not math.isinf(named_log10)}
+        nearer = {
+            i: dict.fromkeys(self._car_words, self.limits.car_word_log10 if words[i] in self._names else -math.inf)
+            for i in open_positions
+        }
         return self._swapped(words, placed, audio, open_positions, nearer)
 
     def _swapped(
@@ -839,17 +840,18 @@ class CommandRecogniser:
         open_positions: set[int],
         nearer: dict[int, dict[str, float]],
     ) -> tuple[str, str] | None:
-        """`_other_word`'s search, with the milder priors of `nearer` (position: {word: log10})."""
+        """`_other_word`'s search, with the priors of `nearer` (position: {word: log10}) for the names."""
         best = self.engine.decode_with_substitutes(words, open_positions, audio, self.limits.other_word_log10, nearer)
         if best is None:
             return None
         said = [s for s in best.segments if not s.word.startswith(FILLER_MARKS)]
         first, last = placed[0].start_frame, placed[-1].start_frame + placed[-1].frames - 1
-        for index, (heard, other) in enumerate(zip(words, said, strict=False)):
+        for heard, other in zip(words, said, strict=False):
             name = other.word.split("(")[0]
             if name != heard:  # the only swap: the search allows one
-                if name in nearer.get(index, {}) and self._drawn_out(other, placed):
-                    return self._swapped(words, placed, audio, open_positions, {})
+                if name in self._car_words and self._drawn_out(other, placed):
+                    unnamed = {i: dict.fromkeys(self._car_words, -math.inf) for i in open_positions}
+                    return self._swapped(words, placed, audio, open_positions, unnamed)
                 inside = other.start_frame >= first - OTHER_WORD_SPILL and other.end_frame <= last + OTHER_WORD_SPILL
                 return (heard, name) if inside else None
         return None

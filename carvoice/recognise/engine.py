@@ -293,7 +293,7 @@ class SpeechEngine:
         each frame against the best senone it computed itself, so the same words score
         differently in another search. A swapped word enters with `log10_probability`, so it
         wins only where it fits the audio that much better; at a position of `nearer`, a word of
-        its with its own log10.
+        its with its own log10 (-Infinity: not there).
         """
         probabilities = {at: {word: 10.0**log10 for word, log10 in own.items()} for at, own in nearer.items()}
         transitions = one_word_swapped(words, open_positions, self._pronounced, 10.0**log10_probability, probabilities)
@@ -374,7 +374,7 @@ def one_word_swapped(
     """Arcs from state 0 to state 1 of `words`, and of `words` with one word at an open position
     said as any other word of `pronounced` that shares none of its pronunciations (the pieces of
     the wake phrase's lead-in are not words); a swapped word's arc has its own probability at
-    that position (`probabilities`), else `probability`, every other arc 1."""
+    that position (`probabilities`; 0: none), else `probability`, every other arc 1."""
     transitions: list[tuple[int, int, float, str]] = []
     final = 1
     as_said = [0] + [2 + i for i in range(1, len(words))]  # no word swapped yet
@@ -389,7 +389,10 @@ def one_word_swapped(
             transitions.extend(
                 (as_said[index], final if last else swapped[index + 1], own.get(other, probability), other)
                 for other in pronounced
-                if other != word and LEAD_IN_MARK not in other and not sounds & pronounced[other]
+                if other != word
+                and LEAD_IN_MARK not in other
+                and not sounds & pronounced[other]
+                and own.get(other, probability) > 0
             )
     return transitions
 
