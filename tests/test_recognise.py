@@ -308,10 +308,11 @@ def test_one_word_swapped_keeps_the_sentence_and_swaps_one_open_word_for_a_diffe
 
 def test_a_word_of_its_own_enters_at_its_own_prior_where_it_is_given_one():
     pronounced = {"open": frozenset({"OW P AH N"}), "boot": frozenset({"B UW T"}), "hood": frozenset({"HH UH D"})}
-    arcs = one_word_swapped(("open", "boot"), {0, 1}, pronounced, 1e-40, {1: {"hood": 1e-20}})
+    arcs = one_word_swapped(("open", "boot"), {0, 1}, pronounced, 1e-40, {0: {"hood": 0.0}, 1: {"hood": 1e-20}})
     sentences = sentences_of(arcs)
     assert sentences[("open", "hood")] == 1e-20  # at the position given
-    assert sentences[("hood", "boot")] == 1e-40  # elsewhere, the common prior
+    assert ("hood", "boot") not in sentences  # probability 0: not there
+    assert sentences[("open", "open")] == 1e-40  # every other word at the common prior
     assert sentences[("open", "boot")] == 1.0
 
 
@@ -747,7 +748,7 @@ class SwappedSearch:
         self.engine, self.paths, self.milder = engine, list(paths), []
 
     def decode_with_substitutes(self, words, open_positions, samples, log10_probability, nearer):
-        self.milder.append(bool(nearer))
+        self.milder.append(any(log10 > -math.inf for own in nearer.values() for log10 in own.values()))
         segments = self.paths.pop(0)
         return Hypothesis(" ".join(s.word for s in segments), 0.0, 300, tuple(segments))
 
@@ -780,7 +781,7 @@ def test_a_car_word_drawn_out_is_no_evidence_and_the_common_words_are_asked_agai
     """At its milder prior a short word naming a part of a car can stretch over a longer one
     ("windows" lost to "wheel" held twice as long): past CAR_WORD_PACE times the speaker's frames
     per phone (here 70 frames for 9 phones) the search is run again with every word at the common
-    prior, which here keeps the words heard."""
+    prior without the names, which here keeps the words heard."""
     words = ("open", "the", "boot")
     placed = tuple(
         AlignedWord(word, start, length, tuple(Phone("AH", start, 1, 0.0) for _ in range(phones)))
