@@ -52,8 +52,9 @@ _known: dict[Path, dict[str, tuple[str, ...]]] = {}
 def _read(dictionary: Path, wanted: frozenset[str], known: dict[str, tuple[str, ...]]) -> None:
     """Reading the dictionary is most of the time a profile check takes, so it is done as seldom
     as can be: the same profile's words are looked up again on every reload, install check and
-    rollback, and the common words of `outside_words`, the `car_words` and the answers' (yes, no) come along with the
-    first, so the daemon's start-up reads the file once for the profile and the recogniser.
+    rollback, and the common words of `outside_words`, the `car_words` and the answers' (yes, no)
+    come along with the first, so the daemon's start-up reads the file once for the profile and the
+    recogniser.
 
     CMUdict lists its words in order, a word's other pronunciations (`word(2)`) right after it
     (`tests/test_dictionary.py` holds the shipped file to that), so each word is looked for only
@@ -126,9 +127,9 @@ def outside_words() -> tuple[str, ...]:
 
 
 def car_words() -> tuple[str, ...]:
-    """Words a driver names the parts and functions of a car with, checked against a heard word as
-    the common words are, but at a milder prior: said in a car, "the hood" is likelier than any word
-    (README, "Things the car does not have")."""
+    """Words a driver names the parts and functions of a car with, tried in the place of a heard word
+    that names one, at a milder prior than the common words: said in a car, "the hood" is likelier
+    than any word (README, "Things the car does not have")."""
     return _word_list("car-words.txt")
 
 

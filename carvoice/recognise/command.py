@@ -155,7 +155,7 @@ class Calibration:
     # not fitted by scripts/calibrate: chosen on the tuning voices (README, "Things the car does not
     # have"). The prior of a word naming a part of a car (`car_words`) in the place of a heard word
     # that names one: likelier there than any English word. It keeps 99 % of the commands heard right
-    # without it, as the other floors (-Infinity: at the prior above, as any other word).
+    # without it, as the other floors (-Infinity: no names are tried).
     car_word_log10: float = -20.0
     # how far (log units per frame of the heard words, whole path scores with the search's word and
     # silence penalties, not acoustic scores alone) an unfinished sentence may fit better than the
