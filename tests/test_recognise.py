@@ -792,7 +792,7 @@ def test_a_car_word_drawn_out_is_no_evidence_and_the_common_words_are_asked_agai
     search = SwappedSearch(engine, swapped, heard)
     recogniser = CommandRecogniser(search, demo_profile)
     assert recogniser._other_word(words, placed, np.zeros(48000, dtype=np.int16)) == doubted
-    assert search.milder == [True] if doubted else [True, False]
+    assert search.milder == ([True] if doubted else [True, False])
 
 
 @pytest.mark.parametrize("value", [-1, 6.5, True, "6"])
