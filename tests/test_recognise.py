@@ -16,6 +16,7 @@ from carvoice.audio.wavfile import read_wav
 from carvoice.check import load_profile
 from carvoice.evaluation import generate
 from carvoice.intent import number_to_words
+from carvoice.intent.answers import ANSWER_GRAMMAR
 from carvoice.profile import dictionary
 from carvoice.recognise import command
 from carvoice.recognise.command import (
@@ -182,12 +183,12 @@ def test_a_command_cut_off_before_its_last_word_is_not_trusted(recogniser):
 def test_a_sentence_the_grammar_had_to_finish_is_doubted(
     engine, demo_profile, monkeypatch, text, voice, heard, unfinished
 ):
-    """Among whole sentences the grammar hears these as commands that pass every other check, but a
-    sentence it has not finished fits the audio better: the finished one has words nobody said."""
+    """Among whole sentences the grammar hears these as commands that pass the checks before it (the
+    search for other words comes after, and "hood" in "roof"'s place would doubt the second too),
+    but a sentence it has not finished fits the audio better: the finished one has words nobody said."""
     audio = utterance(text, voice)
     with monkeypatch.context() as patched:  # a word begun in "roof"'s place doubts the second too
         patched.setattr(CommandRecogniser, "_begun", lambda *_: None)
-        # a word in "roof"'s place fits better too: "hood", a part of a car the profile does not have
         unchecked = Calibration(unfinished_lead=math.inf, other_word_log10=-math.inf)
         trusting = CommandRecogniser(engine, demo_profile, unchecked).recognise(audio)
     assert trusting.text == heard and trusting.doubt is None and trusting.confidence > 0.5
@@ -325,6 +326,33 @@ def test_car_words_name_what_the_profile_does_not(demo_profile):
     assert not set(named) & ours and not {"door", "wiper", "seats", "faster"} & set(named)
     assert {"boot", "window", "fog"} <= set(dictionary.car_words())  # the profile's names are on the list
     assert not {"open", "turn", "on", "set"} & set(dictionary.car_words())  # verbs are said to every part
+    assert set(dictionary.lookup(dictionary.car_words())) == set(dictionary.car_words())  # each can be said
+
+
+def test_without_the_names_the_search_for_other_words_is_as_before(engine, demo_profile):
+    """The names the list added are tried only in the place of a name; everywhere else, in the
+    search again after a drawn-out name, and after a question (yes, no), the candidates and their
+    priors are the common words' and the profile's, as before the list came."""
+    heard_words: list[dict[int, dict[str, float]]] = []
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(engine, name)
+
+        def decode_with_substitutes(self, words, open_positions, samples, log10_probability, nearer):
+            heard_words.append(nearer)
+            return None
+
+    before = set(dictionary.outside_words()) | demo_profile.dictionary_words | ANSWER_GRAMMAR.words
+    added = set(dictionary.car_words()) - before
+    placed = (AlignedWord("go", 0, 10, ()), AlignedWord("ahead", 10, 10, ()))
+    AnswerRecogniser(Recording(), demo_profile)._other_word(("go", "ahead"), placed, np.zeros(1))
+    commands = CommandRecogniser(Recording(), demo_profile)
+    commands._other_word(("fan", "speed", "five"), placed + placed[:1], np.zeros(1))
+    answer, command_search = heard_words
+    assert all(set(own) == added and set(own.values()) == {-math.inf} for own in answer.values())
+    assert set(command_search[2]) == added and set(command_search[2].values()) == {-math.inf}  # "five"
+    assert command_search[0]["hood"] == -20.0 and command_search[0]["wiper"] == -math.inf  # "fan" names a part
 
 
 @pytest.mark.parametrize(
@@ -376,17 +404,15 @@ def test_the_parts_the_profile_names_are_not_doubted_for_their_neighbours(recogn
     assert result.text == text and result.doubt is None
 
 
-def test_in_cabin_noise_a_near_miss_is_doubted_and_the_command_it_resembles_is_not(engine, demo_profile):
+def test_in_cabin_noise_a_near_miss_is_doubted_and_the_command_it_resembles_is_not(recogniser):
     """Noise wears away what tells a near miss from a command: in cabin noise at 20 dB, "turn on
     the high beams" fits "turn on dome light please" well enough for the clean bar (as 6 of 66
     near misses of the tuning voices did, README "Confidence in noise"). The confidence centre
     rises as the command's speech-band SNR falls; the command itself stays well above it."""
     noise = cabin_noise(10.0, seed=0)
-    # without the search for other words: "beams", a part the car does not have, now doubts it first
-    unswapped = CommandRecogniser(engine, demo_profile, Calibration(other_word_log10=-math.inf))
 
     def heard(text):
-        return unswapped.recognise(mix(utterance(text, "en-us", 140), noise, 20.0, offset=SAMPLE_RATE)[0])
+        return recogniser.recognise(mix(utterance(text, "en-us", 140), noise, 20.0, offset=SAMPLE_RATE)[0])
 
     near_miss, command = heard("turn on the high beams"), heard("turn on dome light please")
     assert near_miss.text == command.text == "turn on dome light please" and near_miss.doubt is None

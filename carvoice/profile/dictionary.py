@@ -133,6 +133,7 @@ def car_words() -> tuple[str, ...]:
     return _word_list("car-words.txt")
 
 
+@functools.cache
 def _word_list(name: str) -> tuple[str, ...]:
     text = resources.files("carvoice").joinpath(f"data/{name}").read_text(encoding="utf-8")
     return tuple(line for line in text.splitlines() if line and not line.startswith("#"))

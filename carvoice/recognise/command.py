@@ -668,6 +668,8 @@ class CommandRecogniser:
         self.limits = limits or calibration()
         self._car_words = car_words(self._grammar().words)  # what may be named instead of ...
         self._names = frozenset(dictionary.car_words()) & self._grammar().words  # ... what the profile names
+        before = set(dictionary.outside_words()) | profile.dictionary_words | ANSWER_GRAMMAR.words
+        self._names_added = frozenset(dictionary.car_words()) - before  # no candidates but in a name's place
         self._frames: list[np.ndarray] = []
         self._view: int | None = None  # the frames the decodes cover, when not all (a pause gone back to)
         self._lengthened = _NOTHING  # the last pause said again, until the next frame (lengthen_pause)
@@ -820,17 +822,14 @@ class CommandRecogniser:
         The other word must lie over the speech: one reaching more than OTHER_WORD_SPILL frames
         into the silence before the first word or after the last explains that silence, not the
         word (tuning voices: "turn" lost to "period" stretched over the pause before it). A word
-        that names a part of a car the profile does not have stands only for one that names another,
-        at the milder `car_word_log10` (elsewhere "five" lost to "volume", "turn" to "decline"); drawn
-        out past CAR_WORD_PACE times the speaker's pace, it is no evidence ("windows" lost to "wheel"
-        held twice as long as the speaker says a phone), and the words are searched again without it.
+        that names a part of a car the profile does not have stands for one that names another, at
+        the milder `car_word_log10` (elsewhere the names the list added are no candidates: "five"
+        lost to "volume", "turn" to "decline"); drawn out past CAR_WORD_PACE times the speaker's pace
+        or reaching into the silence, it is no evidence ("windows" lost to "wheel" held twice as long
+        as the speaker says a phone), and the words are searched again without the names.
         """
         open_positions = {i for i, word in enumerate(words) if word not in FUNCTION_WORDS}
-        nearer = {
-            i: dict.fromkeys(self._car_words, self.limits.car_word_log10 if words[i] in self._names else -math.inf)
-            for i in open_positions
-        }
-        return self._swapped(words, placed, audio, open_positions, nearer)
+        return self._swapped(words, placed, audio, open_positions, named=not math.isinf(self.limits.car_word_log10))
 
     def _swapped(
         self,
@@ -838,21 +837,25 @@ class CommandRecogniser:
         placed: tuple[AlignedWord, ...],
         audio: np.ndarray,
         open_positions: set[int],
-        nearer: dict[int, dict[str, float]],
+        named: bool,
     ) -> tuple[str, str] | None:
-        """`_other_word`'s search, with the priors of `nearer` (position: {word: log10}) for the names."""
+        """`_other_word`'s search; `named`: with the names of parts in the place of a name. Without,
+        it is the search of the common words and the profile's alone, as before the names came."""
+        unheard = dict.fromkeys(self._names_added, -math.inf)  # not in the dictionary before the names
+        in_place = {**unheard, **dict.fromkeys(self._car_words, self.limits.car_word_log10)}
+        nearer = {i: in_place if named and words[i] in self._names else unheard for i in open_positions}
         best = self.engine.decode_with_substitutes(words, open_positions, audio, self.limits.other_word_log10, nearer)
         if best is None:
             return None
         said = [s for s in best.segments if not s.word.startswith(FILLER_MARKS)]
         first, last = placed[0].start_frame, placed[-1].start_frame + placed[-1].frames - 1
-        for heard, other in zip(words, said, strict=False):
+        for index, (heard, other) in enumerate(zip(words, said, strict=False)):
             name = other.word.split("(")[0]
             if name != heard:  # the only swap: the search allows one
-                if name in self._car_words and self._drawn_out(other, placed):
-                    unnamed = {i: dict.fromkeys(self._car_words, -math.inf) for i in open_positions}
-                    return self._swapped(words, placed, audio, open_positions, unnamed)
                 inside = other.start_frame >= first - OTHER_WORD_SPILL and other.end_frame <= last + OTHER_WORD_SPILL
+                a_name = nearer.get(index) is in_place and name in self._car_words
+                if a_name and (self._drawn_out(other, placed) or not inside):
+                    return self._swapped(words, placed, audio, open_positions, named=False)
                 return (heard, name) if inside else None
         return None
 
@@ -860,7 +863,7 @@ class CommandRecogniser:
         """Whether a swapped word lasts over CAR_WORD_PACE times the heard words' frames per phone."""
         phones = sum(len(word.phones) for word in placed)
         pace = sum(word.frames for word in placed) / phones if phones else math.inf
-        return other.frames > CAR_WORD_PACE * pace * self.engine.phone_count(other.word.split("(")[0])
+        return other.frames > CAR_WORD_PACE * pace * self.engine.phone_count(other.word)
 
     def _said_otherwise(
         self,

@@ -292,8 +292,8 @@ class SpeechEngine:
         They share one search because only then are their scores comparable: a search scores
         each frame against the best senone it computed itself, so the same words score
         differently in another search. A swapped word enters with `log10_probability`, so it
-        wins only where it fits the audio that much better; at a position of `nearer`, a word of
-        its with its own log10 (-Infinity: not there).
+        wins only where it fits the audio that much better; `nearer` gives, per position, words
+        their own log10 instead (-Infinity: not tried there).
         """
         probabilities = {at: {word: 10.0**log10 for word, log10 in own.items()} for at, own in nearer.items()}
         transitions = one_word_swapped(words, open_positions, self._pronounced, 10.0**log10_probability, probabilities)
@@ -386,14 +386,10 @@ def one_word_swapped(
             transitions.append((swapped[index], final if last else swapped[index + 1], 1.0, word))
         if index in open_positions:
             sounds, own = pronounced.get(word, frozenset()), probabilities.get(index, {})
-            transitions.extend(
-                (as_said[index], final if last else swapped[index + 1], own.get(other, probability), other)
-                for other in pronounced
-                if other != word
-                and LEAD_IN_MARK not in other
-                and not sounds & pronounced[other]
-                and own.get(other, probability) > 0
-            )
+            for other in pronounced:
+                chance = own.get(other, probability)
+                if other != word and LEAD_IN_MARK not in other and not sounds & pronounced[other] and chance > 0:
+                    transitions.append((as_said[index], final if last else swapped[index + 1], chance, other))
     return transitions
 
 
