@@ -860,10 +860,12 @@ class CommandRecogniser:
         return None
 
     def _drawn_out(self, other: Segment, placed: tuple[AlignedWord, ...]) -> bool:
-        """Whether a swapped word lasts over CAR_WORD_PACE times the heard words' frames per phone."""
+        """Whether a swapped word lasts over CAR_WORD_PACE times the heard words' frames per phone,
+        counted in the word's first pronunciation whichever the search took, as the pace was chosen:
+        "wheel(2)", HH W IY L, stretched over "windows" is "wheel" held twice as long as W IY L."""
         phones = sum(len(word.phones) for word in placed)
         pace = sum(word.frames for word in placed) / phones if phones else math.inf
-        return other.frames > CAR_WORD_PACE * pace * self.engine.phone_count(other.word)
+        return other.frames > CAR_WORD_PACE * pace * self.engine.phone_count(other.word.split("(")[0])
 
     def _said_otherwise(
         self,
