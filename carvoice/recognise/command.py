@@ -661,6 +661,7 @@ class CommandRecogniser:
     """Collects the frames of one command as they arrive, then decodes them whole."""
 
     search = COMMAND
+    looks_for_said_otherwise = True  # negations, questions, numbers out of range: `_said_otherwise`
 
     def __init__(self, engine: SpeechEngine, profile: Profile, limits: Calibration | None = None) -> None:
         self.engine = engine
@@ -805,7 +806,7 @@ class CommandRecogniser:
         )
         if heard.doubt is None and snr >= self.limits.noise_knee_db:
             heard = dataclasses.replace(heard, begun=self._begun(words, audio))
-        if heard.doubt is None:
+        if heard.doubt is None and self.looks_for_said_otherwise:
             lead = tuple(segment.word.split("(")[0] for segment in self._leading(grammar.segments))
             spans = [(type_name, start, end) for _, type_name, start, end in parses[0].spans]
             said, perhaps = self._said_otherwise(words, others, lead, audio, spans)
@@ -1048,6 +1049,7 @@ class AnswerRecogniser(CommandRecogniser):
     """Yes or no after a question: the same checks, a two-word world."""
 
     search = ANSWER
+    looks_for_said_otherwise = False  # after a question ("never do it" heard as "do it"): not measured there
 
     def _grammar(self) -> Grammar:
         return ANSWER_GRAMMAR
@@ -1057,16 +1059,6 @@ class AnswerRecogniser(CommandRecogniser):
 
     def _askable(self, name: str) -> bool:
         return False  # nobody asks about an answer: a "yes" whose end the noise covers is no clear yes
-
-    def _said_otherwise(
-        self,
-        words: tuple[str, ...],
-        others: list[tuple[str, ...]],
-        lead: tuple[str, ...],
-        audio: np.ndarray,
-        spans: list[tuple[str, int, int]],
-    ) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
-        return None, None  # not looked for after a question ("never do it" heard as "do it"): not measured there
 
     def _rivals(self, words: tuple[str, ...]) -> list[tuple[str, ...]]:
         answer = answer_of(words)
