@@ -385,7 +385,10 @@ class Agent(Closing):
             elif status is Status.END and capture is commands and self._unfinished(capture, endpointer):
                 status = Status.SPEECH
             if status in (Status.END, Status.TOO_LONG, Status.NO_SPEECH):
-                self._finish(capture, status, endpointer.holding)
+                left = endpointer.listening_left
+                if self._finish(capture, status, endpointer.holding, left):
+                    capture, endpointer = commands, self._begin(commands, floor, left)
+                    continue
                 capture = endpointer = None
                 wake.restart(self.position)
         if capture is not None and endpointer is not None:
@@ -452,21 +455,34 @@ class Agent(Closing):
             return False
         return self.gate.review(recognition.words, recognition.confidence, recognition.doubt).accepted
 
-    def _finish(self, recogniser: CommandRecogniser, status: Status, still_paused: bool) -> None:
-        """`still_paused`: the command ends in a held pause that no speech broke."""
+    def _finish(
+        self, recogniser: CommandRecogniser, status: Status, still_paused: bool, listening_left: float = 0.0
+    ) -> bool:
+        """Judges what was heard; True when the driver is still to be listened to instead.
+
+        `still_paused`: the command ends in a held pause that no speech broke. A sound that ended
+        like a command but in which the grammar found not even the start of a sentence, with
+        `listening_left` seconds of the listening time to go, is no command yet: a clatter just after
+        the wake phrase ended the listening before real coffee orders began in kitchen noise
+        ("nothing recognisable was said"; README, "A noise before the command"). It is dropped and
+        the listening goes on. Words that begin a sentence and stop ("set the temperature to") are
+        judged as before."""
         recognition = recogniser.finish(still_paused)
         if isinstance(recogniser, AnswerRecogniser):
             if status is Status.NO_SPEECH:
                 self.handle_answer((), 0.0)
             else:
                 self.handle_answer_recognition(recognition)
-            return
+            return False
+        if not recognition.words and not recognition.sentence_begun and status is Status.END and listening_left > 0:
+            return True
         if status is Status.NO_SPEECH and not recognition.words:
             self.emit(events.Rejected(self.now, reason="no command followed the wake phrase"))
-            return
+            return False
         # Even when the energy endpointer heard no speech start (loud cabin noise: 20 of 80
         # wake-prefixed commands at 6 dB), the grammar, confidence, duration and rival checks decide.
         self.handle_recognition(recognition)
+        return False
 
     def _hearing_itself(self) -> bool:
         if self.position <= self._deaf_until:

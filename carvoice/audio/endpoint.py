@@ -102,6 +102,11 @@ class Endpointer:
         self.speech_end: int | None = None
         self.holds = 0  # pauses held so far in this command
 
+    @property
+    def listening_left(self) -> float:
+        """Seconds of the listening time (`listen_seconds`) not yet spent."""
+        return max(0, self._listen - self.frames) * self._seconds_per_frame
+
     def hold(self, silence_seconds: float) -> None:
         """After an END: this pause ends the command only once it has lasted `silence_seconds`, unless
         speech resumes first (the words so far may be only the start of the command). Speech is a loud

@@ -454,6 +454,9 @@ class Recognition:
     # The words mean the same without their last one (a trailing "please"): its quiet end says nothing
     # of the words that carry the command, and the grammar may have laid it over the noise.
     last_word_optional: bool = False
+    # With no words: whether the search had begun a sentence it did not finish ("set the temperature
+    # to"); a clatter begins none, and the agent listens on for the command (`Agent._finish`).
+    sentence_begun: bool = True
 
     @property
     def text(self) -> str:
@@ -759,7 +762,8 @@ class CommandRecogniser:
         audio = self._audio()
         grammar = self._grammar_answer(audio)
         if grammar is None:
-            return Recognition((), -math.inf, self.limits)
+            begun = _spoken(self.engine.begun(self.search, audio))
+            return Recognition((), -math.inf, self.limits, sentence_begun=bool(begun))
         words = _spoken(grammar.text)
         spoken = [s for s in grammar.segments if not s.word.startswith(FILLER_MARKS)]
         word_frames = sum(s.frames for s in spoken)

@@ -24,6 +24,8 @@ from carvoice.profile import dictionary
 from carvoice.profile.model import LEAD_IN_MARK
 
 if TYPE_CHECKING:
+    import pocketsphinx
+
     from carvoice.profile.model import Profile
 
 WAKE = "wake"
@@ -243,6 +245,21 @@ class SpeechEngine:
         best path through any state (`Hypothesis.open_end`), read before the utterance
         closes, when only final states count; both end at the recording's last frame.
         """
+        finished, anywhere = self._decoded(search, samples, open_end)
+        if finished is None or anywhere is None or anywhere.hypstr == finished.text:
+            return finished
+        return replace(finished, open_end=(anywhere.hypstr, _log(anywhere.score)))
+
+    def begun(self, search: str, samples: np.ndarray) -> str:
+        """The words of a grammar search's best path through any state, whole sentence or not ("" if
+        none): what the speaker had begun to say where the search found no whole sentence."""
+        _, anywhere = self._decoded(search, samples, open_end=True)
+        return anywhere.hypstr if anywhere is not None else ""
+
+    def _decoded(
+        self, search: str, samples: np.ndarray, open_end: bool
+    ) -> tuple[Hypothesis | None, pocketsphinx.Hypothesis | None]:
+        """`decode`'s search: the final hypothesis, and with `open_end` the best path through any state."""
         self.stop()
         if self._live_cmn is None:
             self._live_cmn = self.decoder.get_cmn()
@@ -254,10 +271,7 @@ class SpeechEngine:
             self.decoder.process_raw(np.ascontiguousarray(samples, dtype=np.int16).tobytes(), full_utt=True)
         self.frames_fed = len(samples)
         anywhere = self.decoder.hyp() if open_end and len(samples) else None
-        finished = self.stop()
-        if finished is None or anywhere is None or anywhere.hypstr == finished.text:
-            return finished
-        return replace(finished, open_end=(anywhere.hypstr, _log(anywhere.score)))
+        return self.stop(), anywhere
 
     def decode_sentences(
         self, sentences: list[tuple[str, ...]], samples: np.ndarray, priors: Sequence[float] = ()
