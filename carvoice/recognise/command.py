@@ -454,8 +454,9 @@ class Recognition:
     # The words mean the same without their last one (a trailing "please"): its quiet end says nothing
     # of the words that carry the command, and the grammar may have laid it over the noise.
     last_word_optional: bool = False
-    # With no words: whether the search had begun a sentence it did not finish ("set the temperature
-    # to"); a clatter begins none, and the agent listens on for the command (`Agent._finish`).
+    # With no words: whether the search had begun a command it did not finish ("set the temperature
+    # to"; the wake phrase's words are none); a clatter begins none, and the agent listens on for the
+    # command (`Agent._finish`).
     sentence_begun: bool = True
 
     @property
@@ -763,7 +764,8 @@ class CommandRecogniser:
         grammar = self._grammar_answer(audio)
         if grammar is None:
             begun = _spoken(self.engine.begun(self.search, audio))
-            return Recognition((), -math.inf, self.limits, sentence_begun=bool(begun))
+            command = list(itertools.dropwhile(self._wake_words().__contains__, begun))
+            return Recognition((), -math.inf, self.limits, sentence_begun=bool(command))
         words = _spoken(grammar.text)
         spoken = [s for s in grammar.segments if not s.word.startswith(FILLER_MARKS)]
         word_frames = sum(s.frames for s in spoken)
