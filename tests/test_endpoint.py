@@ -35,7 +35,7 @@ def trimmed(text: str, voice: str) -> np.ndarray:
 @needs("flite")
 @pytest.mark.parametrize("voice", ["flite:slt", "flite:awb"])
 def test_a_short_pause_inside_a_number_does_not_end_the_command(voice):
-    """ "twenty ... six": a level that takes voiced word endings for silence (pre-emphasis took 8-10 dB
+    """"twenty ... six": a level that takes voiced word endings for silence (pre-emphasis took 8-10 dB
     off them) ended the command 0.3 s into the pause, and the car set 20 degrees instead of 26."""
     first, second = trimmed("set the temperature to twenty", voice), trimmed("six", voice)
     audio = with_noise_floor(np.concatenate([silence(3.0), first, silence(0.3), second, silence(2.0)]))
@@ -73,7 +73,7 @@ def test_a_held_pause_ends_later_unless_speech_resumes():
 @needs("flite")
 @pytest.mark.parametrize("voice", ["flite:slt", "flite:awb"])
 def test_the_agent_waits_out_a_pause_inside_a_number(demo_profile, engine, voice):
-    """ "set the temperature to twenty" + 0.45 s + "six": the quiet end of "twenty" and onset of "six"
+    """"set the temperature to twenty" + 0.45 s + "six": the quiet end of "twenty" and onset of "six"
     made the pause 0.6 s long to the endpointer, and the car was set to 20 degrees (slt, awb; an
     attacker's scan found 10 of 40 such cases in quiet audio). "twenty" could still grow into
     another command, so the agent waits the longer unfinished silence."""
@@ -140,7 +140,7 @@ def test_a_command_in_cabin_rumble_ends_soon_after_its_last_word(voice):
 
 @needs("flite")
 def test_a_pause_before_the_last_word_is_waited_out_when_the_words_so_far_are_no_command(demo_profile, engine):
-    """ "open the driver", 0.4 s, "window": with the quiet word edges the pause reached the trailing
+    """"open the driver", 0.4 s, "window": with the quiet word edges the pause reached the trailing
     silence, and the command ended at "open the driver" and was lost ("nothing recognisable was
     said"). What was heard would not be carried out, so the agent holds that first pause for the
     longer silence and hears the command whole. A speaker who stopped there still gets nothing done."""
@@ -191,7 +191,7 @@ def test_a_whole_command_is_decided_before_the_longer_silence_and_an_unfinished_
 @needs("flite")
 @pytest.mark.parametrize("voice", ["flite:slt", "flite:awb"])
 def test_a_command_corrected_after_a_short_pause_is_not_carried_out_in_half(demo_profile, engine, voice):
-    """ "open the driver window", 0.3 s, "no, the passenger window": ended at the short pause (as issue
+    """"open the driver window", 0.3 s, "no, the passenger window": ended at the short pause (as issue
     13 first asked), the car opened the driver window in 24 of 24 such corrections (three commands,
     four flite voices, 0.3 and 0.45 s); judged there but decided at the trailing silence, it hears
     the driver go on."""
@@ -245,7 +245,7 @@ def test_words_are_judged_ahead_only_when_heard_cleanly(demo_profile, engine, mo
 
 @needs("flite")
 def test_a_pause_judged_ahead_then_broken_is_judged_on_all_that_was_heard(demo_profile, engine, monkeypatch):
-    """ "set the temperature to twenty", 0.8 s, "six": the pause is judged ahead and then held (a number
+    """"set the temperature to twenty", 0.8 s, "six": the pause is judged ahead and then held (a number
     may go on); when "six" comes, the command is judged on every sample heard, the pause whole."""
     from carvoice import events
     from carvoice.act.dry import DryRunSink
@@ -274,7 +274,7 @@ def test_a_pause_judged_ahead_then_broken_is_judged_on_all_that_was_heard(demo_p
 
 @needs("flite")
 def test_a_held_pause_that_nobody_breaks_ends_as_judged_at_the_pause(demo_profile, engine, monkeypatch):
-    """ "turn on the light" (flite rms), the speaker stopping before "bar": rejected at the pause, so
+    """"turn on the light" (flite rms), the speaker stopping before "bar": rejected at the pause, so
     the agent held it for more words; judged again over the longer silence at the end of the hold,
     it passed as "turn on dome light" and the interior lights came on. Silence adds no words: the
     command is judged as it stood at the pause. And once: judged at 0.2 s as if the pause had lasted
@@ -307,9 +307,9 @@ def test_a_held_pause_that_nobody_breaks_ends_as_judged_at_the_pause(demo_profil
 def test_a_noise_before_the_command_does_not_end_the_listening(demo_profile, engine):
     """A clatter just after the wake phrase ended the listening as if it had been the command, and
     the command said after it was lost ("nothing recognisable was said"; real coffee orders in
-    kitchen noise, README, "A noise before the command"). A sound that holds no sentence of the
-    profile is dropped and the listening goes on, within the listening time: a clatter alone, or a
-    command said after that time, still ends with nothing done."""
+    kitchen noise, README, "A noise before the command"); so did the wake phrase said again. A sound
+    in which the grammar begins no command is dropped and the listening goes on, within the
+    listening time: a clatter alone, or a command said after that time, still ends with nothing done."""
     from carvoice import events
     from carvoice.act.dry import DryRunSink
     from carvoice.agent import Agent
@@ -318,8 +318,10 @@ def test_a_noise_before_the_command_does_not_end_the_listening(demo_profile, eng
     clatter = np.random.default_rng(0).standard_normal(round(0.15 * SAMPLE_RATE)) * 0.2
     command = trimmed("turn on the hazards", "flite:slt")
     late = demo_profile.recognition.listen_seconds
+    wake_again = trimmed(demo_profile.wake.phrase, "flite:slt")
     cases = {
         "clatter, command": [clatter, silence(1.5), command],
+        "wake phrase again, command": [wake_again, silence(1.5), command],
         "clatter": [clatter],
         "late": [clatter, silence(late), command],
     }
@@ -332,6 +334,7 @@ def test_a_noise_before_the_command_does_not_end_the_listening(demo_profile, eng
         outcomes[name] = [(e.name, getattr(e, "slots", None)) for e in heard if e.name in ("intent", "rejected")]
     assert outcomes == {
         "clatter, command": [("intent", {"light": "hazard_lights", "state": "on"})],
+        "wake phrase again, command": [("intent", {"light": "hazard_lights", "state": "on"})],
         "clatter": [("rejected", None)],
         "late": [("rejected", None)],
     }, outcomes
