@@ -309,7 +309,8 @@ def test_a_noise_before_the_command_does_not_end_the_listening(demo_profile, eng
     the command said after it was lost ("nothing recognisable was said"; real coffee orders in
     kitchen noise, README, "A noise before the command"); so did the wake phrase said again. A sound
     in which the grammar begins no command is dropped and the listening goes on, within the
-    listening time: a clatter alone, or a command said after that time, still ends with nothing done."""
+    listening time: a clatter alone, or a command said after that time, still ends with nothing done,
+    and words that begin a command and stop are judged (rejected) as before, not passed over."""
     from carvoice import events
     from carvoice.act.dry import DryRunSink
     from carvoice.agent import Agent
@@ -322,6 +323,7 @@ def test_a_noise_before_the_command_does_not_end_the_listening(demo_profile, eng
     cases = {
         "clatter, command": [clatter, silence(1.5), command],
         "wake phrase again, command": [wake_again, silence(1.5), command],
+        "words begun, command": [trimmed("set the temperature to", "flite:slt"), silence(1.5), command],
         "clatter": [clatter],
         "late": [clatter, silence(late), command],
     }
@@ -335,6 +337,7 @@ def test_a_noise_before_the_command_does_not_end_the_listening(demo_profile, eng
     assert outcomes == {
         "clatter, command": [("intent", {"light": "hazard_lights", "state": "on"})],
         "wake phrase again, command": [("intent", {"light": "hazard_lights", "state": "on"})],
+        "words begun, command": [("rejected", None)],
         "clatter": [("rejected", None)],
         "late": [("rejected", None)],
     }, outcomes

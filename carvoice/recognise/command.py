@@ -454,9 +454,9 @@ class Recognition:
     # The words mean the same without their last one (a trailing "please"): its quiet end says nothing
     # of the words that carry the command, and the grammar may have laid it over the noise.
     last_word_optional: bool = False
-    # With no words: whether the search had begun a command it did not finish ("set the temperature
-    # to"; the wake phrase's words are none); a clatter begins none, and the agent listens on for the
-    # command (`Agent._finish`).
+    # With no words, at the end of a command (`CommandRecogniser.finish`): whether the search had begun
+    # a command it did not finish ("set the temperature to"; the wake phrase's words are none); a
+    # clatter begins none, and the agent listens on for the command (`Agent._finish`).
     sentence_begun: bool = True
 
     @property
@@ -756,16 +756,23 @@ class CommandRecogniser:
         if still_paused and self._paused is not None:
             self._view, self._lengthened = self._paused
         heard = self.judge()
+        if not heard.words:
+            heard = dataclasses.replace(heard, sentence_begun=self._command_begun())
         self.begin()
         return heard
+
+    def _command_begun(self) -> bool:
+        """Whether the grammar search's best path through any state, finished or not, holds a word
+        of a command (the wake phrase's words are none): a search again, made only when a command
+        ends with no words, never at a pause judged ahead."""
+        wake = self._wake_words()
+        return any(word not in wake for word in _spoken(self.engine.begun(self.search, self._audio())))
 
     def _judgement(self) -> Recognition:
         audio = self._audio()
         grammar = self._grammar_answer(audio)
         if grammar is None:
-            begun = _spoken(self.engine.begun(self.search, audio))
-            command = list(itertools.dropwhile(self._wake_words().__contains__, begun))
-            return Recognition((), -math.inf, self.limits, sentence_begun=bool(command))
+            return Recognition((), -math.inf, self.limits)
         words = _spoken(grammar.text)
         spoken = [s for s in grammar.segments if not s.word.startswith(FILLER_MARKS)]
         word_frames = sum(s.frames for s in spoken)
