@@ -467,15 +467,18 @@ class Agent(Closing):
         ("nothing recognisable was said"; README, "A noise before the command"). It is dropped and
         the listening goes on. Words that begin a sentence and stop ("set the temperature to") are
         judged as before."""
-        recognition = recogniser.finish(still_paused)
-        if isinstance(recogniser, AnswerRecogniser):
+        answer = isinstance(recogniser, AnswerRecogniser)
+        recognition = recogniser.finish(
+            still_paused, may_listen_on=not answer and status is Status.END and listening_left > 0
+        )
+        if answer:
             if status is Status.NO_SPEECH:
                 self.handle_answer((), 0.0)
             else:
                 self.handle_answer_recognition(recognition)
             return False
-        if not recognition.words and not recognition.sentence_begun and status is Status.END and listening_left > 0:
-            return True
+        if not recognition.words and not recognition.sentence_begun:
+            return True  # looked for only where the listening may go on
         if status is Status.NO_SPEECH and not recognition.words:
             self.emit(events.Rejected(self.now, reason="no command followed the wake phrase"))
             return False

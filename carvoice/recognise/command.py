@@ -454,9 +454,10 @@ class Recognition:
     # The words mean the same without their last one (a trailing "please"): its quiet end says nothing
     # of the words that carry the command, and the grammar may have laid it over the noise.
     last_word_optional: bool = False
-    # With no words, at the end of a command (`CommandRecogniser.finish`): whether the search had begun
-    # a command it did not finish ("set the temperature to"; the wake phrase's words are none); a
-    # clatter begins none, and the agent listens on for the command (`Agent._finish`).
+    # With no words, at the end of a command after which the agent may listen on (`finish`'s
+    # `may_listen_on`): whether the search had begun a command it did not finish ("set the temperature
+    # to"; the wake phrase's words are none). A clatter begins none, and the agent listens on for the
+    # command (`Agent._finish`). Elsewhere not looked for: True.
     sentence_begun: bool = True
 
     @property
@@ -747,16 +748,18 @@ class CommandRecogniser:
         """The pause that has just ended the frames so far is held for more words (see `finish`)."""
         self._paused = (self._heard_frames(), self._lengthened)
 
-    def finish(self, still_paused: bool = False) -> Recognition:
+    def finish(self, still_paused: bool = False, may_listen_on: bool = False) -> Recognition:
         """The judgement of the command; `still_paused`: nothing was said since `hold_pause`, so the
         command is judged as it stood at the pause. The silence after it adds no words, and judging it
         again over more silence gave a cut-off sentence a second chance to pass: "turn on the light"
         (the speaker stopped before "bar"), rejected at the pause, was carried out as "turn on dome
-        light" at the end of the hold."""
+        light" at the end of the hold. `may_listen_on`: the caller listens on after a sound in which
+        no command was begun, so with no words heard, whether one was is looked for
+        (`Recognition.sentence_begun`)."""
         if still_paused and self._paused is not None:
             self._view, self._lengthened = self._paused
         heard = self.judge()
-        if not heard.words:
+        if may_listen_on and not heard.words:
             heard = dataclasses.replace(heard, sentence_begun=self._command_begun())
         self.begin()
         return heard
@@ -764,7 +767,7 @@ class CommandRecogniser:
     def _command_begun(self) -> bool:
         """Whether the grammar search's best path through any state, finished or not, holds a word
         of a command (the wake phrase's words are none): a search again, made only when a command
-        ends with no words, never at a pause judged ahead."""
+        ends with no words and the caller would listen on (`finish`), never at a pause judged ahead."""
         wake = self._wake_words()
         return any(word not in wake for word in _spoken(self.engine.begun(self.search, self._audio())))
 
