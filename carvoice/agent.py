@@ -477,8 +477,9 @@ class Agent(Closing):
             else:
                 self.handle_answer_recognition(recognition)
             return False
-        if not recognition.words and not recognition.sentence_begun:
-            return True  # looked for only where the listening may go on
+        if not recognition.words and not recognition.sentence_begun:  # looked for only where it may go on
+            self.emit(events.ListenOn(self.now, seconds=round(listening_left, 2)))
+            return True
         if status is Status.NO_SPEECH and not recognition.words:
             self.emit(events.Rejected(self.now, reason="no command followed the wake phrase"))
             return False

@@ -85,6 +85,18 @@ class Tone(Event):
 
 
 @dataclass(frozen=True)
+class ListenOn(Event):
+    """A sound after the wake phrase began no command (a clatter): dropped, and the agent listens
+    on for the command for the `seconds` of listening time left (README, "A noise before the command")."""
+
+    name: ClassVar[str] = "listen_on"
+    seconds: float
+
+    def describe(self) -> str:
+        return f"no command begun; listening {self.seconds:.1f} s more"
+
+
+@dataclass(frozen=True)
 class Intent(Event):
     name: ClassVar[str] = "intent"
     intent: str

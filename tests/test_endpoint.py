@@ -333,11 +333,14 @@ def test_a_noise_before_the_command_does_not_end_the_listening(demo_profile, eng
         heard: list[events.Event] = []
         with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
             agent.listen(SampleSource(audio, name), awake=True)
-        outcomes[name] = [(e.name, getattr(e, "slots", None)) for e in heard if e.name in ("intent", "rejected")]
+        decided = [e for e in heard if e.name in ("listen_on", "intent", "rejected")]
+        outcomes[name] = [(e.name, getattr(e, "slots", None)) for e in decided]
+    listened_on = ("listen_on", None)
+    hazards_on = ("intent", {"light": "hazard_lights", "state": "on"})
     assert outcomes == {
-        "clatter, command": [("intent", {"light": "hazard_lights", "state": "on"})],
-        "wake phrase again, command": [("intent", {"light": "hazard_lights", "state": "on"})],
+        "clatter, command": [listened_on, hazards_on],
+        "wake phrase again, command": [listened_on, hazards_on],
         "words begun, command": [("rejected", None)],
-        "clatter": [("rejected", None)],
-        "late": [("rejected", None)],
+        "clatter": [listened_on, ("rejected", None)],
+        "late": [listened_on, ("rejected", None)],
     }, outcomes

@@ -11,6 +11,7 @@ EXAMPLES = [
     events.Wake(1.9, phrase="okay nabu"),
     events.Wake(2.5, phrase="okay nabu", by="button"),
     events.Tone(2.01, file="speech/say-0001.wav"),
+    events.ListenOn(2.9, seconds=3.85),
     events.Intent(4.02, intent="window", slots={"window": "driver", "action": "open"}, text="open it", confidence=0.9),
     events.Rejected(20.94, reason="not sure enough", text="please roll down", confidence=0.036),
     events.Rejected(21.0, reason="no command followed the wake phrase"),
