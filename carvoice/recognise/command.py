@@ -675,7 +675,10 @@ class CommandRecogniser:
         self._car_words = car_words(self._grammar().words)  # what may be named instead of ...
         self._names = frozenset(dictionary.car_words()) & self._grammar().words  # ... what the profile names
         before = set(dictionary.outside_words()) | profile.dictionary_words | ANSWER_GRAMMAR.words
-        self._names_added = frozenset(dictionary.car_words()) - before  # no candidates but in a name's place
+        added = frozenset(dictionary.car_words()) - before  # no candidates but in a name's place
+        # the one-swap search's priors (log10) of the names: where a name was heard, and elsewhere
+        self._elsewhere = dict.fromkeys(added, -math.inf)
+        self._in_a_names_place = {**self._elsewhere, **dict.fromkeys(self._car_words, self.limits.car_word_log10)}
         self._frames: list[np.ndarray] = []
         self._view: int | None = None  # the frames the decodes cover, when not all (a pause gone back to)
         self._lengthened = _NOTHING  # the last pause said again, until the next frame (lengthen_pause)
@@ -858,9 +861,8 @@ class CommandRecogniser:
     ) -> tuple[str, str] | None:
         """`_other_word`'s search; `named`: with the names of parts in the place of a name. Without,
         it is the search of the common words and the profile's alone, as before the names came."""
-        unheard = dict.fromkeys(self._names_added, -math.inf)  # not in the dictionary before the names
-        in_place = {**unheard, **dict.fromkeys(self._car_words, self.limits.car_word_log10)}
-        nearer = {i: in_place if named and words[i] in self._names else unheard for i in open_positions}
+        in_place, elsewhere = self._in_a_names_place, self._elsewhere
+        nearer = {i: in_place if named and words[i] in self._names else elsewhere for i in open_positions}
         best = self.engine.decode_with_substitutes(words, open_positions, audio, self.limits.other_word_log10, nearer)
         if best is None:
             return None
