@@ -455,8 +455,8 @@ class Recognition:
     # of the words that carry the command, and the grammar may have laid it over the noise.
     last_word_optional: bool = False
     # With no words, at the end of a command after which the agent may listen on (`finish`'s
-    # `may_listen_on`): whether the search had begun a command it did not finish ("set the temperature
-    # to"; the wake phrase's words are none). A clatter begins none, and the agent listens on for the
+    # `may_listen_on`): whether the search had begun a sentence it did not finish ("set the temperature
+    # to", or only the wake phrase's words). A clatter begins none, and the agent listens on for the
     # command (`Agent._finish`). Elsewhere not looked for: True.
     sentence_begun: bool = True
 
@@ -768,11 +768,11 @@ class CommandRecogniser:
         return heard
 
     def _command_begun(self) -> bool:
-        """Whether the grammar search's best path through any state, finished or not, holds a word
-        of a command (the wake phrase's words are none): a search again, made only when a command
-        ends with no words and the caller would listen on (`finish`), never at a pause judged ahead."""
-        wake = self._wake_words()
-        return any(word not in wake for word in _spoken(self.engine.begun(self.search, self._audio())))
+        """Whether the grammar search's best path through any state, finished or not, holds a word,
+        the wake phrase's too ("okay no", a driver taking the command back, is taken for "okay nabu"):
+        a search again, made only when a command ends with no words and the caller would listen on
+        (`finish`), never at a pause judged ahead."""
+        return bool(_spoken(self.engine.begun(self.search, self._audio())))
 
     def _judgement(self) -> Recognition:
         audio = self._audio()
