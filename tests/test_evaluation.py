@@ -73,6 +73,30 @@ def test_two_actions_for_one_command_is_not_right():
     assert metrics["command_accuracy"] == 0.0 and metrics["wrong_action_rate"] == 1.0
 
 
+def test_a_recording_that_cannot_be_read_counts_in_no_rate(tmp_path, capsys):
+    """A missing or broken file is an error, not a near miss the car kept still for: a manifest moved
+    away from its recordings once reported 818 errors beside a false action rate of 0.0."""
+    broken = Outcome(Item(Path("gone.wav"), None, {}), error="No such file")
+    metrics = command_metrics([outcome(None, {}, [("trunk", {"action": "open"})]), broken])
+    assert metrics["errors"] == 1 and metrics["non_commands"] == 1 and metrics["false_action_rate"] == 1.0
+    assert metrics["by_kind"]["not a command"] == {
+        "n": 2,
+        "right": 0,
+        "asked": 0,
+        "actions": 1,
+        "answers": 0,
+        "rejected": 0,
+        "errors": 1,
+    }
+    (tmp_path / "m.jsonl").write_text('{"audio": "gone.wav", "intent": null}\n')
+    assert main(["eval", str(tmp_path / "m.jsonl"), "--jobs", "1", "--table"]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].startswith("ERROR gone.wav")
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["errors"] == 1 and summary["false_action_rate"] is None
+    assert "1 of 1 recordings could not be evaluated" in err and str(tmp_path / "gone.wav") in err
+
+
 def test_manifest_errors_name_the_line(tmp_path):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"audio": "a.wav", "intent": null}\n{"intent": "x"}\n')

@@ -125,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
     if args.table:
         for outcome in outcomes:
             item = outcome.item
+            if outcome.error:
+                print(f"ERROR {item.audio.name} {item.group}  {outcome.error}")
+                continue
             verdict = "ASKED" if outcome.asked and not outcome.intents else "ok" if is_right(outcome) else "WRONG"
             got = "; ".join(f"{i} {s}" for i, s in outcome.intents + outcome.asked)
             got = got or f"rejected: {'; '.join(outcome.rejections)}"
@@ -133,6 +136,15 @@ def run(args: argparse.Namespace) -> int:
                 f'heard "{outcome.heard}" ({outcome.confidence:.2f}){_silence_and_lead_in(outcome.recognition)}'
             )
     print(json.dumps(command_metrics(outcomes)))
+    failed = [outcome for outcome in outcomes if outcome.error]
+    if failed:
+        first = failed[0]
+        print(
+            f"carvoice eval: {len(failed)} of {len(outcomes)} recordings could not be evaluated and count in no"
+            f" rate; the first: {first.item.audio}: {first.error}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -55,14 +55,16 @@ def is_right(outcome: Outcome) -> bool:
 
 def by_group(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
     """Counts per kind of recording: right, asked about (heard unsure), wrong actions, wrong spoken
-    answers, rejected."""
+    answers, rejected, and errors (not evaluated: an unreadable file is no rejection)."""
     groups: dict[str, dict[str, int]] = {}
     for o in outcomes:
         counts = groups.setdefault(
-            o.item.group, dict.fromkeys(("n", "right", "asked", "actions", "answers", "rejected"), 0)
+            o.item.group, dict.fromkeys(("n", "right", "asked", "actions", "answers", "rejected", "errors"), 0)
         )
         counts["n"] += 1
-        if o.asked and not o.intents:
+        if o.error:
+            counts["errors"] += 1
+        elif o.asked and not o.intents:
             counts["asked"] += 1
         elif is_right(o):
             counts["right"] += 1
@@ -76,8 +78,11 @@ def by_group(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
 
 
 def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
-    commands = [o for o in outcomes if o.item.intent is not None]
-    others = [o for o in outcomes if o.item.intent is None]
+    """Every rate is over the recordings evaluated: one that could not be read counts only under
+    "errors", never as a rejection that kept the car still."""
+    evaluated = [o for o in outcomes if not o.error]
+    commands = [o for o in evaluated if o.item.intent is not None]
+    others = [o for o in evaluated if o.item.intent is None]
     correct = sum(is_correct(o) for o in commands)
     slots_total = sum(len(o.item.slots) for o in commands)
     slots_right = sum(
@@ -88,7 +93,7 @@ def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
     acted_wrongly = sum(bool(o.intents) and not is_correct(o) for o in commands)
     rejected = [o for o in commands if not o.intents and not o.asked and o.rejections]
     asked = [o for o in commands if o.asked and not o.intents]
-    audio = sum(o.audio_seconds for o in outcomes)
+    audio = sum(o.audio_seconds for o in evaluated)
 
     def share(count: int, total: int) -> float | None:
         return round(count / total, 4) if total else None
@@ -112,7 +117,7 @@ def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         "asked_again_of_rejected": share(sum(bool(o.replies) for o in rejected), len(rejected)),
         "reply_rate_to_non_commands": share(sum(bool(o.replies) for o in others), len(others)),
         "errors": sum(bool(o.error) for o in outcomes),
-        "rtf": round(sum(o.cpu_seconds for o in outcomes) / audio, 4) if audio else None,
-        "cpu_per_item": round(sum(o.cpu_seconds for o in outcomes) / len(outcomes), 3) if outcomes else None,
+        "rtf": round(sum(o.cpu_seconds for o in evaluated) / audio, 4) if audio else None,
+        "cpu_per_item": round(sum(o.cpu_seconds for o in evaluated) / len(evaluated), 3) if evaluated else None,
         "by_kind": by_group(outcomes),
     } | dict.fromkeys(WAKE_KEYS)
