@@ -298,14 +298,15 @@ class WordEvidence:
     weakest_phone_score: float  # per frame, the worst-fitting phone
     last_phone_level_db: float  # the loudness above the pauses of the last phone (or of its sounding end)
     pace: float | None  # frames per phone against the other words'; None with no other word
+    before_last_phone_frames: int | None = None  # the phone before the last; None in a word of one phone
 
     @property
     def matters(self) -> bool:
         return self.last or self.slot
 
-    def doubt(self, limits: Calibration, quiet_end_doubted: bool = True) -> str | None:
-        """Why the word was probably not said (in full), if it was not. `quiet_end_doubted`: False
-        where an end as quiet as the pauses is a reason to ask instead (`Recognition.quiet_end`)."""
+    def doubt(self, limits: Calibration, weak_end_doubted: bool = True) -> str | None:
+        """Why the word was probably not said (in full), if it was not. `weak_end_doubted`: False
+        where a weak end (`ends_weakly`) is a reason to ask instead (`Recognition.weak_end`)."""
         if self.fit < limits.word_fit:
             return f'"{self.word}" does not sound like what was said'
         if not self.matters:
@@ -314,11 +315,12 @@ class WordEvidence:
             return f'"{self.word}" was not heard clearly'
         if not self.last:
             return None
-        if self.last_phone_frames < limits.last_phone_frames or (
-            self.pace is not None and self.pace < limits.last_word_pace
+        squeezed = self.last_phone_frames < limits.last_phone_frames
+        if (squeezed or (self.pace is not None and self.pace < limits.last_word_pace)) and (
+            weak_end_doubted or not self.squeezed_alone(limits)
         ):
             return f'"{self.word}" was cut short'
-        if quiet_end_doubted and self.ends_quietly(limits):
+        if weak_end_doubted and self.ends_quietly(limits):
             return f'"{self.word}" ends as quietly as the pauses'
         if self.last_phone_score < limits.last_phone_score:
             return f'"{self.word}" was not heard clearly'
@@ -328,6 +330,24 @@ class WordEvidence:
         """The last word's last phone no louder above the pauses than the floor: over silence, a word
         the grammar filled in; in loud noise, also a soft last sound the noise covers."""
         return self.last and self.last_phone_level_db < limits.last_phone_level_db
+
+    def squeezed_alone(self, limits: Calibration) -> bool:
+        """The last word's last phone alone squeezed below the floor, the phone before it held and the
+        word said at the speaker's pace: in loud noise the mark of a soft last sound the noise
+        covers ("sunroof"'s f, "trunk"'s k, "mind"'s d), where a word cut inside has its last few
+        phones squeezed or is hurried (README, "A squeezed last sound in noise")."""
+        return (
+            self.last
+            and self.last_phone_frames < limits.last_phone_frames
+            and self.before_last_phone_frames is not None
+            and self.before_last_phone_frames >= limits.last_phone_frames
+            and (self.pace is None or self.pace >= limits.last_word_pace)
+        )
+
+    def ends_weakly(self, limits: Calibration) -> bool:
+        """The last word's end as quiet as the pauses, or its last sound alone squeezed: in loud noise
+        a soft last sound does both."""
+        return self.ends_quietly(limits) or self.squeezed_alone(limits)
 
 
 def frame_levels_db(audio: np.ndarray) -> np.ndarray:
@@ -416,6 +436,7 @@ def word_evidence(
                 weakest_phone_score=min(p.acoustic_score / p.frames for p in word.phones),
                 last_phone_level_db=float(np.mean(span)) - pauses if len(span) else 0.0,
                 pace=(word.frames / len(word.phones)) / percentile(others, 50) if others else None,
+                before_last_phone_frames=word.phones[-2].frames if len(word.phones) > 1 else None,
             )
         )
     return tuple(evidence)
@@ -444,7 +465,7 @@ class Recognition:
     lead_in: tuple[int, int] | None = None
     begun: str | None = None  # a word the speaker began in the last word's place and stopped inside
     # The safety gate would ask about the words' command (`Profile.asks_when_unsure`), so a last word
-    # as quiet as loud noise can be asked about instead of rejected (`quiet_end`).
+    # whose end loud noise covers can be asked about instead of rejected (`weak_end`).
     askable: bool = False
     # (what it was, the sentence) when the words heard were said otherwise, as a negation ("don't open
     # the sunroof"), a question or a number out of range, by the audio: see `_said_otherwise`
@@ -489,17 +510,19 @@ class Recognition:
         return self.lead_in if self.lead_in[0] > self.limits.lead_in_latest else None
 
     @property
-    def quiet_end(self) -> WordEvidence | None:
-        """The last word, if it ends as quietly as the pauses where that is a reason to ask about the
-        command instead of a doubt (README, "A quiet last sound in noise"): below the noise knee the
-        pauses are as loud as the noise, and a soft last sound ("sunroof", "trunk") often no louder.
+    def weak_end(self) -> WordEvidence | None:
+        """The last word, if it ends weakly (as quietly as the pauses, or with its last sound alone
+        squeezed) where that is a reason to ask about the command instead of a doubt (README, "A quiet
+        last sound in noise", "A squeezed last sound in noise"): below the noise knee the pauses are
+        as loud as the noise, and a soft last sound ("sunroof", "trunk") is often no louder, and
+        squeezed by the aligner to its fewest frames.
         Only in a command the gate asks about (`askable`), and not in a slot value, whose last sound
         may be all that tells it from another ("on" and "off"): cut inside "on", such commands were
         asked about as "off"; nor in a word that adds nothing ("close the sun shade" was asked about
         as "close the sunroof please?", the "please" laid over the noise)."""
         if not self.askable or self.last_word_optional or self.snr_db >= self.limits.noise_knee_db:
             return None
-        return next((e for e in self.evidence if e.ends_quietly(self.limits) and not e.slot), None)
+        return next((e for e in self.evidence if e.ends_weakly(self.limits) and not e.slot), None)
 
     @property
     def doubt(self) -> str | None:
@@ -516,8 +539,8 @@ class Recognition:
             return f"words at {late[0] / 100:.1f} s were taken for the wake phrase after a pause"
         if (unheard := self.unheard_speech) is not None:
             return f"something was said at {unheard[0] / 100:.1f} s that is none of these words"
-        quiet = self.quiet_end
-        weak_word = next((reason for e in self.evidence if (reason := e.doubt(self.limits, e is not quiet))), None)
+        weak = self.weak_end
+        weak_word = next((reason for e in self.evidence if (reason := e.doubt(self.limits, e is not weak))), None)
         if weak_word is not None:
             return weak_word
         if self.ends_unfinished:
@@ -538,16 +561,19 @@ class Recognition:
     def reason_to_ask(self) -> str:
         """Why to ask before carrying this out though no check doubts it ("" if nothing), every reason
         that holds: heard in noise with a rival command close behind (`Calibration.rival_bar_at`),
-        with its last word's end as quiet as the noise (`quiet_end`), or perhaps said otherwise
+        with its last word's end as weak as the noise leaves it (`weak_end`), or perhaps said otherwise
         (`perhaps_said_otherwise`)."""
         reasons = []
         bar = self.limits.rival_bar_at(self.snr_db)
         if self.rival is not None and self.rival_margin is not None and self.rival_margin < bar:
             margin = f"{self.rival_margin:.2f} < {bar:.2f} at {self.snr_db:.0f} dB"
             reasons.append(f'"{self.rival}" fits nearly as well in noise ({margin})')
-        if (quiet := self.quiet_end) is not None:
-            level = f"{quiet.last_phone_level_db:.2f} < {self.limits.last_phone_level_db:.2f} dB"
-            reasons.append(f'"{quiet.word}" ends as quietly as the noise ({level} at {self.snr_db:.0f} dB)')
+        if (weak := self.weak_end) is not None and weak.ends_quietly(self.limits):
+            level = f"{weak.last_phone_level_db:.2f} < {self.limits.last_phone_level_db:.2f} dB"
+            reasons.append(f'"{weak.word}" ends as quietly as the noise ({level} at {self.snr_db:.0f} dB)')
+        if weak is not None and weak.squeezed_alone(self.limits):
+            frames = f"{weak.last_phone_frames} < {self.limits.last_phone_frames} frames"
+            reasons.append(f'"{weak.word}" ends in a sound the noise squeezed ({frames} at {self.snr_db:.0f} dB)')
         if self.perhaps_said_otherwise is not None:
             kind, sentence = self.perhaps_said_otherwise
             reasons.append(f'perhaps {kind}: "{sentence}"')
