@@ -449,9 +449,10 @@ class Agent(Closing):
     def _would_act(self, recognition: Recognition) -> bool:
         """Whether the words would be taken as a command: carried out, or asked about first (a question
         answers the driver too, so the pause is not held for more words). Not one asked about for a last
-        word whose end the noise covers (`Recognition.weak_end`): a driver who stopped inside a word
-        sounds like that, so the pause is held for the rest as it was when such a command was rejected."""
-        if recognition.weak_end is not None:
+        word whose end the noise covers (`Recognition.quiet_end`, `squeezed_end`): a driver who stopped
+        inside a word sounds like that, so the pause is held for the rest as it was when such a command
+        was rejected."""
+        if recognition.quiet_end is not None or recognition.squeezed_end is not None:
             return False
         return self.gate.review(recognition.words, recognition.confidence, recognition.doubt).accepted
 

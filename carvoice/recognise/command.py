@@ -304,9 +304,12 @@ class WordEvidence:
     def matters(self) -> bool:
         return self.last or self.slot
 
-    def doubt(self, limits: Calibration, weak_end_doubted: bool = True) -> str | None:
-        """Why the word was probably not said (in full), if it was not. `weak_end_doubted`: False
-        where a weak end (`ends_weakly`) is a reason to ask instead (`Recognition.weak_end`)."""
+    def doubt(
+        self, limits: Calibration, quiet_end_doubted: bool = True, squeezed_end_doubted: bool = True
+    ) -> str | None:
+        """Why the word was probably not said (in full), if it was not. `quiet_end_doubted`,
+        `squeezed_end_doubted`: False where an end as quiet as the pauses, or a last sound squeezed
+        alone, is a reason to ask instead (`Recognition.quiet_end`, `Recognition.squeezed_end`)."""
         if self.fit < limits.word_fit:
             return f'"{self.word}" does not sound like what was said'
         if not self.matters:
@@ -317,10 +320,10 @@ class WordEvidence:
             return None
         squeezed = self.last_phone_frames < limits.last_phone_frames
         if (squeezed or (self.pace is not None and self.pace < limits.last_word_pace)) and (
-            weak_end_doubted or not self.squeezed_alone(limits)
+            squeezed_end_doubted or not self.squeezed_alone(limits)
         ):
             return f'"{self.word}" was cut short'
-        if weak_end_doubted and self.ends_quietly(limits):
+        if quiet_end_doubted and self.ends_quietly(limits):
             return f'"{self.word}" ends as quietly as the pauses'
         if self.last_phone_score < limits.last_phone_score:
             return f'"{self.word}" was not heard clearly'
@@ -343,11 +346,6 @@ class WordEvidence:
             and self.before_last_phone_frames >= limits.last_phone_frames
             and (self.pace is None or self.pace >= limits.last_word_pace)
         )
-
-    def ends_weakly(self, limits: Calibration) -> bool:
-        """The last word's end as quiet as the pauses, or its last sound alone squeezed: in loud noise
-        a soft last sound does both."""
-        return self.ends_quietly(limits) or self.squeezed_alone(limits)
 
 
 def frame_levels_db(audio: np.ndarray) -> np.ndarray:
@@ -465,8 +463,11 @@ class Recognition:
     lead_in: tuple[int, int] | None = None
     begun: str | None = None  # a word the speaker began in the last word's place and stopped inside
     # The safety gate would ask about the words' command (`Profile.asks_when_unsure`), so a last word
-    # whose end loud noise covers can be asked about instead of rejected (`weak_end`).
+    # whose end loud noise covers can be asked about instead of rejected (`quiet_end`, `squeezed_end`).
     askable: bool = False
+    # The confidence from which the gate carries the words' command out unasked (its intent's
+    # `confirm_below`): a squeezed last sound is asked about only in a hearing that sure (`squeezed_end`).
+    unasked_from: float = 0.0
     # (what it was, the sentence) when the words heard were said otherwise, as a negation ("don't open
     # the sunroof"), a question or a number out of range, by the audio: see `_said_otherwise`
     said_otherwise: tuple[str, str] | None = None
@@ -510,19 +511,34 @@ class Recognition:
         return self.lead_in if self.lead_in[0] > self.limits.lead_in_latest else None
 
     @property
-    def weak_end(self) -> WordEvidence | None:
-        """The last word, if it ends weakly (as quietly as the pauses, or with its last sound alone
-        squeezed) where that is a reason to ask about the command instead of a doubt (README, "A quiet
-        last sound in noise", "A squeezed last sound in noise"): below the noise knee the pauses are
-        as loud as the noise, and a soft last sound ("sunroof", "trunk") is often no louder, and
-        squeezed by the aligner to its fewest frames.
+    def quiet_end(self) -> WordEvidence | None:
+        """The last word, if it ends as quietly as the pauses where that is a reason to ask about the
+        command instead of a doubt (README, "A quiet last sound in noise"): below the noise knee the
+        pauses are as loud as the noise, and a soft last sound ("sunroof", "trunk") often no louder.
         Only in a command the gate asks about (`askable`), and not in a slot value, whose last sound
         may be all that tells it from another ("on" and "off"): cut inside "on", such commands were
         asked about as "off"; nor in a word that adds nothing ("close the sun shade" was asked about
         as "close the sunroof please?", the "please" laid over the noise)."""
-        if not self.askable or self.last_word_optional or self.snr_db >= self.limits.noise_knee_db:
+        return next((e for e in self._end_to_ask_about() if e.ends_quietly(self.limits)), None)
+
+    @property
+    def squeezed_end(self) -> WordEvidence | None:
+        """The last word, if its last sound alone is squeezed (`WordEvidence.squeezed_alone`) where
+        that is a reason to ask instead of a doubt (README, "A squeezed last sound in noise"): as for
+        `quiet_end`, and only in a hearing sure enough to be carried out unasked but for it. A near
+        miss the grammar forced onto a command ending in a stop ("lock the trunk" heard as "pop the
+        trunk", "open the hood" as "open the boot": an attack) is mostly heard unsure too: two doubts
+        reject it, as before."""
+        if self.confidence < self.unasked_from:
             return None
-        return next((e for e in self.evidence if e.ends_weakly(self.limits) and not e.slot), None)
+        return next((e for e in self._end_to_ask_about() if e.squeezed_alone(self.limits)), None)
+
+    def _end_to_ask_about(self) -> list[WordEvidence]:
+        """The words whose weak end may be asked about: the last, in a command the gate asks about,
+        below the noise knee, if it is no slot value and adds something."""
+        if not self.askable or self.last_word_optional or self.snr_db >= self.limits.noise_knee_db:
+            return []
+        return [e for e in self.evidence if e.last and not e.slot]
 
     @property
     def doubt(self) -> str | None:
@@ -539,8 +555,10 @@ class Recognition:
             return f"words at {late[0] / 100:.1f} s were taken for the wake phrase after a pause"
         if (unheard := self.unheard_speech) is not None:
             return f"something was said at {unheard[0] / 100:.1f} s that is none of these words"
-        weak = self.weak_end
-        weak_word = next((reason for e in self.evidence if (reason := e.doubt(self.limits, e is not weak))), None)
+        quiet, squeezed = self.quiet_end, self.squeezed_end
+        weak_word = next(
+            (reason for e in self.evidence if (reason := e.doubt(self.limits, e is not quiet, e is not squeezed))), None
+        )
         if weak_word is not None:
             return weak_word
         if self.ends_unfinished:
@@ -561,19 +579,20 @@ class Recognition:
     def reason_to_ask(self) -> str:
         """Why to ask before carrying this out though no check doubts it ("" if nothing), every reason
         that holds: heard in noise with a rival command close behind (`Calibration.rival_bar_at`),
-        with its last word's end as weak as the noise leaves it (`weak_end`), or perhaps said otherwise
+        with its last word's end as quiet as the noise (`quiet_end`) or its last sound squeezed
+        (`squeezed_end`), or perhaps said otherwise
         (`perhaps_said_otherwise`)."""
         reasons = []
         bar = self.limits.rival_bar_at(self.snr_db)
         if self.rival is not None and self.rival_margin is not None and self.rival_margin < bar:
             margin = f"{self.rival_margin:.2f} < {bar:.2f} at {self.snr_db:.0f} dB"
             reasons.append(f'"{self.rival}" fits nearly as well in noise ({margin})')
-        if (weak := self.weak_end) is not None and weak.ends_quietly(self.limits):
-            level = f"{weak.last_phone_level_db:.2f} < {self.limits.last_phone_level_db:.2f} dB"
-            reasons.append(f'"{weak.word}" ends as quietly as the noise ({level} at {self.snr_db:.0f} dB)')
-        if weak is not None and weak.squeezed_alone(self.limits):
-            frames = f"{weak.last_phone_frames} < {self.limits.last_phone_frames} frames"
-            reasons.append(f'"{weak.word}" ends in a sound the noise squeezed ({frames} at {self.snr_db:.0f} dB)')
+        if (quiet := self.quiet_end) is not None:
+            level = f"{quiet.last_phone_level_db:.2f} < {self.limits.last_phone_level_db:.2f} dB"
+            reasons.append(f'"{quiet.word}" ends as quietly as the noise ({level} at {self.snr_db:.0f} dB)')
+        if (squeezed := self.squeezed_end) is not None:
+            frames = f"{squeezed.last_phone_frames} < {self.limits.last_phone_frames} frames"
+            reasons.append(f'"{squeezed.word}" ends in a sound the noise squeezed ({frames} at {self.snr_db:.0f} dB)')
         if self.perhaps_said_otherwise is not None:
             kind, sentence = self.perhaps_said_otherwise
             reasons.append(f'perhaps {kind}: "{sentence}"')
@@ -832,6 +851,7 @@ class CommandRecogniser:
         evidence = word_evidence(placed, slots, phones.segments, levels, pauses, self.limits)
         slot_frames = sum(w.frames for i, w in enumerate(placed) if i in slots) or word_frames
         others = self._rivals(words)  # listed once: the rival check and the search for negations use them
+        ask_below = self._ask_below(parses[0].intent)
         rival, margin = self._best_rival(others, own, slot_frames, audio)
         heard = Recognition(
             words,
@@ -842,7 +862,8 @@ class CommandRecogniser:
             placed,
             rival=rival,
             rival_margin=margin,
-            askable=self._askable(parses[0].intent),
+            askable=ask_below > 0,
+            unasked_from=ask_below,
             last_word_optional=self._last_word_optional(words),
             snr_db=snr,
             unfinished=unfinished,
@@ -1054,8 +1075,10 @@ class CommandRecogniser:
     def _grammar(self) -> Grammar:
         return self.profile.grammar
 
-    def _askable(self, name: str) -> bool:
-        return self.profile.asks_when_unsure(self.profile.intents[name])
+    def _ask_below(self, name: str) -> float:
+        """The confidence below which the gate asks about a command of the intent; 0: never asked."""
+        intent = self.profile.intents[name]
+        return self.profile.confirm_below(intent) if self.profile.asks_when_unsure(intent) else 0.0
 
     def _acts(self, words: tuple[str, ...]) -> bool:
         """Whether the words, read any way, move something (not only answer)."""
@@ -1101,8 +1124,8 @@ class AnswerRecogniser(CommandRecogniser):
     def _lead_in(self, segments: tuple[Segment, ...]) -> tuple[int, int] | None:
         return None  # the answer grammar has no wake phrase before it (a word of both is an answer)
 
-    def _askable(self, name: str) -> bool:
-        return False  # nobody asks about an answer: a "yes" whose end the noise covers is no clear yes
+    def _ask_below(self, name: str) -> float:
+        return 0.0  # nobody asks about an answer: a "yes" whose end the noise covers is no clear yes
 
     def _rivals(self, words: tuple[str, ...]) -> list[tuple[str, ...]]:
         answer = answer_of(words)
