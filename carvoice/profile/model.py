@@ -135,7 +135,8 @@ class Replies:
     refused: str = "I can't do that right now."
     unknown_state: str = "I can't tell the {name} right now, so I won't do that."
     confirm: str = "Are you sure? Say yes or no."
-    # asked when a command was heard unsure (confirm_below, a rival close in noise, its end as quiet as the noise)
+    # asked when a command was heard unsure (confirm_below, a rival close in noise, its end as quiet as the
+    # noise or its last sound squeezed by it)
     confirm_heard: str = "{command}?"
     cancelled: str = "OK, I won't."
     no_answer: str = "I didn't hear a yes, so I won't."

@@ -467,7 +467,7 @@ class Recognition:
     askable: bool = False
     # The confidence from which the gate carries the words' command out unasked (its intent's
     # `confirm_below`): a squeezed last sound is asked about only in a hearing that sure (`squeezed_end`).
-    unasked_from: float = 0.0
+    unasked_from: float = math.inf
     # (what it was, the sentence) when the words heard were said otherwise, as a negation ("don't open
     # the sunroof"), a question or a number out of range, by the audio: see `_said_otherwise`
     said_otherwise: tuple[str, str] | None = None
@@ -529,7 +529,7 @@ class Recognition:
         miss the grammar forced onto a command ending in a stop ("lock the trunk" heard as "pop the
         trunk", "open the hood" as "open the boot": an attack) is mostly heard unsure too: two doubts
         reject it, as before."""
-        if self.confidence < self.unasked_from:
+        if not self.confidence >= self.unasked_from:  # NaN too, as the gate reads it
             return None
         return next((e for e in self._end_to_ask_about() if e.squeezed_alone(self.limits)), None)
 
