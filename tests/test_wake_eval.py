@@ -3,6 +3,7 @@
 import json
 import struct
 
+import numpy as np
 import pytest
 
 from carvoice.audio import SAMPLE_RATE
@@ -115,3 +116,16 @@ def test_the_halves_are_fixed_by_the_file_name_and_split_about_evenly(shared_dat
     halves = [half_of(path) for path in clips]
     assert halves == [half_of(shared_data / "elsewhere" / path.name) for path in clips]
     assert 0.4 < halves.count("tune") / len(halves) < 0.6
+
+
+def test_a_wake_clip_that_cannot_be_read_fails_the_evaluation(tmp_path, capsys):
+    """An unreadable clip is left out of the stream and out of every rate, and the run exits 1 naming
+    it: a wake set moved away from its audio must not pass for one without false alarms."""
+    write_wav(tmp_path / "quiet.wav", np.zeros(SAMPLE_RATE, dtype=np.int16))
+    lines = ['{"audio": "quiet.wav", "wake": null}', '{"audio": "gone.wav", "wake": "okay nabu"}']
+    (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["eval", str(tmp_path / "m.jsonl"), "--engines", "micro", "--jobs", "1"]) == 1
+    out, err = capsys.readouterr()
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["errors"] == 1 and summary["n"] == 0 and summary["miss_rate"] is None  # no phrase was heard
+    assert "1 of 2 recordings could not be evaluated" in err and str(tmp_path / "gone.wav") in err
