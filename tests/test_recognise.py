@@ -458,7 +458,8 @@ def test_in_noise_a_last_word_as_quiet_as_the_noise_is_asked_about_not_rejected(
     quiet = WordEvidence("trunk", True, False, 40, -10.0, 8, -20.0, -30.0, limits.last_phone_level_db - 1, 1.0)
 
     def heard(snr_db: float, askable: bool = True, last: WordEvidence = quiet) -> Recognition:
-        return Recognition(("open", "the", last.word), 0.0, evidence=(last,), snr_db=snr_db, askable=askable)
+        ask_below = 0.8 if askable else 0.0
+        return Recognition(("open", "the", last.word), 0.0, evidence=(last,), snr_db=snr_db, ask_below=ask_below)
 
     assert heard(8.0).doubt is None
     assert heard(8.0).reason_to_ask == '"trunk" ends as quietly as the noise (1.25 < 2.25 dB at 8 dB)'
@@ -496,7 +497,7 @@ def test_in_noise_a_last_sound_squeezed_alone_is_asked_about_not_rejected():
 
     def heard(snr_db: float, last: WordEvidence = squeezed, askable: bool = True, fit: float = 0.0) -> Recognition:
         words = ("open", "the", last.word)
-        return Recognition(words, fit, evidence=(last,), snr_db=snr_db, askable=askable, unasked_from=0.8)
+        return Recognition(words, fit, evidence=(last,), snr_db=snr_db, ask_below=0.8 if askable else 0.0)
 
     assert heard(8.0).confidence > 0.8 > heard(8.0, fit=limits.centre_at(8.0)).confidence
 

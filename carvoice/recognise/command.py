@@ -462,12 +462,11 @@ class Recognition:
     # (first frame, frames) of what the path took for the wake phrase's end, if it begins with that
     lead_in: tuple[int, int] | None = None
     begun: str | None = None  # a word the speaker began in the last word's place and stopped inside
-    # The safety gate would ask about the words' command (`Profile.asks_when_unsure`), so a last word
-    # whose end loud noise covers can be asked about instead of rejected (`quiet_end`, `squeezed_end`).
-    askable: bool = False
-    # The confidence from which the gate carries the words' command out unasked (its intent's
-    # `confirm_below`): a squeezed last sound is asked about only in a hearing that sure (`squeezed_end`).
-    unasked_from: float = math.inf
+    # The confidence below which the safety gate asks about the words' command (its intent's
+    # `confirm_below`; 0: never asked, `Profile.asks_when_unsure`): a last word whose end loud noise
+    # covers can be asked about instead of rejected (`quiet_end`), a squeezed last sound only in a
+    # hearing at least that sure (`squeezed_end`).
+    ask_below: float = 0.0
     # (what it was, the sentence) when the words heard were said otherwise, as a negation ("don't open
     # the sunroof"), a question or a number out of range, by the audio: see `_said_otherwise`
     said_otherwise: tuple[str, str] | None = None
@@ -481,6 +480,10 @@ class Recognition:
     # to", or only the wake phrase's words). A clatter begins none, and the agent listens on for the
     # command (`Agent._finish`). Elsewhere not looked for: True.
     sentence_begun: bool = True
+
+    @property
+    def askable(self) -> bool:
+        return self.ask_below > 0
 
     @property
     def text(self) -> str:
@@ -529,7 +532,7 @@ class Recognition:
         miss the grammar forced onto a command ending in a stop ("lock the trunk" heard as "pop the
         trunk", "open the hood" as "open the boot": an attack) is mostly heard unsure too: two doubts
         reject it, as before."""
-        if not self.confidence >= self.unasked_from:  # NaN too, as the gate reads it
+        if not self.confidence >= self.ask_below:  # NaN too, as the gate reads it
             return None
         return next((e for e in self._end_to_ask_about() if e.squeezed_alone(self.limits)), None)
 
@@ -851,7 +854,6 @@ class CommandRecogniser:
         evidence = word_evidence(placed, slots, phones.segments, levels, pauses, self.limits)
         slot_frames = sum(w.frames for i, w in enumerate(placed) if i in slots) or word_frames
         others = self._rivals(words)  # listed once: the rival check and the search for negations use them
-        ask_below = self._ask_below(parses[0].intent)
         rival, margin = self._best_rival(others, own, slot_frames, audio)
         heard = Recognition(
             words,
@@ -862,8 +864,7 @@ class CommandRecogniser:
             placed,
             rival=rival,
             rival_margin=margin,
-            askable=ask_below > 0,
-            unasked_from=ask_below,
+            ask_below=self._ask_below(parses[0].intent),
             last_word_optional=self._last_word_optional(words),
             snr_db=snr,
             unfinished=unfinished,
