@@ -7,7 +7,9 @@ import shutil
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -19,6 +21,7 @@ from carvoice.profile.loader import default_profile_dir
 FILES = Path(__file__).parent / "files"
 COFFEE = Path(__file__).resolve().parents[1] / "config" / "coffee"  # the profile for the real coffee orders
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+T = TypeVar("T")
 
 
 def until(check, seconds: float = 5.0, step: float = 0.005) -> float | None:
@@ -87,6 +90,29 @@ def car(bus_spec: str, demo_profile):
     yield ecu
     ecu.stop()
     bus.shutdown()
+
+
+# A status message that came more than this many cycle times after the one before (a frame missed)
+# may rightly leave the head unit's value unknown: the shipped ages are three cycle times.
+LATE_CYCLES = 2.0
+PUNCTUAL_TRIES = 3
+
+
+def while_the_car_keeps_time(car, command: Callable[[], T], sent_nothing: Callable[[T], bool]) -> T:
+    """`command` (a one-shot command against the simulated car) again when the car missed a cycle
+    meanwhile and nothing was sent, up to PUNCTUAL_TRIES in all; the last try's result stands.
+
+    The simulated car shares this machine with the agent: on a busy CI runner (under user-mode
+    Linux most of all) its 20 ms frames come late, and the agent then reads speed as unknown and
+    refuses or asks, as it should. That is the machine, not the rule under test; a car that kept
+    time and still got that answer fails the test.
+    """
+    for _ in range(PUNCTUAL_TRIES - 1):
+        car.longest_gap_cycles = 0.0
+        result = command()
+        if car.longest_gap_cycles <= LATE_CYCLES or not sent_nothing(result):
+            return result
+    return command()
 
 
 def open_test_bus(spec: str):

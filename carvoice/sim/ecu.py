@@ -44,6 +44,9 @@ class SimEcu:
         self.sequences = {d.name: _Sequence.of(d, rules) for d, _, rules, _ in sequence_rules(profile).values()}
         self.broadcasting = True  # False makes the bus go quiet: the head unit's values age out
         self.encode_errors = 0  # status frames that could not be encoded from the values held
+        # The longest wait between two frames of one status message, in its cycle times (about 1 when
+        # punctual): a busy machine that delays the simulated car is told apart from a fault under test.
+        self.longest_gap_cycles = 0.0
         self._counters: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._broadcast, name="sim-broadcast", daemon=True)
@@ -143,17 +146,23 @@ class SimEcu:
     def _broadcast(self) -> None:
         start = last = time.monotonic()
         due = dict.fromkeys((m.name for m in self.statuses), start)
+        sent: dict[str, float] = {}
         while not self._stop.wait(TICK_SECONDS):
             now = time.monotonic()
             self.car.advance(now - last)
             last = now
             if not self.broadcasting:
+                sent.clear()  # a silence asked for is no lateness
                 continue
             values = self.car.snapshot()
             for definition in self.statuses:
                 if now < due[definition.name]:
                     continue
-                due[definition.name] = max(due[definition.name] + self.periods[definition.name], now)
+                period = self.periods[definition.name]
+                if definition.name in sent:
+                    self.longest_gap_cycles = max(self.longest_gap_cycles, (now - sent[definition.name]) / period)
+                sent[definition.name] = now
+                due[definition.name] = max(due[definition.name] + period, now)
                 try:
                     frame = self.status_frame(definition, values)
                 except Exception:  # cantools raises several kinds; one message must not silence the car
