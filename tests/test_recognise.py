@@ -482,6 +482,19 @@ def test_in_noise_a_last_word_as_quiet_as_the_noise_is_asked_about_not_rejected(
     assert heard(8.0, last=loud).doubt is None and heard(8.0, last=loud).reason_to_ask == ""
 
 
+def squeezed_sunroof(limits: Calibration) -> WordEvidence:
+    """ "sunroof" as the aligner placed it in loud noise: its "f" squeezed one frame below the floor,
+    the "uw" before it held, at the speaker's pace, louder than the noise."""
+    frames = limits.last_phone_frames
+    return WordEvidence(
+        "sunroof", True, False, 50, -10.0, frames - 1, -20.0, -30.0, limits.last_phone_level_db + 1, 1.0, frames + 4
+    )
+
+
+def open_the(last: WordEvidence, snr_db: float, fit: float = 0.0, ask_below: float = 0.8) -> Recognition:
+    return Recognition(("open", "the", last.word), fit, evidence=(last,), snr_db=snr_db, ask_below=ask_below)
+
+
 def test_in_noise_a_last_sound_squeezed_alone_is_asked_about_not_rejected():
     """Below the knee a soft last sound is squeezed by the aligner to its fewest frames as often as it
     is as quiet as the noise (README, "A squeezed last sound in noise"): with the phone before it
@@ -491,13 +504,10 @@ def test_in_noise_a_last_sound_squeezed_alone_is_asked_about_not_rejected():
     anyway (below the intent's confirm_below)."""
     limits = Calibration()
     frames = limits.last_phone_frames
-    squeezed = WordEvidence(
-        "sunroof", True, False, 50, -10.0, frames - 1, -20.0, -30.0, limits.last_phone_level_db + 1, 1.0, frames + 4
-    )
+    squeezed = squeezed_sunroof(limits)
 
     def heard(snr_db: float, last: WordEvidence = squeezed, askable: bool = True, fit: float = 0.0) -> Recognition:
-        words = ("open", "the", last.word)
-        return Recognition(words, fit, evidence=(last,), snr_db=snr_db, ask_below=0.8 if askable else 0.0)
+        return open_the(last, snr_db, fit, ask_below=0.8 if askable else 0.0)
 
     assert heard(8.0).confidence > 0.8 > heard(8.0, fit=limits.centre_at(8.0)).confidence
 
@@ -524,6 +534,21 @@ def test_in_noise_a_last_sound_squeezed_alone_is_asked_about_not_rejected():
     )
     unclear = dataclasses.replace(squeezed, last_phone_score=limits.last_phone_score - 1)
     assert heard(8.0, unclear).doubt == '"sunroof" was not heard clearly'
+
+
+def test_a_pause_after_a_squeezed_last_sound_is_held_for_more_words(demo_profile, engine):
+    """A command that would be asked about only for its squeezed last sound is not taken at its first
+    pause: the pause is held for more words, as after a quiet end, because a driver who stopped inside
+    the word sounds like that. The same hearing with the sound held is taken there (asked about or
+    carried out: either answers the driver)."""
+    limits = Calibration()
+    squeezed = squeezed_sunroof(limits)
+    held = dataclasses.replace(squeezed, last_phone_frames=limits.last_phone_frames)
+    with Agent(demo_profile, lambda event: None, [DryRunSink()], engine=engine) as agent:
+        assert open_the(squeezed, 8.0).squeezed_end is not None
+        assert not agent._would_act(open_the(squeezed, 8.0))
+        assert open_the(held, 8.0).squeezed_end is None
+        assert agent._would_act(open_the(held, 8.0))
 
 
 def test_a_command_whose_last_sound_the_cabin_noise_squeezed_is_asked_about(demo_profile, engine, monkeypatch):
