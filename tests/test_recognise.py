@@ -539,8 +539,8 @@ def test_in_noise_a_last_sound_squeezed_alone_is_asked_about_not_rejected():
 def test_a_pause_after_a_squeezed_last_sound_is_held_for_more_words(demo_profile, engine):
     """A command that would be asked about only for its squeezed last sound is not taken at its first
     pause: the pause is held for more words, as after a quiet end, because a driver who stopped inside
-    the word sounds like that. The same hearing with the sound held is taken there (asked about or
-    carried out: either answers the driver)."""
+    the word sounds like that; so is a question answered for it. The same hearing with the sound held
+    is taken there (asked about or carried out: either answers the driver)."""
     limits = Calibration()
     squeezed = squeezed_sunroof(limits)
     held = dataclasses.replace(squeezed, last_phone_frames=limits.last_phone_frames)
@@ -549,6 +549,58 @@ def test_a_pause_after_a_squeezed_last_sound_is_held_for_more_words(demo_profile
         assert not agent._would_act(open_the(squeezed, 8.0))
         assert open_the(held, 8.0).squeezed_end is None
         assert agent._would_act(open_the(held, 8.0))
+        speed = dataclasses.replace(squeezed, word="speed")  # a question, answered for it: held the same
+        question = Recognition(("what", "is", "my", "speed"), 0.0, evidence=(speed,), snr_db=8.0, answer_below=0.8)
+        assert question.squeezed_end is speed and not agent._would_act(question)
+
+
+def test_in_noise_a_question_whose_last_sound_alone_is_squeezed_is_answered_not_rejected():
+    """A command that only answers moves nothing, so a last word whose last sound alone loud noise
+    squeezed (quiet as the noise or not), which would be asked about in a command that acts, is
+    answered, in a hearing as sure as one that acts must be to go unasked (`answer_below`). Below that,
+    at or above the knee, in a slot value, for a yes or a no (`answer_below` 0), and for an end only as
+    quiet as the noise (an attack: "what is the coolant level" answered as the fuel level), it stays
+    rejected."""
+    limits = Calibration()
+    speed = dataclasses.replace(squeezed_sunroof(limits), word="speed")
+
+    def asked(last: WordEvidence, snr_db: float = 8.0, fit: float = 0.0, answer_below: float = 0.8) -> Recognition:
+        words = ("what", "is", "my", last.word)
+        return Recognition(words, fit, evidence=(last,), snr_db=snr_db, answer_below=answer_below)
+
+    assert asked(speed).confidence > 0.8 > asked(speed, fit=limits.centre_at(8.0)).confidence
+    assert asked(speed).doubt is None and asked(speed).squeezed_end is speed
+    for rejected in (
+        asked(speed, fit=limits.centre_at(8.0)),  # unsure as well
+        asked(speed, snr_db=limits.noise_knee_db),
+        asked(speed, answer_below=0.0),
+        asked(speed, fit=math.nan),
+        asked(dataclasses.replace(speed, slot=True)),
+        asked(dataclasses.replace(speed, pace=limits.last_word_pace - 0.1)),  # hurried: cut inside
+        asked(dataclasses.replace(speed, before_last_phone_frames=limits.last_phone_frames - 1)),  # more squeezed
+    ):
+        assert rejected.doubt == '"speed" was cut short'
+    quiet = dataclasses.replace(speed, last_phone_frames=limits.last_phone_frames, last_phone_level_db=0.0)
+    assert asked(quiet).quiet_end is None and asked(quiet).doubt == '"speed" ends as quietly as the pauses'
+    squeezed_and_quiet = dataclasses.replace(speed, last_phone_level_db=0.0)  # the commonest case
+    heard = asked(squeezed_and_quiet)
+    assert heard.doubt is None and heard.quiet_end is heard.squeezed_end is squeezed_and_quiet
+
+
+def test_a_question_whose_last_sound_the_cabin_noise_squeezed_is_answered(demo_profile, engine, monkeypatch):
+    """Said "what is my speed" (espeak en-us+m3, 175 words a minute) in cabin noise at 6 dB, offset 1.5 s:
+    its "d" squeezed, it was rejected as cut short, with a "Sorry?" to ask it again in the same noise;
+    answered now (here, with no car, that the speed is not known)."""
+    audio = mix(
+        utterance("what is my speed", "en-us+m3", 175), cabin_noise(10.0, seed=0), 6.0, offset=int(1.5 * SAMPLE_RATE)
+    )[0]
+    shipped = agent_events(demo_profile, engine, audio, "a question in cabin noise")
+    assert [(e.intent, e.text) for e in shipped if isinstance(e, events.Intent)] == [("speed", "what is my speed")]
+    assert [e.text for e in shipped if isinstance(e, events.Say)] == ["I can't tell the speed right now."]
+    assert not [e for e in shipped if isinstance(e, events.Confirm | events.Rejected)], shipped
+    monkeypatch.setattr(CommandRecogniser, "_answer_below", lambda self, name: 0.0)
+    before = agent_events(demo_profile, engine, audio, "a question in cabin noise")
+    assert [e.reason for e in before if isinstance(e, events.Rejected)] == ['"speed" was cut short']
 
 
 def test_a_command_whose_last_sound_the_cabin_noise_squeezed_is_asked_about(demo_profile, engine, monkeypatch):
@@ -572,11 +624,15 @@ def test_a_command_whose_last_sound_the_cabin_noise_squeezed_is_asked_about(demo
 
 def test_only_a_command_the_gate_would_ask_about_is_askable(demo_profile, engine, recogniser):
     """What the safety gate never asks about (an answer, an intent with confirm_below 0, a yes or a
-    no) keeps the rejection: asked about, it would go through unasked. A last word the command means
-    the same without ("please") is told apart for the same rule."""
-    assert recogniser.recognise(utterance("turn on the fog lights", "flite:slt")).askable
-    assert not recogniser.recognise(utterance("what is my speed", "flite:slt")).askable
-    assert not AnswerRecogniser(engine, demo_profile).recognise(utterance("yes", "flite:slt")).askable
+    no) keeps the rejection: asked about, it would go through unasked; only a question, with its last
+    sound squeezed, is answered at the profile's confirm_below (`answer_below`), a yes or a no never.
+    A last word the command means the same without ("please") is told apart for the same rule."""
+    fog = recogniser.recognise(utterance("turn on the fog lights", "flite:slt"))
+    assert fog.askable and fog.answer_below == 0.0
+    speed = recogniser.recognise(utterance("what is my speed", "flite:slt"))
+    assert not speed.askable and speed.answer_below == demo_profile.recognition.confirm_below
+    yes = AnswerRecogniser(engine, demo_profile).recognise(utterance("yes", "flite:slt"))
+    assert not yes.askable and yes.answer_below == 0.0
     assert recogniser.recognise(utterance("turn on the fog lights please", "flite:slt")).last_word_optional
     assert not recogniser.recognise(utterance("turn on the fog lights", "flite:slt")).last_word_optional
     never_asked = dataclasses.replace(demo_profile.intents["lights"], confirm_below=0.0)

@@ -271,13 +271,17 @@ class Profile:
     obd: ObdSettings | None = None
 
     def confirm_below(self, intent: Intent) -> float:
-        """Below this confidence a command of `intent` that acts is asked about first (0: never)."""
+        """Below this confidence a command of `intent` that acts is asked about first (0: never). For a
+        command that only answers, the profile's is the bar at which a last sound squeezed by noise is
+        answered instead of rejected (`Recognition.answer_below`; 0: never)."""
         return self.recognition.confirm_below if intent.confirm_below is None else intent.confirm_below
 
     def asks_when_unsure(self, intent: Intent) -> bool:
         """Whether a command of `intent` heard unsure is asked about: only one that acts (a wrong
         answer moves nothing), and none where confirm_below is 0 (never ask). The safety gate asks by
-        it, and the recogniser lets a reason to ask stand for a doubt only where it holds."""
+        it, and the recogniser lets a reason to ask stand for a doubt only where it holds (and, for a
+        command that only answers heard at confirm_below or above, a last sound squeezed alone, then
+        answered: `Recognition.answer_below`)."""
         return bool(intent.actions) and self.confirm_below(intent) > 0
 
     def readings(self, words: list[str]) -> list[tuple[str, dict[str, SlotValueType]]]:

@@ -467,6 +467,12 @@ class Recognition:
     # covers can be asked about instead of rejected (`quiet_end`), a squeezed last sound only in a
     # hearing at least that sure (`squeezed_end`).
     ask_below: float = 0.0
+    # For a command that only answers (a wrong answer moves nothing), the confidence at which one that
+    # acts goes unasked (`Profile.confirm_below`): in a hearing at least that sure, a last word whose
+    # last sound alone loud noise squeezed (and that may end as quietly as the noise) is answered
+    # instead of rejected (`squeezed_end`, `quiet_end`). 0: the command acts, is a yes or a no, or the
+    # profile's confirm_below is 0 (it never asks, and answers no weak end either).
+    answer_below: float = 0.0
     # (what it was, the sentence) when the words heard were said otherwise, as a negation ("don't open
     # the sunroof"), a question or a number out of range, by the audio: see `_said_otherwise`
     said_otherwise: tuple[str, str] | None = None
@@ -518,10 +524,12 @@ class Recognition:
         """The last word, if it ends as quietly as the pauses where that is a reason to ask about the
         command instead of a doubt (README, "A quiet last sound in noise"): below the noise knee the
         pauses are as loud as the noise, and a soft last sound ("sunroof", "trunk") often no louder.
-        Only in a command the gate asks about (`askable`), and not in a slot value, whose last sound
-        may be all that tells it from another ("on" and "off"): cut inside "on", such commands were
-        asked about as "off"; nor in a word that adds nothing ("close the sun shade" was asked about
-        as "close the sunroof please?", the "please" laid over the noise)."""
+        Only in a command the gate asks about (`askable`), or, with its last sound squeezed too, in
+        one that only answers, heard at `answer_below` or above, where it is answered instead
+        (`_end_to_ask_about`); not in a slot value, whose last sound may be all that tells it from
+        another ("on" and "off"): cut inside "on", such commands were asked about as "off"; nor in a
+        word that adds nothing ("close the sun shade" was asked about as "close the sunroof please?",
+        the "please" laid over the noise)."""
         return next((e for e in self._end_to_ask_about() if e.ends_quietly(self.limits)), None)
 
     @property
@@ -531,17 +539,26 @@ class Recognition:
         `quiet_end`, and only in a hearing sure enough to be carried out unasked but for it. A near
         miss the grammar forced onto a command ending in a stop ("lock the trunk" heard as "pop the
         trunk", "open the hood" as "open the boot": an attack) is mostly heard unsure too: two doubts
-        reject it, as before."""
+        reject it, as before. In a command that only answers, heard surely (`answer_below`), it is
+        answered (README, "A squeezed last sound in a question")."""
         if not self.confidence >= self.ask_below:  # NaN too, as the gate reads it
             return None
         return next((e for e in self._end_to_ask_about() if e.squeezed_alone(self.limits)), None)
 
     def _end_to_ask_about(self) -> list[WordEvidence]:
-        """The words whose weak end may be asked about: the last, in a command the gate asks about,
-        below the noise knee, if it is no slot value and adds something."""
-        if not self.askable or self.last_word_optional or self.snr_db >= self.limits.noise_knee_db:
+        """The words whose weak end may be asked about: the last, below the noise knee, if it is no
+        slot value and adds something, in a command the gate asks about; in one that only answers,
+        heard surely (`answer_below`), only if its last sound alone is squeezed, where it is answered.
+        An end there as quiet as the noise and not squeezed is no reason enough: near misses that differ
+        in a middle word were answered so ("what is the coolant level" as the fuel level, an attack)."""
+        if self.last_word_optional or self.snr_db >= self.limits.noise_knee_db:
             return []
-        return [e for e in self.evidence if e.last and not e.slot]
+        last = [e for e in self.evidence if e.last and not e.slot]
+        if self.askable:
+            return last
+        if 0 < self.answer_below <= self.confidence:
+            return [e for e in last if e.squeezed_alone(self.limits)]
+        return []
 
     @property
     def doubt(self) -> str | None:
@@ -584,7 +601,8 @@ class Recognition:
         that holds: heard in noise with a rival command close behind (`Calibration.rival_bar_at`),
         with its last word's end as quiet as the noise (`quiet_end`) or its last sound squeezed
         (`squeezed_end`), or perhaps said otherwise
-        (`perhaps_said_otherwise`)."""
+        (`perhaps_said_otherwise`). A command that only answers is never asked about: the gate
+        answers it and drops these."""
         reasons = []
         bar = self.limits.rival_bar_at(self.snr_db)
         if self.rival is not None and self.rival_margin is not None and self.rival_margin < bar:
@@ -865,6 +883,7 @@ class CommandRecogniser:
             rival=rival,
             rival_margin=margin,
             ask_below=self._ask_below(parses[0].intent),
+            answer_below=self._answer_below(parses[0].intent),
             last_word_optional=self._last_word_optional(words),
             snr_db=snr,
             unfinished=unfinished,
@@ -1081,6 +1100,11 @@ class CommandRecogniser:
         intent = self.profile.intents[name]
         return self.profile.confirm_below(intent) if self.profile.asks_when_unsure(intent) else 0.0
 
+    def _answer_below(self, name: str) -> float:
+        """`Recognition.answer_below` for a command of the intent: 0 for one that acts."""
+        intent = self.profile.intents[name]
+        return 0.0 if intent.actions else self.profile.confirm_below(intent)
+
     def _acts(self, words: tuple[str, ...]) -> bool:
         """Whether the words, read any way, move something (not only answer)."""
         return any(self.profile.intents[name].actions for name, _ in self.profile.readings(list(words)))
@@ -1127,6 +1151,9 @@ class AnswerRecogniser(CommandRecogniser):
 
     def _ask_below(self, name: str) -> float:
         return 0.0  # nobody asks about an answer: a "yes" whose end the noise covers is no clear yes
+
+    def _answer_below(self, name: str) -> float:
+        return 0.0  # a yes or a no is no question answered: as above
 
     def _rivals(self, words: tuple[str, ...]) -> list[tuple[str, ...]]:
         answer = answer_of(words)
