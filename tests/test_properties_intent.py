@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carvoice.intent import Grammar, Rule, Sentence, SlotType, SlotValue, compile_grammar, parse_template
-from carvoice.intent.grammar import expansions
+from carvoice.intent.grammar import READINGS_PER_STATE, expansions
 from carvoice.intent.template import TemplateError
 
 # Few, short, overlapping words: ambiguity and shared prefixes are where parsers go wrong.
@@ -172,7 +172,10 @@ def test_every_sentence_of_a_template_parses_back_to_its_intent_and_slots(case, 
             lead = walk(world.lead_in, world, rng, {}) if world.lead_in and rng.random() < 0.5 else []
             sentence = lead + walk(node, world, rng, slots)
             readings = {(p.intent, p.slots) for p in grammar.parse(sentence)}
-            assert (intent, tuple(sorted(slots.items()))) in readings, sentence
+            # A sentence with more readings of one intent than the parser follows (`READINGS_PER_STATE`)
+            # is ambiguous, and is never acted on: its own reading may be one of those not followed.
+            ambiguous = sum(meant == intent for meant, _ in readings) >= READINGS_PER_STATE
+            assert (intent, tuple(sorted(slots.items()))) in readings or ambiguous, sentence
             assert fsg_accepts(grammar, sentence)
             assert all(grammar.is_prefix(sentence[:n]) for n in range(len(sentence) + 1))
         sampled = grammar.sample(intent, rng).split()
