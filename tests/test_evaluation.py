@@ -68,6 +68,27 @@ def test_a_command_asked_about_is_neither_right_nor_acted_on():
     assert metrics["by_kind"]["command"]["asked"] == 2 and metrics["by_kind"]["not a command"]["asked"] == 1
 
 
+def test_answers_count_a_yes_taken_and_a_no_taken_for_a_yes():
+    """--answer: a command is done after its speaker's yes only if the yes was taken; a no taken for a
+    yes is counted over commands and non-commands alike (a near miss asked about must stop at "no")."""
+    asked = [("lock", {"action": "lock"})]
+
+    def answered(intent, slots, said, heard):
+        return Outcome(Item(Path("a.wav"), intent, slots), asked=asked, answer=said, answer_heard=heard)
+
+    outcomes = [
+        answered("lock", {"action": "lock"}, "yes", "yes"),  # done after the yes
+        answered("lock", {"action": "lock"}, "yes", "none"),  # the yes not heard clearly: left undone
+        answered("lock", {"action": "unlock"}, "no", "yes"),  # meant another, said no: taken for a yes
+        answered(None, {}, "no", "yes"),  # a near miss asked about, the no taken for a yes
+        answered(None, {}, "no", "no"),
+    ]
+    metrics = command_metrics(outcomes, answered=True)
+    assert metrics["done_after_yes_rate"] == pytest.approx(1 / 3, abs=1e-3) and metrics["no_heard_as_yes"] == 2
+    assert metrics["by_kind"]["command"]["done_after_yes"] == 1
+    assert metrics["by_kind"]["not a command"]["no_heard_as_yes"] == 1
+
+
 def test_two_actions_for_one_command_is_not_right():
     metrics = command_metrics([outcome("lock", {"action": "lock"}, [("lock", {"action": "lock"})] * 2)])
     assert metrics["command_accuracy"] == 0.0 and metrics["wrong_action_rate"] == 1.0
@@ -87,6 +108,8 @@ def test_a_recording_that_cannot_be_read_counts_in_no_rate(tmp_path, capsys):
         "answers": 0,
         "rejected": 0,
         "errors": 1,
+        "done_after_yes": 0,
+        "no_heard_as_yes": 0,
     }
     (tmp_path / "m.jsonl").write_text('{"audio": "gone.wav", "intent": null}\n')
     assert main(["eval", str(tmp_path / "m.jsonl"), "--jobs", "1", "--table"]) == 1
@@ -130,6 +153,37 @@ def test_eval_runs_the_daemon_path_on_a_tiny_set(tmp_path, capsys):
     # loud run lies under the command's silences
     runs = [re.search(r"  loud under silence (\d+) fr", line) for line in out[:3]]
     assert all(run and int(run[1]) < Calibration().unheard_frames for run in runs), out[:3]
+
+
+@needs("flite")
+def test_a_question_is_answered_by_its_speaker_in_the_same_voice(tmp_path, capsys):
+    """With --answer, a command asked about is followed by its speaker's answer: yes when the question
+    names what was labelled, no otherwise, heard by the daemon's own answer search. Clean speech is
+    asked about here because the noise knee is set above any SNR (a rival is then close "in noise")."""
+    write_wav(tmp_path / "0.wav", utterance("lock the doors", "flite:slt", seed=0))
+    voice = {"voice": "flite:slt", "speed": 160}
+    lines = [
+        {"audio": "0.wav", "intent": "lock", "slots": {"action": "lock"}, **voice},
+        {"audio": "0.wav", "intent": "lock", "slots": {"action": "unlock"}, **voice},  # meant another: "no"
+    ]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (tmp_path / "knee.json").write_text('{"noise_knee_db": 100.0}')
+    run = ["eval", str(tmp_path / "m.jsonl"), "--jobs", "1", "--table", "--calibration", str(tmp_path / "knee.json")]
+    assert main(run) == 0
+    unanswered = capsys.readouterr().out.splitlines()
+    assert main([*run, "--answer"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert all(line.startswith("ASKED") for line in out[:2]), out
+    assert out[0] == unanswered[0] + "  answered yes: heard yes"  # the command itself was heard as before
+    assert out[1] == unanswered[1] + "  answered no: heard no"
+    summary, before = json.loads(out[-1]), json.loads(unanswered[-1])
+    assert summary["done_after_yes_rate"] == 0.5 and summary["no_heard_as_yes"] == 0
+    assert summary["by_kind"]["command"]["done_after_yes"] == 1
+    assert before["done_after_yes_rate"] is None and before["no_heard_as_yes"] is None
+    # a line with no voice to answer in is refused, not silently left unanswered
+    (tmp_path / "m.jsonl").write_text('{"audio": "0.wav", "intent": "lock", "slots": {"action": "lock"}}\n')
+    assert main([*run, "--answer"]) == 2
+    assert "0.wav has no voice" in capsys.readouterr().err
 
 
 def test_camel_case_labels_read_as_the_profile_names(tmp_path):

@@ -23,13 +23,14 @@ from carvoice.errors import CarvoiceError
 ESPEAK_VOICES = ("en-us", "en-us+m3", "en-us+f3", "en-gb", "en-us+m7")
 FLITE_VOICES = ("slt", "kal16", "rms", "awb")
 NOISE_FLOOR_DB = -65.0
+DEFAULT_SPEED = 160  # words a minute (espeak-ng; flite voices have their own pace)
 
 
 class SynthesisUnavailable(CarvoiceError, RuntimeError):
     pass
 
 
-def speech(text: str, voice: str = "en-us", speed: int = 160) -> np.ndarray:
+def speech(text: str, voice: str = "en-us", speed: int = DEFAULT_SPEED) -> np.ndarray:
     """`voice` is an espeak-ng voice, or flite:NAME for a flite voice. 16 kHz float in -1..1."""
     if voice.startswith("flite:"):
         raw = _flite(text, voice.removeprefix("flite:"))
@@ -52,7 +53,7 @@ def with_noise_floor(samples: np.ndarray, seed: int = 0, level_db: float = NOISE
 
 
 def utterance(
-    text: str, voice: str = "en-us", speed: int = 160, lead: float = 0.5, trail: float = 0.8, seed: int = 0
+    text: str, voice: str = "en-us", speed: int = DEFAULT_SPEED, lead: float = 0.5, trail: float = 0.8, seed: int = 0
 ) -> np.ndarray:
     """One utterance with room around it, ready to decode (int16)."""
     return with_noise_floor(np.concatenate([silence(lead), speech(text, voice, speed), silence(trail)]), seed)

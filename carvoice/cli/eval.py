@@ -11,7 +11,7 @@ from typing import Any
 from carvoice.audio.frontend import FrontEnd
 from carvoice.audio.noise import CABIN, NoiseCondition
 from carvoice.cli._common import add_profile_option, load_or_report, profile_dir
-from carvoice.evaluation.commands import evaluate
+from carvoice.evaluation.commands import NOT_ASKED_AGAIN, Outcome, evaluate
 from carvoice.evaluation.manifest import Item, ManifestError, read_manifest
 from carvoice.evaluation.metrics import COMMAND_KEYS, command_metrics, is_right
 from carvoice.evaluation.wake import HALVES, evaluate_wake, half_of, negative_files
@@ -74,6 +74,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE,...",
         help="commands: these PocketSphinx options over the shipped ones (remove_noise=no,fillprob=1e-4)",
     )
+    parser.add_argument(
+        "--answer",
+        action="store_true",
+        help="commands: a question about a command heard unsure is answered after the recording, as its speaker"
+        " would, in the same synthetic voice and noise (yes if it asks about the labelled command, no otherwise;"
+        " needs the voice and speed that scripts/make-eval-set writes)",
+    )
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N manifest lines")
     parser.add_argument("--stride", type=int, default=1, metavar="K", help="only every K-th line (a spread subset)")
     parser.add_argument(
@@ -106,6 +113,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"carvoice eval: no such noise file: {args.noise}", file=sys.stderr)
         return 2
     progress = _progress if sys.stderr.isatty() else None
+    voiceless = next((item for item in items if not item.voice), None)
+    if args.answer and voiceless is not None:
+        print(
+            f"carvoice eval: --answer needs every line's synthetic voice and speed (scripts/make-eval-set writes"
+            f" them): {voiceless.audio.name} has no voice",
+            file=sys.stderr,
+        )
+        return 2
     if items and all(item.is_wake_item for item in items):
         return _run_wake(args, path, items, condition, progress)
     try:
@@ -119,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"carvoice eval: {error}", file=sys.stderr)
         return 2
-    outcomes = evaluate(path, items, args.jobs, progress, condition, calibration, front_end, decoder)
+    outcomes = evaluate(path, items, args.jobs, progress, condition, calibration, front_end, decoder, args.answer)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.table:
@@ -134,8 +149,9 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{verdict:5} {item.audio.name} {item.group}  want {item.intent} {item.slots}  got {got}  "
                 f'heard "{outcome.heard}" ({outcome.confidence:.2f}){_silence_and_lead_in(outcome.recognition)}'
+                f"{_answered(outcome)}"
             )
-    print(json.dumps(command_metrics(outcomes)))
+    print(json.dumps(command_metrics(outcomes, answered=args.answer)))
     return _failed([outcome.error for outcome in outcomes if outcome.error], len(outcomes))
 
 
@@ -150,6 +166,13 @@ def _failed(errors: list[str], recordings: int) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def _answered(outcome: Outcome) -> str:
+    """How its speaker answered the question (--answer), and what the agent took the answer for."""
+    if outcome.answer_heard == NOT_ASKED_AGAIN:
+        return f"  {NOT_ASKED_AGAIN}: unanswered"
+    return f"  answered {outcome.answer}: heard {outcome.answer_heard}" if outcome.answer else ""
 
 
 def _silence_and_lead_in(heard: Recognition | None) -> str:

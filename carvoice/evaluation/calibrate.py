@@ -24,8 +24,7 @@ import numpy as np
 from carvoice.audio.noise import NoiseCondition
 from carvoice.check import load_profile
 from carvoice.evaluation.commands import evaluate
-from carvoice.evaluation.manifest import Item
-from carvoice.evaluation.metrics import same_slots
+from carvoice.evaluation.manifest import Item, same_slots
 from carvoice.recognise.command import SAID_OTHERWISE_PRIORS, Calibration, Recognition
 
 FLOOR_PERCENTILE = 1.0

@@ -37,6 +37,13 @@ class Item:
     wake_prefixed: bool = False  # the recording starts with the wake phrase: run it through the wake detector
     # what scripts/make-eval-set made it as: command, cut-before, cut-inside, paused, near-miss, extra-words, talk
     kind: str = ""
+    # the synthetic voice and speed it was made with (scripts/make-eval-set): how its speaker answers a question
+    voice: str = ""
+    speed: int = 0
+
+    def is_labelled(self, intent: str, slots: dict[str, Any]) -> bool:
+        """Whether this command, slots and all, is the one the recording is labelled with."""
+        return intent == self.intent and same_slots(self.slots, slots)
 
     @property
     def group(self) -> str:
@@ -57,7 +64,8 @@ def read_manifest(path: Path | str) -> list[Item]:
         try:
             data = json.loads(line)
             audio = path.parent / data["audio"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            speed = int(data.get("speed") or 0)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise ManifestError(f"{path}:{number}: not a manifest line ({error})") from None
         items.append(
             Item(
@@ -69,9 +77,16 @@ def read_manifest(path: Path | str) -> list[Item]:
                 text=str(data.get("text", "")),
                 wake_prefixed=bool(data.get("wake_prefixed", False)),
                 kind=str(data.get("kind", "")),
+                voice=str(data.get("voice", "")),
+                speed=speed,
             )
         )
     return items
+
+
+def same_slots(label: dict[str, Any], got: dict[str, Any]) -> bool:
+    """Compared as text: a manifest's JSON may say 3 or "3" where the grammar's slot holds 3."""
+    return {k: str(v) for k, v in label.items()} == {k: str(v) for k, v in got.items()}
 
 
 def snake_case(name: str) -> str:

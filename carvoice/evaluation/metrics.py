@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from carvoice.evaluation.commands import Outcome
+from carvoice.intent.answers import NO, YES
 
 # What a command evaluation reports; a wake evaluation reports them as null.
 COMMAND_KEYS = (
@@ -17,30 +18,20 @@ COMMAND_KEYS = (
     "asked_rate",
     "asked_right_rate",
     "false_asked_rate",
+    "done_after_yes_rate",
+    "no_heard_as_yes",
 )
 WAKE_KEYS = ("miss_rate", "false_alarms_per_hour", "negative_hours")
 
 
-def same_slots(label: dict[str, Any], got: dict[str, Any]) -> bool:
-    return {k: str(v) for k, v in label.items()} == {k: str(v) for k, v in got.items()}
-
-
 def is_correct(outcome: Outcome) -> bool:
     """Exactly one action, of the labelled intent, with every labelled slot right."""
-    item = outcome.item
-    return (
-        len(outcome.intents) == 1
-        and outcome.intents[0][0] == item.intent
-        and same_slots(item.slots, outcome.intents[0][1])
-    )
+    return len(outcome.intents) == 1 and outcome.item.is_labelled(*outcome.intents[0])
 
 
 def is_asked_right(outcome: Outcome) -> bool:
     """Asked about exactly the labelled command, slots and all: a yes would have carried it out."""
-    item = outcome.item
-    return (
-        len(outcome.asked) == 1 and outcome.asked[0][0] == item.intent and same_slots(item.slots, outcome.asked[0][1])
-    )
+    return len(outcome.asked) == 1 and outcome.item.is_labelled(*outcome.asked[0])
 
 
 def acts(outcome: Outcome) -> bool:
@@ -53,15 +44,27 @@ def is_right(outcome: Outcome) -> bool:
     return is_correct(outcome) if outcome.item.intent is not None else not outcome.intents
 
 
+def done_after_yes(outcome: Outcome) -> bool:
+    """Asked about the labelled command, and its speaker's yes was taken: it goes on as if heard surely."""
+    return outcome.answer == YES and outcome.answer_heard == YES
+
+
+def no_heard_as_yes(outcome: Outcome) -> bool:
+    """Its speaker said no to the question, and the agent took a yes: what was not meant goes on."""
+    return outcome.answer == NO and outcome.answer_heard == YES
+
+
 def by_group(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
     """Counts per kind of recording: right, asked about (heard unsure), wrong actions, wrong spoken
-    answers, rejected, and errors (not evaluated: an unreadable file is no rejection)."""
+    answers, rejected, and errors (not evaluated: an unreadable file is no rejection); of those asked
+    about, taken after their speaker's yes, and a no taken for a yes (`evaluate(answer=True)`)."""
+    keys = ("n", "right", "asked", "actions", "answers", "rejected", "errors", "done_after_yes", "no_heard_as_yes")
     groups: dict[str, dict[str, int]] = {}
     for o in outcomes:
-        counts = groups.setdefault(
-            o.item.group, dict.fromkeys(("n", "right", "asked", "actions", "answers", "rejected", "errors"), 0)
-        )
+        counts = groups.setdefault(o.item.group, dict.fromkeys(keys, 0))
         counts["n"] += 1
+        counts["done_after_yes"] += done_after_yes(o)
+        counts["no_heard_as_yes"] += no_heard_as_yes(o)
         if o.error:
             counts["errors"] += 1
         elif o.asked and not o.intents:
@@ -77,9 +80,10 @@ def by_group(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
     return groups
 
 
-def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
+def command_metrics(outcomes: list[Outcome], answered: bool = False) -> dict[str, Any]:
     """Every rate is over the recordings evaluated: one that could not be read counts only under
-    "errors", never as a rejection that kept the car still."""
+    "errors", never as a rejection that kept the car still. `answered`: the speakers answered the
+    questions (`evaluate(answer=True)`); without, the answer figures are null."""
     evaluated = [o for o in outcomes if not o.error]
     commands = [o for o in evaluated if o.item.intent is not None]
     others = [o for o in evaluated if o.item.intent is None]
@@ -113,6 +117,10 @@ def command_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         "false_action_rate": share(sum(acts(o) for o in others), len(others)),
         "false_asked_rate": share(sum(bool(o.asked) and not o.intents for o in others), len(others)),
         "false_answer_rate": share(sum(bool(o.intents) and not acts(o) for o in others), len(others)),
+        # With the speakers answering the questions (`carvoice eval --answer`; else null): command_accuracy
+        # + done_after_yes_rate is the share carried out, unasked or after one yes; no "no" may be taken for a yes.
+        "done_after_yes_rate": share(sum(done_after_yes(o) for o in commands), len(commands)) if answered else None,
+        "no_heard_as_yes": sum(no_heard_as_yes(o) for o in evaluated) if answered else None,
         # Quiet when nobody spoke: "Sorry?" for commands plainly tried, nothing said to the rest.
         "asked_again_of_rejected": share(sum(bool(o.replies) for o in rejected), len(rejected)),
         "reply_rate_to_non_commands": share(sum(bool(o.replies) for o in others), len(others)),
