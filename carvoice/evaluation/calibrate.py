@@ -24,7 +24,7 @@ import numpy as np
 from carvoice.audio.noise import NoiseCondition
 from carvoice.check import load_profile
 from carvoice.evaluation.commands import evaluate
-from carvoice.evaluation.manifest import Item, same_slots
+from carvoice.evaluation.manifest import Item
 from carvoice.recognise.command import SAID_OTHERWISE_PRIORS, Calibration, Recognition
 
 FLOOR_PERCENTILE = 1.0
@@ -83,7 +83,7 @@ def heard(runs: list[Run], jobs: int = 0) -> list[list[Recognition]]:
             if recognition is None or not recognition.evidence or item.intent is None:
                 continue
             readings = profile.readings(list(recognition.words))
-            if any(intent == item.intent and same_slots(item.slots, slots) for intent, slots in readings):
+            if any(item.is_labelled(intent, slots) for intent, slots in readings):
                 found.append(recognition)
         by_run.append(found)
     return by_run
