@@ -10,7 +10,7 @@ from carvoice import events
 from carvoice.act.dry import DryRunSink
 from carvoice.agent import Agent
 from carvoice.audio import SAMPLE_RATE, SampleSource
-from carvoice.audio.noise import cabin_noise, mix
+from carvoice.audio.noise import cabin_noise, load_noise, mix, noise_gain, with_floor
 from carvoice.audio.synth import silence, speech, utterance, with_noise_floor
 from carvoice.audio.wavfile import read_wav
 from carvoice.check import load_profile
@@ -24,6 +24,7 @@ from carvoice.recognise.command import (
     POLITE,
     QUESTION_WORDS,
     SPOKEN_NUMBERS,
+    VOICED_LEVEL_DB,
     AnswerRecogniser,
     Calibration,
     CommandRecogniser,
@@ -36,6 +37,7 @@ from carvoice.recognise.command import (
     out_of_range,
     rivals,
     sounding_end,
+    voiced_under,
 )
 from carvoice.recognise.engine import (
     COMMAND,
@@ -1055,6 +1057,47 @@ def test_go_ahead_and_cancel_is_no_yes(engine, demo_profile):
 
     assert locked_after("go ahead")
     assert not locked_after("go ahead and cancel")
+
+
+def test_a_kitchen_clatter_after_a_question_is_no_yes(engine, demo_profile, shared_data, monkeypatch):
+    """Six seconds of the real kitchen noise (half 1, from 38.4 s), nobody speaking, after "lock the
+    doors?" asked of a command heard unsure: a clatter in it was taken for a clear "yep" (0.97) and the
+    doors were locked. No voice is under it; a "yes" said in the same noise at 6 dB still locks them."""
+    kitchen = load_noise(shared_data / "noise" / "kitchen.wav", part=1)
+    clatter = with_floor(kitchen[615122 : 615122 + 6 * SAMPLE_RATE], -65.0)
+    yes = np.concatenate([silence(1.0), speech("yes", "flite:slt"), silence(4.5)]) * 32768
+    said = with_floor(yes + noise_gain(yes, kitchen[: len(yes)], 6.0) * kitchen[: len(yes)], -65.0)
+
+    def answered(audio: np.ndarray) -> list[events.Event]:
+        heard: list[events.Event] = []
+        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
+            agent.handle_words("lock the doors".split(), confidence=0.7)
+            assert [e.question for e in heard if isinstance(e, events.Confirm)] == ["lock the doors?"]
+            agent.listen(SampleSource(audio, "after the question"))
+        return heard
+
+    def locked(heard: list[events.Event]) -> bool:
+        return any(isinstance(e, events.Can) for e in heard)
+
+    heard = answered(clatter)
+    [answer] = [e for e in heard if isinstance(e, events.Answer)]
+    assert answer.answer == "none" and answer.text == "yep" and not locked(heard)
+    assert locked(answered(said))
+    unvoiced = AnswerRecogniser(engine, demo_profile).recognise(clatter[: 3 * SAMPLE_RATE])
+    assert unvoiced.text == "yep" and unvoiced.voiced is not None and unvoiced.voiced < unvoiced.limits.voiced_frames
+    assert unvoiced.doubt.startswith('no voice under "yep"')
+    monkeypatch.setattr(command, "_calibration", dataclasses.replace(command.calibration(), voiced_frames=0))
+    assert locked(answered(clatter))  # the check off: the clatter's "yep" locks the doors
+
+
+def test_an_engine_hum_as_loud_as_the_pauses_is_no_voice_under_the_words():
+    """A steady hum repeats as a voice does (`tests/test_voicing.py`); only frames louder than the
+    pauses, as a word over the hum is, count."""
+    second = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    hum = with_floor(2000 * np.sin(2 * np.pi * 100 * second) + 1000 * np.sin(2 * np.pi * 200 * second), -65.0)
+    word = (AlignedWord("yep", 0, 90, ()),)
+    assert voiced_under(word, hum, np.zeros(100)) == 0
+    assert voiced_under(word, hum, np.full(100, VOICED_LEVEL_DB)) == 90
 
 
 def test_words_taken_for_the_end_of_the_wake_phrase_after_a_pause_are_doubted(engine, demo_profile):
