@@ -26,7 +26,8 @@ SILENT = 1e-6  # a summed squared difference this small (int16 units) is silence
 
 def aperiodicity(audio: np.ndarray, first_frame: int, frames: int) -> np.ndarray:
     """YIN's aperiodicity of frames [first_frame, first_frame + frames) of `audio` (10 ms frames,
-    each judged on the 30 ms from its start); 1.0 where the audio ends too soon to tell."""
+    each judged on the 46 ms from its start: 30 ms and the longest pitch period); 1.0 where the
+    audio ends too soon to tell."""
     result = np.ones(max(frames, 0))
     span = WINDOW + LONGEST_PERIOD
     start, stop = first_frame * HOP, (first_frame + frames - 1) * HOP + span
