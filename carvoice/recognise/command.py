@@ -226,7 +226,8 @@ class Calibration:
     question_ask_log10: float = 0.0
     out_of_range_ask_log10: float = 0.0
     # not fitted by scripts/calibrate: chosen on kitchen noise half 1 and the tuning voices (README,
-    # "A clatter is no yes"; clatter taken for a yes: at most 1 such frame, spoken yeses: 8 or more).
+    # "A clatter is no yes", `scripts/answer-noise`; clatter taken for a yes: at most 1 such frame; a
+    # first probe's spoken yeses 8 or more, the script's down to 4 and 5: a thin margin).
     # An answer is a word only with this many voiced frames in a row under it (`Recognition.voiced`),
     # each VOICED_LEVEL_DB over the pauses: a kitchen clatter after a question was taken for a clear
     # "yep" (0: no check).
