@@ -175,25 +175,47 @@ def test_the_agent_does_not_hear_itself(tmp_path, monkeypatch, guarded):
     """
     import shutil
 
+    from carvoice.agent import Agent
+    from carvoice.profile.loader import default_profile_dir
+
+    shutil.copytree(default_profile_dir(), tmp_path / "p")
+    body = tmp_path / "p" / "body.toml"
+    body.write_text(body.read_text().replace('reply = "Doors {action}ed."', 'reply = "okay nabu, unlock the car."'))
+    if not guarded:
+        monkeypatch.setattr(Agent, "_hearing_itself", lambda self: False)
+    for attempt in range(3):
+        heard, window = drive_through_an_echoing_cabin(tmp_path / f"cabin{attempt}", tmp_path / "p", monkeypatch)
+        if window.reached:
+            break
+    assert window.reached, f"the virtual cabin's loopback passed no speech in 3 tries (loudest {window.loudest})"
+    wakes = [e for e in heard if e.name == "wake"]
+    if guarded:
+        assert len(wakes) == 1, [(e.name, e.t) for e in heard]
+        assert [e.frame for e in heard if e.name == "can"] == ["2F2#01"]
+    else:
+        assert len(wakes) >= 2, "control: without the guard the agent should wake on its own reply"
+
+
+def drive_through_an_echoing_cabin(directory, profile_dir, monkeypatch):
+    """The driver says "okay nabu, lock the doors" in a cabin whose microphone also hears the speaker.
+
+    Returns the events and the microphone window, which tells whether the words reached the agent at
+    all: CI once saw an agent hear nothing in 9 s, a failure of PulseAudio's loopback under load
+    rather than of the agent, and a window without the words is tried again on a fresh cabin.
+    """
     from carvoice.act.can import CanSink
     from carvoice.agent import Agent
     from carvoice.audio.microphone import MicrophoneSource
     from carvoice.check import load_profile
-    from carvoice.profile.loader import default_profile_dir
     from carvoice.speak.output import SpeakerOutput
     from carvoice.speak.speaker import Speaker
     from carvoice.speak.tts import Synthesizer
     from tests.pulse import VirtualCabin
 
-    shutil.copytree(default_profile_dir(), tmp_path / "p")
-    body = tmp_path / "p" / "body.toml"
-    body.write_text(body.read_text().replace('reply = "Doors {action}ed."', 'reply = "okay nabu, unlock the car."'))
-    (tmp_path / "cabin").mkdir()
-    cabin = VirtualCabin(tmp_path / "cabin", echo=True)
+    directory.mkdir()
+    cabin = VirtualCabin(directory, echo=True)
     for key, value in cabin.environment.items():
         monkeypatch.setenv(key, value)
-    if not guarded:
-        monkeypatch.setattr(Agent, "_hearing_itself", lambda self: False)
     microphone = speaker = None
     try:
         speaker = Speaker(Synthesizer(), SpeakerOutput("pulse"))
@@ -201,20 +223,16 @@ def test_the_agent_does_not_hear_itself(tmp_path, monkeypatch, guarded):
         channel = f"test-{uuid.uuid4().hex}"
         command = speech("okay nabu, lock the doors", "flite:slt")
         with Agent(
-            load_profile(tmp_path / "p"),
+            load_profile(profile_dir),
             heard.append,
             [CanSink(can.Bus(interface="virtual", channel=channel))],
             speaker,
         ) as agent:
             microphone = MicrophoneSource("pulse")
             said = with_noise_floor(np.concatenate([silence(0.5), command, silence(6.0)]))
-            agent.listen(FirstSeconds(microphone, 9.0, cabin, said))
-        wakes = [e for e in heard if e.name == "wake"]
-        if guarded:
-            assert len(wakes) == 1, [(e.name, e.t) for e in heard]
-            assert [e.frame for e in heard if e.name == "can"] == ["2F2#01"]
-        else:
-            assert len(wakes) >= 2, "control: without the guard the agent should wake on its own reply"
+            window = FirstSeconds(microphone, 9.0, cabin, said)
+            agent.listen(window)
+        return heard, window
     finally:
         if speaker is not None:
             speaker.close()
@@ -239,15 +257,23 @@ class FirstSeconds:
         self.samples = int(seconds * 16000)
         self.cabin = cabin
         self.said = said
+        self.loudest = 0
+
+    @property
+    def reached(self) -> bool:
+        """Whether anything as loud as the words came through: the noise floor between them is faint."""
+        return self.loudest >= int(np.abs(self.said.astype(np.int32)).max()) // 4
 
     def frames(self):
         heard = 0
+        self.loudest = 0
         for frame in self.source.frames():
             if heard == 0:
                 self.cabin.say(self.said)
             if heard >= self.samples:
                 return
             heard += len(frame)
+            self.loudest = max(self.loudest, int(np.abs(frame.astype(np.int32)).max()))
             yield frame
 
     def close(self) -> None:
