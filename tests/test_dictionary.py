@@ -1,5 +1,8 @@
 """The pronunciation lookup finds each word where CMUdict's order puts it; these hold it to the file."""
 
+import subprocess
+import sys
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -120,3 +123,14 @@ def test_the_british_form_follows_the_american_ones_and_only_where_it_is_new():
     assert dictionary.with_british(["HH IY T ER"]) == ["HH IY T ER", "HH IY T AH"]
     temperature = ["T EH M P R AH CH ER", "T EH M P ER AH CH ER"]
     assert dictionary.with_british(temperature) == [*temperature, "T EH M P R AH CH AH", "T EH M P ER AH CH AH"]
+
+
+def test_the_shipped_words_like_yes_are_what_the_script_makes_of_the_installed_model(tmp_path):
+    """`carvoice/data/answer-words.txt` is generated (`scripts/make-answer-words`): a hand edit, or a
+    wheel whose model or dictionary changed, shows here."""
+    made = tmp_path / "answer-words.txt"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make-answer-words"
+    subprocess.run([sys.executable, str(script), "--output", str(made)], check=True, timeout=120)
+    shipped = resources.files("carvoice").joinpath("data/answer-words.txt").read_text(encoding="utf-8")
+    assert made.read_text(encoding="utf-8") == shipped
+    assert {"guess", "yet"} <= set(dictionary.answer_words()["yes"]) and "unsure" in dictionary.answer_words()["sure"]

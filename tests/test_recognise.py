@@ -332,9 +332,9 @@ def test_car_words_name_what_the_profile_does_not(demo_profile):
 
 
 def test_without_the_names_the_search_for_other_words_is_as_before(engine, demo_profile):
-    """The names the list added are tried only in the place of a name; everywhere else, in the
-    search again after a drawn-out name, and after a question (yes, no), the candidates and their
-    priors are the common words' and the profile's, as before the list came."""
+    """The names the list added are tried only in the place of a name, and the words like a yes word
+    only in its place after a question; everywhere else, in the search again after a drawn-out name,
+    the candidates and their priors are the common words' and the profile's, as before the lists came."""
     heard_words: list[dict[int, dict[str, float]]] = []
 
     class Recording:
@@ -346,13 +346,18 @@ def test_without_the_names_the_search_for_other_words_is_as_before(engine, demo_
             return None
 
     before = set(dictionary.outside_words()) | demo_profile.dictionary_words | ANSWER_GRAMMAR.words
-    added = set(dictionary.car_words()) - before
+    added = (set(dictionary.car_words()) | dictionary.words_like_answers()) - before
     placed = (AlignedWord("go", 0, 10, ()), AlignedWord("ahead", 10, 10, ()))
     AnswerRecogniser(Recording(), demo_profile)._other_word(("go", "ahead"), placed, np.zeros(1))
     commands = CommandRecogniser(Recording(), demo_profile)
     commands._other_word(("fan", "speed", "five"), placed + placed[:1], np.zeros(1))
     answer, command_search = heard_words
-    assert all(set(own) == added and set(own.values()) == {-math.inf} for own in answer.values())
+    like_go = set(dictionary.answer_words()["go"])
+    assert {"know", "show", "ago"} <= like_go and not dictionary.answer_words()["ahead"]
+    assert set(answer[0]) == added | like_go and set(answer[1]) == added
+    assert {w for w, prior in answer[0].items() if prior != -math.inf} == like_go
+    assert {answer[0][w] for w in like_go} == {command.calibration().answer_word_log10}
+    assert set(answer[1].values()) == {-math.inf}
     assert set(command_search[2]) == added and set(command_search[2].values()) == {-math.inf}  # "five"
     assert command_search[0]["hood"] == -20.0 and command_search[0]["wiper"] == -math.inf  # "fan" names a part
 
@@ -987,7 +992,15 @@ def test_a_sentences_prior_holds_it_back_against_the_others(engine):
 
 
 @pytest.mark.parametrize(
-    "name", ["other_word_log10", "car_word_log10", "negation_log10", "question_ask_log10", "out_of_range_log10"]
+    "name",
+    [
+        "other_word_log10",
+        "car_word_log10",
+        "answer_word_log10",
+        "negation_log10",
+        "question_ask_log10",
+        "out_of_range_log10",
+    ],
 )
 def test_a_prior_above_certainty_is_refused(tmp_path, name):
     (tmp_path / "c.json").write_text(f'{{"{name}": 3}}')
@@ -1086,8 +1099,39 @@ def test_a_kitchen_clatter_after_a_question_is_no_yes(engine, demo_profile, shar
     unvoiced = AnswerRecogniser(engine, demo_profile).recognise(clatter[: 3 * SAMPLE_RATE])
     assert unvoiced.text == "yep" and unvoiced.voiced is not None and unvoiced.voiced < unvoiced.limits.voiced_frames
     assert unvoiced.doubt.startswith('no voice under "yep"')
-    monkeypatch.setattr(command, "_calibration", dataclasses.replace(command.calibration(), voiced_frames=0))
-    assert locked(answered(clatter))  # the check off: the clatter's "yep" locks the doors
+    # both checks off (the words like yes catch this "yep" too, as "pep"): the doors lock
+    unchecked = dataclasses.replace(command.calibration(), voiced_frames=0, answer_word_log10=-math.inf)
+    monkeypatch.setattr(command, "_calibration", unchecked)
+    assert locked(answered(clatter))
+
+
+@pytest.mark.parametrize("said, heard", [("guess", "yes"), ("unsure", "sure")])
+def test_a_word_like_yes_after_a_question_is_no_yes(engine, demo_profile, monkeypatch, said, heard):
+    """Said plainly (flite:rms), "guess" and "unsure" after "lock the doors?" were taken for a clear
+    "yes" and "sure" and locked the doors: the answer grammar holds no other word. The words like a
+    yes word (`dictionary.answer_words`) are tried in its place, and it must fit better than each;
+    the yes word itself, said the same way, still locks them."""
+
+    def answered(words: str) -> list[events.Event]:
+        heard: list[events.Event] = []
+        audio = with_floor(np.concatenate([silence(1.0), speech(words, "flite:rms"), silence(4.0)]) * 32768, -65.0)
+        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
+            agent.handle_words("lock the doors".split(), confidence=0.7)
+            agent.listen(SampleSource(audio, "after the question"))
+        return heard
+
+    def locked(heard: list[events.Event]) -> bool:
+        return any(isinstance(e, events.Can) for e in heard)
+
+    events_heard = answered(said)
+    [answer] = [e for e in events_heard if isinstance(e, events.Answer)]
+    assert answer.answer == "none" and answer.text == heard and not locked(events_heard)
+    recognised = AnswerRecogniser(engine, demo_profile).recognise(speech(said, "flite:rms") * 32768)
+    assert recognised.doubt == f'"{heard}" sounds more like "{said}"'
+    assert locked(answered(heard))
+    not_tried = dataclasses.replace(command.calibration(), answer_word_log10=-math.inf)
+    monkeypatch.setattr(command, "_calibration", not_tried)
+    assert locked(answered(said))  # the words like yes not tried: the doors are locked
 
 
 def test_an_engine_hum_as_loud_as_the_pauses_is_no_voice_under_the_words():

@@ -40,7 +40,7 @@ def lookup(words: Iterable[str], dictionary: Path | None = None) -> dict[str, li
     known = _known.setdefault(path, {})
     wanted = frozenset(words)
     if not wanted <= known.keys():
-        extra = frozenset(outside_words()) | frozenset(car_words()) | ANSWER_GRAMMAR.words
+        extra = frozenset(outside_words()) | frozenset(car_words()) | words_like_answers() | ANSWER_GRAMMAR.words
         _read(path, (wanted | extra) - known.keys(), known)
     return {word: list(known[word]) for word in wanted if known[word]}
 
@@ -52,9 +52,9 @@ _known: dict[Path, dict[str, tuple[str, ...]]] = {}
 def _read(dictionary: Path, wanted: frozenset[str], known: dict[str, tuple[str, ...]]) -> None:
     """Reading the dictionary is most of the time a profile check takes, so it is done as seldom
     as can be: the same profile's words are looked up again on every reload, install check and
-    rollback, and the common words of `outside_words`, the `car_words` and the answers' (yes, no)
-    come along with the first, so the daemon's start-up reads the file once for the profile and the
-    recogniser.
+    rollback, and the common words of `outside_words`, the `car_words`, the answers' (yes, no) and
+    the words like them (`answer_words`) come along with the first, so the daemon's start-up reads
+    the file once for the profile and the recogniser.
 
     CMUdict lists its words in order, a word's other pronunciations (`word(2)`) right after it
     (`tests/test_dictionary.py` holds the shipped file to that), so each word is looked for only
@@ -131,6 +131,21 @@ def car_words() -> tuple[str, ...]:
     that names one, at a milder prior than the common words: said in a car, "the hood" is likelier
     than any word (README, "Things the car does not have")."""
     return _word_list("car-words.txt")
+
+
+@functools.cache
+def answer_words() -> dict[str, tuple[str, ...]]:
+    """For each word of a yes, the common words that sound like it ("guess", "yet" for "yes"; made
+    by `scripts/make-answer-words`): after a question, the yes word must fit clearly better than
+    each (README, "Words like yes")."""
+    lines = _word_list("answer-words.txt")
+    return {word: tuple(like.split()) for word, like in (line.split(":", 1) for line in lines)}
+
+
+@functools.cache
+def words_like_answers() -> frozenset[str]:
+    """All of `answer_words` at once: the decoder's dictionary must hold each."""
+    return frozenset(word for like in answer_words().values() for word in like)
 
 
 @functools.cache
