@@ -1072,6 +1072,20 @@ def test_go_ahead_and_cancel_is_no_yes(engine, demo_profile):
     assert not locked_after("go ahead and cancel")
 
 
+def answered_after_lock_the_doors(engine, profile, audio: np.ndarray) -> list[events.Event]:
+    """What the agent does with `audio` heard after it asked "lock the doors?" of a command heard unsure."""
+    heard: list[events.Event] = []
+    with Agent(profile, heard.append, [DryRunSink()], engine=engine) as agent:
+        agent.handle_words("lock the doors".split(), confidence=0.7)
+        assert [e.question for e in heard if isinstance(e, events.Confirm)] == ["lock the doors?"]
+        agent.listen(SampleSource(audio, "after the question"))
+    return heard
+
+
+def locked(heard: list[events.Event]) -> bool:
+    return any(isinstance(e, events.Can) for e in heard)
+
+
 def test_a_kitchen_clatter_after_a_question_is_no_yes(engine, demo_profile, shared_data, monkeypatch):
     """Six seconds of the real kitchen noise (half 1, from 38.4 s), nobody speaking, after "lock the
     doors?" asked of a command heard unsure: a clatter in it was taken for a clear "yep" (0.97) and the
@@ -1082,15 +1096,7 @@ def test_a_kitchen_clatter_after_a_question_is_no_yes(engine, demo_profile, shar
     said = with_floor(yes + noise_gain(yes, kitchen[: len(yes)], 6.0) * kitchen[: len(yes)], -65.0)
 
     def answered(audio: np.ndarray) -> list[events.Event]:
-        heard: list[events.Event] = []
-        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
-            agent.handle_words("lock the doors".split(), confidence=0.7)
-            assert [e.question for e in heard if isinstance(e, events.Confirm)] == ["lock the doors?"]
-            agent.listen(SampleSource(audio, "after the question"))
-        return heard
-
-    def locked(heard: list[events.Event]) -> bool:
-        return any(isinstance(e, events.Can) for e in heard)
+        return answered_after_lock_the_doors(engine, demo_profile, audio)
 
     heard = answered(clatter)
     [answer] = [e for e in heard if isinstance(e, events.Answer)]
@@ -1113,15 +1119,8 @@ def test_a_word_like_yes_after_a_question_is_no_yes(engine, demo_profile, monkey
     the yes word itself, said the same way, still locks them."""
 
     def answered(words: str) -> list[events.Event]:
-        heard: list[events.Event] = []
         audio = with_floor(np.concatenate([silence(1.0), speech(words, "flite:rms"), silence(4.0)]) * 32768, -65.0)
-        with Agent(demo_profile, heard.append, [DryRunSink()], engine=engine) as agent:
-            agent.handle_words("lock the doors".split(), confidence=0.7)
-            agent.listen(SampleSource(audio, "after the question"))
-        return heard
-
-    def locked(heard: list[events.Event]) -> bool:
-        return any(isinstance(e, events.Can) for e in heard)
+        return answered_after_lock_the_doors(engine, demo_profile, audio)
 
     events_heard = answered(said)
     [answer] = [e for e in events_heard if isinstance(e, events.Answer)]
