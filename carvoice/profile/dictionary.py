@@ -40,8 +40,7 @@ def lookup(words: Iterable[str], dictionary: Path | None = None) -> dict[str, li
     known = _known.setdefault(path, {})
     wanted = frozenset(words)
     if not wanted <= known.keys():
-        extra = frozenset(outside_words()) | frozenset(car_words()) | words_like_answers() | ANSWER_GRAMMAR.words
-        _read(path, (wanted | extra) - known.keys(), known)
+        _read(path, (wanted | searched_words() | ANSWER_GRAMMAR.words) - known.keys(), known)
     return {word: list(known[word]) for word in wanted if known[word]}
 
 
@@ -146,6 +145,12 @@ def answer_words() -> dict[str, tuple[str, ...]]:
 def words_like_answers() -> frozenset[str]:
     """All of `answer_words` at once: the decoder's dictionary must hold each."""
     return frozenset(word for like in answer_words().values() for word in like)
+
+
+@functools.cache
+def searched_words() -> frozenset[str]:
+    """The words the decoder holds besides a profile's: those a heard word is tried against."""
+    return frozenset(outside_words()) | frozenset(car_words()) | words_like_answers()
 
 
 @functools.cache

@@ -426,8 +426,7 @@ def engine_for(
     if wake_threshold is None:
         wake_threshold = profile.wake.threshold if profile.wake.engine == POCKETSPHINX else KEYPHRASE_THRESHOLD
     words = set(profile.dictionary_words) | ANSWER_GRAMMAR.words | set((wake_phrase or "").split())
-    outside = set(dictionary.outside_words()) | set(dictionary.car_words()) | dictionary.words_like_answers()
-    pronunciations = dictionary.lookup((words | outside) - set(profile.pronunciations))
+    pronunciations = dictionary.lookup((words | dictionary.searched_words()) - set(profile.pronunciations))
     pronunciations.update({w: p for w, p in profile.pronunciations.items() if w in words})
     if profile.recognition.accent == BRITISH:
         pronunciations = {word: dictionary.with_british(options) for word, options in pronunciations.items()}
