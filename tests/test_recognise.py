@@ -979,6 +979,12 @@ def test_counts_of_frames_must_be_whole_numbers(value):
         Calibration(held_stop_frames=value)
 
 
+@pytest.mark.parametrize("value", [-0.01, 1.01, 5.0])
+def test_a_harmonic_share_outside_0_to_1_is_refused(value):
+    with pytest.raises(ValueError, match="harmonic_share is a share of frames"):
+        Calibration(harmonic_share=value)
+
+
 def test_a_sentences_prior_holds_it_back_against_the_others(engine):
     """ "fan speed nine" (flite slt) against "fan speed one": at even priors the words said win; at
     10^-30 for them the other sentence does (the prior is on its first word, so the search holds it
@@ -1133,14 +1139,31 @@ def test_a_word_like_yes_after_a_question_is_no_yes(engine, demo_profile, monkey
     assert locked(answered(said))  # the words like yes not tried: the doors are locked
 
 
+def test_a_phone_ringing_after_a_question_is_no_yes(engine, demo_profile, monkeypatch):
+    """A UK ring tone (400 + 450 Hz, two bursts of 0.4 s) after "lock the doors?" was taken for a
+    clear "confirm" and locked the doors: it is as voiced as a vowel, but has no harmonics."""
+    second = np.arange(int(0.4 * SAMPLE_RATE)) / SAMPLE_RATE
+    burst = 800 * (np.sin(2 * np.pi * 400 * second) + np.sin(2 * np.pi * 450 * second))
+    burst *= np.minimum(1, np.minimum(second, second[::-1]) / 0.01)  # 10 ms rise and fall
+    ring = with_floor(np.concatenate([silence(1.0), burst, silence(0.2), burst, silence(4.0)]), -65.0)
+    heard = answered_after_lock_the_doors(engine, demo_profile, ring)
+    [answer] = [e for e in heard if isinstance(e, events.Answer)]
+    assert answer.answer == "none" and answer.text == "confirm" and not locked(heard)
+    recognised = AnswerRecogniser(engine, demo_profile).recognise(ring[: 3 * SAMPLE_RATE])
+    assert recognised.harmonic_share is not None and recognised.harmonic_share < 0.1
+    assert recognised.doubt.startswith('too few harmonics under "confirm"')
+    monkeypatch.setattr(command, "_calibration", dataclasses.replace(command.calibration(), harmonic_share=0.0))
+    assert locked(answered_after_lock_the_doors(engine, demo_profile, ring))  # without the check
+
+
 def test_an_engine_hum_as_loud_as_the_pauses_is_no_voice_under_the_words():
     """A steady hum repeats as a voice does (`tests/test_voicing.py`); only frames louder than the
     pauses, as a word over the hum is, count."""
     second = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     hum = with_floor(2000 * np.sin(2 * np.pi * 100 * second) + 1000 * np.sin(2 * np.pi * 200 * second), -65.0)
     word = (AlignedWord("yep", 0, 90, ()),)
-    assert voiced_under(word, hum, np.zeros(100)) == 0
-    assert voiced_under(word, hum, np.full(100, VOICED_LEVEL_DB)) == 90
+    assert voiced_under(word, hum, np.zeros(100))[0] == 0
+    assert voiced_under(word, hum, np.full(100, VOICED_LEVEL_DB))[0] == 90
 
 
 def test_words_taken_for_the_end_of_the_wake_phrase_after_a_pause_are_doubted(engine, demo_profile):

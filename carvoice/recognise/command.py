@@ -57,7 +57,14 @@ import numpy as np
 
 from carvoice.audio import SAMPLE_RATE
 from carvoice.audio.noise import estimated_snr_db, percentile, with_floor
-from carvoice.audio.voicing import VOICED_APERIODICITY, aperiodicity, longest_run
+from carvoice.audio.voicing import (
+    VOICE_HARMONICS,
+    VOICED_APERIODICITY,
+    harmonics,
+    longest_run,
+    noise_spectrum_db,
+    pitch,
+)
 from carvoice.intent import Grammar, number_to_words
 from carvoice.intent.answers import ANSWER_GRAMMAR, NO, YES, answer_of, ways_to_say
 from carvoice.intent.grammar import expansions
@@ -240,6 +247,13 @@ class Calibration:
     # as before: the common words among them are tried at that, the others not. A first list at 1
     # halved the words like yes taken and cost 57 of the 136 spoken yeses taken, at 10^-6 28.
     answer_word_log10: float = -6.0
+    # not fitted by scripts/calibrate: chosen on the tuning half (README, "A tone is no yes",
+    # `scripts/answer-noise --sets tones,yeses`, `scripts/voice-harmonics`). At least this share of an
+    # answer's voiced frames must hold VOICE_HARMONICS harmonics of their pitch (`Recognition.harmonic_share`):
+    # a phone's ring tone, as voiced as a vowel, was taken for a clear "confirm". Tones taken without
+    # the check held at most 23 %, spoken yeses 51 % or more; 23 of 3,008 voiced stretches of real
+    # speech hold less (0: no check).
+    harmonic_share: float = 0.3
 
     @classmethod
     def load(cls, path: Path | str) -> Calibration:
@@ -262,6 +276,8 @@ class Calibration:
             raise ValueError(
                 "noise raises the bar: centre_rise_per_db, centre_rise_max and rival_rise_per_db are at least 0"
             )
+        if not 0 <= self.harmonic_share <= 1:
+            raise ValueError(f"harmonic_share is a share of frames, from 0 to 1: not {self.harmonic_share}")
         for name in ("unheard_frames", "lead_in_latest", "late_lead_in_frames", "held_stop_frames", "voiced_frames"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -424,13 +440,19 @@ def sounding_end(word: AlignedWord, held_stop_frames: int) -> Phone:
     return next((phone for phone in reversed(word.phones) if phone.name not in STOPS), last)
 
 
-def voiced_under(aligned: tuple[AlignedWord, ...], audio: np.ndarray, levels: np.ndarray) -> int:
+def voiced_under(aligned: tuple[AlignedWord, ...], audio: np.ndarray, levels: np.ndarray) -> tuple[int, float | None]:
     """The most 10 ms frames in a row, from the first word's start to the last's end, that are voiced
     (`carvoice.audio.voicing`) and at least VOICED_LEVEL_DB over the pauses (`levels` relative to them):
-    an engine's hum is as periodic as a voice, but as loud as the pauses it fills."""
+    an engine's hum is as periodic as a voice, but as loud as the pauses it fills; and the share of
+    all such frames that hold VOICE_HARMONICS harmonics of their pitch, as a voice does and a tone
+    does not (None with none to judge)."""
     first, end = aligned[0].start_frame, aligned[-1].start_frame + aligned[-1].frames
-    voiced = aperiodicity(audio, first, end - first) < VOICED_APERIODICITY
-    return longest_run(voiced & (levels[first:end] >= VOICED_LEVEL_DB))
+    judged = pitch(audio, first, end - first)
+    voiced = (judged.aperiodicity < VOICED_APERIODICITY) & (levels[first:end] >= VOICED_LEVEL_DB)
+    noise = noise_spectrum_db(audio, np.flatnonzero(levels <= 0))  # the pauses: no louder than their level
+    counted = harmonics(audio, first + np.flatnonzero(voiced), judged.period[voiced], noise)
+    counted = counted[counted >= 0]
+    return longest_run(voiced), float((counted >= VOICE_HARMONICS).mean()) if len(counted) else None
 
 
 def word_evidence(
@@ -518,6 +540,9 @@ class Recognition:
     # The most frames in a row under the words that are voiced and louder than the pauses (`voiced_under`);
     # None where not measured (a command: its words are checked against other words, silence and rivals).
     voiced: int | None = None
+    # The share of those voiced frames that hold VOICE_HARMONICS harmonics of their pitch (`voiced_under`);
+    # None where not measured, as `voiced`, or with no such frame.
+    harmonic_share: float | None = None
 
     @property
     def askable(self) -> bool:
@@ -605,6 +630,9 @@ class Recognition:
             return "the words could not be placed on the audio"
         if self.voiced is not None and self.voiced < self.limits.voiced_frames:
             return f'no voice under "{self.text}" ({self.voiced} voiced frames in a row): a noise, not a word'
+        if self.harmonic_share is not None and self.harmonic_share < self.limits.harmonic_share:
+            share = f"{self.harmonic_share:.0%} of its voiced frames hold {VOICE_HARMONICS}"
+            return f'too few harmonics under "{self.text}" ({share}): a tone, not a voice'
         if (late := self.late_lead_in) is not None:
             return f"words at {late[0] / 100:.1f} s were taken for the wake phrase after a pause"
         if (unheard := self.unheard_speech) is not None:
@@ -906,7 +934,7 @@ class CommandRecogniser:
         own, placed = aligned
         slots = {i for _, _, start, end in parses[0].spans for i in range(start, end)}
         evidence = word_evidence(placed, slots, phones.segments, levels, pauses, self.limits)
-        voiced = voiced_under(placed, audio, levels - pauses) if self.needs_voice else None
+        voiced, harmonic_share = voiced_under(placed, audio, levels - pauses) if self.needs_voice else (None, None)
         slot_frames = sum(w.frames for i, w in enumerate(placed) if i in slots) or word_frames
         others = self._rivals(words)  # listed once: the rival check and the search for negations use them
         rival, margin = self._best_rival(others, own, slot_frames, audio)
@@ -927,6 +955,7 @@ class CommandRecogniser:
             unheard=unheard,
             lead_in=lead_in,
             voiced=voiced,
+            harmonic_share=harmonic_share,
         )
         if heard.doubt is None and snr >= self.limits.noise_knee_db:
             heard = dataclasses.replace(heard, begun=self._begun(words, audio))
