@@ -979,7 +979,7 @@ def test_counts_of_frames_must_be_whole_numbers(value):
         Calibration(held_stop_frames=value)
 
 
-@pytest.mark.parametrize("value", [-0.01, 1.01, 5.0])
+@pytest.mark.parametrize("value", [-0.01, 1.01, 5.0, True])
 def test_a_harmonic_share_outside_0_to_1_is_refused(value):
     with pytest.raises(ValueError, match="harmonic_share is a share of frames"):
         Calibration(harmonic_share=value)

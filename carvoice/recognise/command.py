@@ -276,7 +276,7 @@ class Calibration:
             raise ValueError(
                 "noise raises the bar: centre_rise_per_db, centre_rise_max and rival_rise_per_db are at least 0"
             )
-        if not 0 <= self.harmonic_share <= 1:
+        if isinstance(self.harmonic_share, bool) or not 0 <= self.harmonic_share <= 1:
             raise ValueError(f"harmonic_share is a share of frames, from 0 to 1: not {self.harmonic_share}")
         for name in ("unheard_frames", "lead_in_latest", "late_lead_in_frames", "held_stop_frames", "voiced_frames"):
             value = getattr(self, name)
@@ -631,7 +631,7 @@ class Recognition:
         if self.voiced is not None and self.voiced < self.limits.voiced_frames:
             return f'no voice under "{self.text}" ({self.voiced} voiced frames in a row): a noise, not a word'
         if self.harmonic_share is not None and self.harmonic_share < self.limits.harmonic_share:
-            share = f"{self.harmonic_share:.0%} of its voiced frames hold {VOICE_HARMONICS}"
+            share = f"{self.harmonic_share:.1%} of its voiced frames hold {VOICE_HARMONICS}"
             return f'too few harmonics under "{self.text}" ({share}): a tone, not a voice'
         if (late := self.late_lead_in) is not None:
             return f"words at {late[0] / 100:.1f} s were taken for the wake phrase after a pause"
