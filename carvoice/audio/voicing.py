@@ -106,8 +106,8 @@ def harmonics(audio: np.ndarray, frames: np.ndarray, periods: np.ndarray, noise:
     that the noise's own chance peaks are not taken for a voice's harmonics. -1 where the audio is too short to tell."""
     counted = np.full(len(frames), -1)
     freqs = np.fft.rfftfreq(SPECTRUM, 1.0 / SAMPLE_RATE)
-    starts = _spectrum_starts(frames)
-    measured = (starts >= 0) & (starts + SPECTRUM <= len(audio)) & (np.asarray(periods) > 0)
+    starts, fit = _spectrum_starts(frames, len(audio))
+    measured = fit & (np.asarray(periods) > 0)
     if not measured.any():
         return counted
     levels = _spectra_db(audio, starts[measured])
@@ -128,16 +128,18 @@ def harmonics(audio: np.ndarray, frames: np.ndarray, periods: np.ndarray, noise:
 def noise_spectrum_db(audio: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """The mean power spectrum (dB) of these frames (the pauses'), each where `harmonics` looks;
     -inf in every bin (nothing to stand over) with none."""
-    starts = _spectrum_starts(frames)
-    starts = starts[(starts >= 0) & (starts + SPECTRUM <= len(audio))]
+    starts, fit = _spectrum_starts(frames, len(audio))
+    starts = starts[fit]
     if not len(starts):
         return np.full(SPECTRUM // 2 + 1, -np.inf)
     return 10 * np.log10(np.mean(10 ** (_spectra_db(audio, starts) / 10), axis=0))
 
 
-def _spectrum_starts(frames: np.ndarray) -> np.ndarray:
-    """Where each frame's spectrum begins: centred on the samples YIN judged it on."""
-    return np.asarray(frames, dtype=int) * HOP + (WINDOW + LONGEST_PERIOD - SPECTRUM) // 2
+def _spectrum_starts(frames: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each frame's spectrum begins (centred on the samples YIN judged it on), and whether it
+    lies inside audio of `length` samples."""
+    starts = np.asarray(frames, dtype=int) * HOP + (WINDOW + LONGEST_PERIOD - SPECTRUM) // 2
+    return starts, (starts >= 0) & (starts + SPECTRUM <= length)
 
 
 def _spectra_db(audio: np.ndarray, starts: np.ndarray) -> np.ndarray:

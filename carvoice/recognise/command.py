@@ -60,6 +60,7 @@ from carvoice.audio.noise import estimated_snr_db, percentile, with_floor
 from carvoice.audio.voicing import (
     VOICE_HARMONICS,
     VOICED_APERIODICITY,
+    Pitch,
     harmonics,
     longest_run,
     noise_spectrum_db,
@@ -251,7 +252,7 @@ class Calibration:
     # `scripts/answer-noise --sets tones,yeses`, `scripts/voice-harmonics`). At least this share of an
     # answer's voiced frames must hold VOICE_HARMONICS harmonics of their pitch (`Recognition.harmonic_share`):
     # a phone's ring tone, as voiced as a vowel, was taken for a clear "confirm". Tones taken without
-    # the check held at most 23 %, spoken yeses 51 % or more; 23 of 3,008 voiced stretches of real
+    # the check held at most 23 %, spoken yeses 51 % or more; 24 of 3,009 voiced stretches of real
     # speech hold less (0: no check).
     harmonic_share: float = 0.3
 
@@ -440,15 +441,20 @@ def sounding_end(word: AlignedWord, held_stop_frames: int) -> Phone:
     return next((phone for phone in reversed(word.phones) if phone.name not in STOPS), last)
 
 
-def voiced_under(aligned: tuple[AlignedWord, ...], audio: np.ndarray, levels: np.ndarray) -> tuple[int, float | None]:
-    """The most 10 ms frames in a row, from the first word's start to the last's end, that are voiced
-    (`carvoice.audio.voicing`) and at least VOICED_LEVEL_DB over the pauses (`levels` relative to them):
-    an engine's hum is as periodic as a voice, but as loud as the pauses it fills; and the share of
-    all such frames that hold VOICE_HARMONICS harmonics of their pitch, as a voice does and a tone
-    does not (None with none to judge)."""
-    first, end = aligned[0].start_frame, aligned[-1].start_frame + aligned[-1].frames
+def voiced_frames(audio: np.ndarray, first: int, end: int, levels: np.ndarray) -> tuple[Pitch, np.ndarray]:
+    """YIN over frames [first, end) and which of them are voiced (`carvoice.audio.voicing`) and at least
+    VOICED_LEVEL_DB over the pauses (`levels` relative to them): an engine's hum is as periodic as a
+    voice, but as loud as the pauses it fills."""
     judged = pitch(audio, first, end - first)
-    voiced = (judged.aperiodicity < VOICED_APERIODICITY) & (levels[first:end] >= VOICED_LEVEL_DB)
+    return judged, (judged.aperiodicity < VOICED_APERIODICITY) & (levels[first:end] >= VOICED_LEVEL_DB)
+
+
+def voiced_under(aligned: tuple[AlignedWord, ...], audio: np.ndarray, levels: np.ndarray) -> tuple[int, float | None]:
+    """The most `voiced_frames` in a row from the first word's start to the last's end, and the share
+    of all of them that hold VOICE_HARMONICS harmonics of their pitch over the pauses' spectrum, as a
+    voice does and a tone does not (None with none to judge)."""
+    first, end = aligned[0].start_frame, aligned[-1].start_frame + aligned[-1].frames
+    judged, voiced = voiced_frames(audio, first, end, levels)
     noise = noise_spectrum_db(audio, np.flatnonzero(levels <= 0))  # the pauses: no louder than their level
     counted = harmonics(audio, first + np.flatnonzero(voiced), judged.period[voiced], noise)
     counted = counted[counted >= 0]
